@@ -1,0 +1,20 @@
+"""Feedback without secrets: hidden test cells keep their verdict but lose their code."""
+
+from nbconvert.preprocessors import Preprocessor
+
+HIDDEN_PLACEHOLDER = "# Hidden tests ran here. Their code stays with the instructor; their verdict is below."
+
+
+def is_hidden_test(cell):
+    """True for a grade cell whose grade_id marks it as hidden tests (``hidden_<name>``)."""
+    meta = cell.metadata.get("nbgrader", {})
+    return bool(meta.get("grade")) and str(meta.get("grade_id", "")).startswith("hidden_")
+
+
+class HideHiddenTests(Preprocessor):
+    """Replace each hidden test cell's source with a placeholder; outputs stay (the message)."""
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type == "code" and is_hidden_test(cell):
+            cell.source = HIDDEN_PLACEHOLDER
+        return cell, resources

@@ -1,0 +1,211 @@
+"""Call a learner's function on the grader's inputs and hand back plain data.
+
+This module runs on the learner's side of the grader: inside the learner's kernel, or the
+sandbox that holds it. It therefore imports nothing from the rest of ``autograder`` (a copy
+of this one file is all a sandbox receives) and it trusts nothing: whatever it returns is
+only the learner's *claim*, which the trusted side decodes as plain data (JSON numbers and
+strings, NumPy arrays loaded without pickle) and judges against the reference elsewhere.
+
+Values crossing the boundary are JSON trees in which a few tagged objects stand for what
+JSON cannot hold: ``{"__ndarray__": key}`` (an array stored beside the JSON),
+``{"__keras_model__": {...}}`` (architecture and weights), ``{"__keras_loss__": name}`` and
+``{"__rng__": seed}`` (a fresh ``numpy.random.Generator``).
+"""
+
+import json
+import math
+import traceback
+
+import numpy as np
+
+ALLOWED_LOSSES = {
+    "MeanSquaredError", "SparseCategoricalCrossentropy", "CategoricalCrossentropy",
+    "BinaryCrossentropy", "MeanAbsoluteError",
+}
+MAX_RESULT_ITEMS = 10_000_000  # elements across all arrays: a result is never bigger than this
+
+
+class BadResult(Exception):
+    """A learner's function returned something that is not plain numbers, arrays or text."""
+
+
+class ArrayStore:
+    """Arrays that travel beside a JSON tree, keyed ``a0``, ``a1``, …"""
+
+    def __init__(self, arrays=None):
+        self.arrays = dict(arrays or {})
+
+    def put(self, array):
+        key = f"a{len(self.arrays)}"
+        self.arrays[key] = np.array(array, copy=True)
+        return {"__ndarray__": key}
+
+    def get(self, key):
+        return self.arrays[key]
+
+
+def encode_plain(value, store):
+    """Encode a learner's result as a JSON tree of numbers, strings and arrays.
+
+    Only built-in scalars, strings, lists, tuples, dicts with string keys, NumPy arrays and
+    scalars, and objects exposing ``.numpy()`` (TensorFlow tensors and variables) pass;
+    anything else raises :class:`BadResult`, so an object with a custom ``__eq__`` can never
+    reach the judge.
+    """
+    if value is None or type(value) in (bool, str):
+        return value
+    if type(value) is int:
+        return value
+    if type(value) is float:
+        return value
+    if isinstance(value, np.generic) and type(value).__module__ == "numpy":
+        return encode_plain(value.item(), store)
+    if type(value) is np.ndarray:
+        if value.dtype == object or value.dtype.fields is not None:
+            raise BadResult("an array of Python objects (use a numeric array)")
+        if value.size > MAX_RESULT_ITEMS:
+            raise BadResult(f"an array of {value.size} elements, far more than any answer")
+        return store.put(value)
+    if type(value) in (list, tuple):
+        tree = [encode_plain(v, store) for v in value]
+        return {"__tuple__": tree} if type(value) is tuple else tree
+    if type(value) is dict:
+        if not all(type(k) is str for k in value):
+            raise BadResult("a dict whose keys are not all strings")
+        return {"__dict__": {k: encode_plain(v, store) for k, v in value.items()}}
+    numpy_method = getattr(type(value), "numpy", None)
+    if callable(numpy_method) and type(value).__module__.startswith(("tensorflow", "keras")):
+        return encode_plain(np.asarray(value.numpy()), store)
+    raise BadResult(f"an object of type {type(value).__module__}.{type(value).__qualname__}")
+
+
+def decode_plain(tree, store):
+    """Inverse of :func:`encode_plain`: plain Python values and NumPy arrays only."""
+    if isinstance(tree, list):
+        return [decode_plain(v, store) for v in tree]
+    if isinstance(tree, dict):
+        if set(tree) == {"__ndarray__"}:
+            array = store.get(tree["__ndarray__"])
+            if array.dtype == object:
+                raise BadResult("an array of Python objects")
+            return array
+        if set(tree) == {"__tuple__"}:
+            return tuple(decode_plain(v, store) for v in tree["__tuple__"])
+        if set(tree) == {"__dict__"}:
+            return {str(k): decode_plain(v, store) for k, v in tree["__dict__"].items()}
+        raise BadResult(f"an unknown tagged value {sorted(tree)[:3]}")
+    if tree is None or isinstance(tree, (bool, int, float, str)):
+        return tree
+    raise BadResult(f"a value of type {type(tree).__name__}")
+
+
+def decode_argument(tree, store):
+    """Turn a grader-supplied argument tree into live objects (arrays, models, losses, rngs)."""
+    if isinstance(tree, list):
+        return [decode_argument(v, store) for v in tree]
+    if isinstance(tree, dict):
+        if "__ndarray__" in tree:
+            return store.get(tree["__ndarray__"]).copy()
+        if "__tuple__" in tree:
+            return tuple(decode_argument(v, store) for v in tree["__tuple__"])
+        if "__rng__" in tree:
+            return np.random.default_rng(tree["__rng__"])
+        if "__keras_loss__" in tree:
+            name = tree["__keras_loss__"]
+            if name not in ALLOWED_LOSSES:
+                raise ValueError(f"loss {name!r} is not one the grader uses")
+            import keras
+
+            return getattr(keras.losses, name)()
+        if "__keras_model__" in tree:
+            return build_keras_model(tree["__keras_model__"], store)
+        return {k: decode_argument(v, store) for k, v in tree.items()}
+    return tree
+
+
+def build_keras_model(spec, store):
+    """Rebuild a Keras model from its JSON architecture and weights (no custom objects)."""
+    import keras
+
+    model = keras.models.model_from_json(spec["json"])
+    model.set_weights([store.get(key) for key in spec["weights"]])
+    return model
+
+
+def invoke(function, call, store):
+    """Call ``function(*args, **kwargs)`` as ``call`` describes and encode what comes back.
+
+    Returns ``{"result": tree}`` or ``{"error": "ExceptionType: message", "traceback": text}``;
+    never raises for anything the learner's function does.
+    """
+    try:
+        args = decode_argument(call.get("args", []), store)
+        kwargs = decode_argument(call.get("kwargs", {}), store)
+    except Exception as error:  # a grader bug, not the learner's: say so plainly
+        return {"error": f"GraderInputError: {error}", "traceback": traceback.format_exc()}
+    try:
+        result = function(*args, **kwargs)
+    except BaseException as error:  # SystemExit and KeyboardInterrupt included: both are answers
+        if isinstance(error, (KeyboardInterrupt, GeneratorExit)):
+            raise
+        return {"error": f"{type(error).__name__}: {error}", "error_type": type(error).__name__,
+                "traceback": _learner_traceback(error)}
+    try:
+        return {"result": encode_plain(result, store)}
+    except BadResult as problem:
+        return {"error": f"BadResult: returned {problem}", "error_type": "BadResult"}
+
+
+def _learner_traceback(error, limit=6):
+    """The innermost frames only, where the learner's code is: enough to find the bug."""
+    lines = traceback.format_exception(type(error), error, error.__traceback__)
+    return "".join(lines[-limit:])
+
+
+def _namespace_function(namespace, name):
+    function = namespace.get(name)
+    if function is None:
+        return None, {"error": f"NameError: {name} is not defined (was its cell run?)",
+                      "error_type": "NameError"}
+    if not callable(function):
+        return None, {"error": f"TypeError: {name} is a {type(function).__name__}, not a function",
+                      "error_type": "TypeError"}
+    return function, None
+
+
+def answer_requests(namespace, request_path, response_path):
+    """Answer every call in ``request_path`` (JSON + ``.npz``) into ``response_path``.
+
+    Used inside the sandbox after the learner's cells ran in ``namespace``.
+    """
+    with open(request_path + ".json") as f:
+        request = json.load(f)
+    with np.load(request_path + ".npz", allow_pickle=False) as arrays:
+        inputs = ArrayStore({k: arrays[k] for k in arrays.files})
+    outputs = ArrayStore()
+    answers = []
+    for call in request["calls"]:
+        function, missing = _namespace_function(namespace, call["function"])
+        answers.append(missing if missing else invoke(function, call, ScopedStore(inputs, outputs)))
+    with open(response_path + ".npz", "wb") as f:
+        np.savez(f, **outputs.arrays)
+    with open(response_path + ".json", "w") as f:
+        json.dump({"answers": answers}, f, allow_nan=True)
+
+
+class ScopedStore:
+    """Read inputs from one store, write results to another."""
+
+    def __init__(self, inputs, outputs):
+        self.inputs, self.outputs = inputs, outputs
+
+    def get(self, key):
+        return self.inputs.get(key)
+
+    def put(self, array):
+        return self.outputs.put(array)
+
+
+def is_finite_number(value):
+    """True for a real, finite int or float (bools excluded)."""
+    return type(value) in (int, float) and math.isfinite(value)

@@ -1,0 +1,1 @@
+"""One module per lesson (``lNN_slug.py``): its reference implementations and exercises."""

@@ -1,0 +1,52 @@
+"""Lesson 00, welcome: ``compound(scale, depth)``."""
+
+import numpy as np
+
+from autograder.exercise import Case, CheckFailed, Exercise, fail
+from autograder.registry import register
+
+
+def compound(scale, depth):
+    """Reference: ``scale ** depth`` as a float; depth a non-negative integer."""
+    if isinstance(depth, bool) or int(depth) != depth or depth < 0:
+        raise ValueError(f"depth must be a non-negative whole number of layers, got {depth!r}")
+    return float(scale) ** int(depth)
+
+
+@register
+class Compound(Exercise):
+    name = "compound"
+
+    def basic_cases(self):
+        return [Case("scale=1.2, depth=10", (1.2, 10)), Case("scale=0.5, depth=10", (0.5, 10)),
+                Case("scale=2, depth=0", (2, 0))]
+
+    def hidden_cases(self):
+        rng = np.random.default_rng(1000)
+        cases = [Case(f"scale={s:.3f}, depth={d}", (float(s), int(d)))
+                 for s, d in zip(rng.uniform(0.3, 1.7, 8), rng.integers(1, 120, 8))]
+        cases += [
+            Case("scale=1.0, depth=500", (1.0, 500)),
+            Case("scale=3, depth=3 (integers in, a float out)", (3, 3)),
+            Case("scale=0.9, depth=1", (0.9, 1)),
+            Case("scale=1.5, depth=-2", (1.5, -2), raises="ValueError"),
+            Case("scale=1.5, depth=2.5", (1.5, 2.5), raises="ValueError"),
+        ]
+        return cases
+
+    def reference(self, scale, depth):
+        return compound(scale, depth)
+
+    def judge(self, case, got, expected):
+        if type(got) is not float:
+            raise CheckFailed(f"compound({case.label}) returned {type(got).__name__} {got!r}; "
+                              "return a Python float, e.g. float(scale) ** depth.")
+        if np.isclose(got, expected, rtol=1e-9):
+            return
+        scale, depth = case.args
+        if np.isclose(got, scale * depth):
+            fail(self.name, case, expected, got, "scale * depth adds layers up; a deep net multiplies "
+                 "them: use scale ** depth.")
+        if depth >= 1 and np.isclose(got, float(scale) ** (depth - 1)):
+            fail(self.name, case, expected, got, "one factor short: a net of depth L multiplies L factors.")
+        fail(self.name, case, expected, got)

@@ -1,0 +1,172 @@
+"""Lesson 01, the problem: ``deep_linear_activations`` and ``layer_gradient_norms``."""
+
+import numpy as np
+
+from autograder.exercise import (Case, CheckFailed, Exercise, KerasLossArg, KerasModelArg,
+                                 allclose, as_float_array, fail)
+from autograder.registry import register
+
+
+def deep_linear_activations(x, scale, depth):
+    """Reference: the L2 norm of a[l] = (scale·I)^l x for l = 1..depth, as an array (depth,)."""
+    x = np.asarray(x, dtype=float)
+    if x.ndim != 1 or x.size == 0:
+        raise ValueError(f"x must be a non-empty 1-D vector, got shape {x.shape}")
+    if isinstance(depth, bool) or int(depth) != depth or depth < 1:
+        raise ValueError(f"depth must be a whole number of layers, at least 1, got {depth!r}")
+    weight = scale * np.eye(x.size)
+    norms, activation = [], x
+    for _ in range(int(depth)):
+        activation = weight @ activation
+        norms.append(np.linalg.norm(activation))
+    return np.array(norms)
+
+
+def kernel_gradients(model, x, y, loss_fn):
+    """∂loss/∂kernel for every layer that has a kernel, input side first (reference helper)."""
+    import tensorflow as tf
+
+    kernels = [layer.kernel for layer in model.layers if getattr(layer, "kernel", None) is not None]
+    with tf.GradientTape() as tape:
+        loss = loss_fn(y, model(x, training=True))
+    return tape.gradient(loss, kernels)
+
+
+def layer_gradient_norms(model, x, y, loss_fn):
+    """Reference: L2 norm of ∂loss/∂kernel per layer with a kernel, input side first."""
+    return [float(np.linalg.norm(g.numpy())) for g in kernel_gradients(model, x, y, loss_fn)]
+
+
+@register
+class DeepLinearActivations(Exercise):
+    name = "deep_linear_activations"
+
+    def basic_cases(self):
+        return [Case("x=[3, 4], scale=1.2, depth=5", (np.array([3.0, 4.0]), 1.2, 5)),
+                Case("x=[1, 0, 0], scale=0.5, depth=3", (np.array([1.0, 0.0, 0.0]), 0.5, 3))]
+
+    def hidden_cases(self):
+        rng = np.random.default_rng(1001)
+        cases = []
+        for _ in range(6):
+            n, scale, depth = int(rng.integers(1, 9)), float(rng.uniform(0.4, 1.6)), int(rng.integers(1, 60))
+            cases.append(Case(f"random x of length {n}, scale={scale:.3f}, depth={depth}",
+                              (rng.normal(size=n), scale, depth)))
+        cases += [
+            Case("depth=1", (np.array([2.0, -1.0]), 0.5, 1)),
+            Case("scale=1.0 keeps the norm", (np.array([1.0, 2.0, 2.0]), 1.0, 10)),
+            Case("x = 0 stays 0", (np.zeros(4), 1.5, 7)),
+            Case("negative entries, scale=1.5, depth=40", (np.array([-3.0, -4.0]), 1.5, 40)),
+            Case("depth=0", (np.array([1.0, 1.0]), 1.2, 0), raises="ValueError"),
+            Case("x as a 2-D batch", (np.ones((2, 3)), 1.2, 4), raises="ValueError"),
+        ]
+        return cases
+
+    def reference(self, x, scale, depth):
+        return deep_linear_activations(x, scale, depth)
+
+    def judge(self, case, got, expected):
+        array = as_float_array(got)
+        if array is None or array.ndim != 1:
+            raise CheckFailed(f"{self.name}({case.label}) returned {type(got).__name__}; return a 1-D "
+                              "NumPy array with one norm per layer.")
+        if allclose(array, expected, rtol=1e-6, atol=1e-12):
+            return
+        x, scale, depth = case.args
+        norm_x = np.linalg.norm(x)
+        if array.shape == (depth + 1,) and allclose(array[1:], expected, rtol=1e-6):
+            fail(self.name, case, expected, got, "the first entry is the input's own norm; the array "
+                 "holds the norm *after* each of the depth layers, layer 1 first.")
+        if array.shape == expected.shape and norm_x > 0 and allclose(array, expected ** 2, rtol=1e-6):
+            fail(self.name, case, expected, got, "these are squared norms; take the square root "
+                 "(numpy.linalg.norm does).")
+        if array.shape == expected.shape and allclose(array, expected / scale, rtol=1e-6):
+            fail(self.name, case, expected, got, "off by one layer: entry l should be the norm after "
+                 "l + 1 multiplications (a[1] = W x already counts).")
+        if array.shape == expected.shape and allclose(array, [np.abs(x).sum() * scale ** l for l in
+                                                              range(1, depth + 1)], rtol=1e-6):
+            fail(self.name, case, expected, got, "this is the L1 norm (sum of |a|); use the L2 norm.")
+        if array.shape != expected.shape:
+            fail(self.name, case, expected, got, f"return exactly depth = {depth} norms, one per layer.")
+        fail(self.name, case, expected, got)
+
+
+def _dense_model(widths, input_dim, activation, use_bias, seed):
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    layers = [keras.Input((input_dim,))]
+    layers += [keras.layers.Dense(w, activation=activation, use_bias=use_bias) for w in widths[:-1]]
+    layers.append(keras.layers.Dense(widths[-1], use_bias=use_bias))
+    return keras.Sequential(layers)
+
+
+def _conv_model(seed):
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(4, 3, activation="relu"),
+                             keras.layers.Flatten(), keras.layers.Dense(3)])
+
+
+@register
+class LayerGradientNorms(Exercise):
+    name = "layer_gradient_norms"
+
+    def basic_cases(self):
+        rng = np.random.default_rng(7)
+        model = _dense_model([8, 8, 1], 4, "tanh", use_bias=False, seed=7)
+        return [Case("a 3-layer tanh net without biases, MSE loss",
+                     (KerasModelArg(model), rng.normal(size=(16, 4)).astype("float32"),
+                      rng.normal(size=(16, 1)).astype("float32"), KerasLossArg("MeanSquaredError")))]
+
+    def hidden_cases(self):
+        rng = np.random.default_rng(1002)
+        cases = []
+        for seed, widths, activation in [(1, [16] * 6 + [1], "sigmoid"), (2, [5, 1], "relu"),
+                                         (3, [32] * 12 + [1], "tanh")]:
+            model = _dense_model(widths, 6, activation, use_bias=True, seed=seed)
+            cases.append(Case(f"a {len(widths)}-layer {activation} net with biases, MSE loss",
+                              (KerasModelArg(model), rng.normal(size=(20, 6)).astype("float32"),
+                               rng.normal(size=(20, 1)).astype("float32"),
+                               KerasLossArg("MeanSquaredError"))))
+        depth_one = _dense_model([3], 5, None, use_bias=True, seed=4)
+        cases.append(Case("depth 1: a single Dense layer",
+                          (KerasModelArg(depth_one), rng.normal(size=(10, 5)).astype("float32"),
+                           rng.normal(size=(10, 3)).astype("float32"), KerasLossArg("MeanSquaredError"))))
+        conv = _conv_model(seed=5)
+        cases.append(Case("a Conv2D → Flatten → Dense classifier, cross-entropy loss",
+                          (KerasModelArg(conv), rng.uniform(size=(12, 8, 8, 1)).astype("float32"),
+                           rng.integers(0, 3, 12).astype("int32"),
+                           KerasLossArg("SparseCategoricalCrossentropy"))))
+        return cases
+
+    def reference(self, model, x, y, loss_fn):
+        return layer_gradient_norms(model, x, y, loss_fn)
+
+    def judge(self, case, got, expected):
+        array = as_float_array(got)
+        if array is None or array.ndim != 1:
+            raise CheckFailed(f"{self.name}({case.label}) returned {type(got).__name__}; return a list "
+                              "of floats, one per layer with a kernel.")
+        expected = np.array(expected)
+        if allclose(array, expected, rtol=1e-4, atol=1e-7):
+            return
+        if allclose(array, expected[::-1], rtol=1e-4, atol=1e-7):
+            fail(self.name, case, expected, got, "the order is reversed: list the input-side layer "
+                 "first, as model.layers does.")
+        if array.size == 2 * expected.size and allclose(array[::2], expected, rtol=1e-4, atol=1e-7):
+            fail(self.name, case, expected, got, "biases are included: take the gradient of each "
+                 "layer's kernel only (layer.kernel), not of model.trainable_variables.")
+        if allclose(array, expected ** 2, rtol=1e-4, atol=1e-7):
+            fail(self.name, case, expected, got, "squared norms: use the L2 norm itself.")
+        model = case.args[0].model
+        weight_norms = [np.linalg.norm(layer.kernel.numpy()) for layer in model.layers
+                        if getattr(layer, "kernel", None) is not None]
+        if allclose(array, weight_norms, rtol=1e-4):
+            fail(self.name, case, expected, got, "these are the norms of the weights themselves; "
+                 "the exercise asks for the norms of the loss's gradient with respect to them.")
+        if array.shape != expected.shape:
+            fail(self.name, case, expected, got, f"one norm per layer with a kernel: "
+                 f"{expected.size} here (Flatten and Input layers have none).")
+        fail(self.name, case, expected, got)

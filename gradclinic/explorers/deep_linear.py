@@ -1,0 +1,112 @@
+"""Lesson 01's explorer: how a signal and its gradient grow or shrink through a deep linear net.
+
+Every layer is ``W = scale · M`` with M the identity or a fixed random Gaussian matrix
+(variance 1/width, so that on average it neither grows nor shrinks a vector). Forward,
+‖a[l]‖ follows scale^l; backward, the gradient reaching layer l from a unit gradient at the
+output follows scale^(L−l). Everything is NumPy on a width-32 net: a slider move costs
+microseconds of arithmetic and one redraw.
+"""
+
+import numpy as np
+
+from gradclinic.plots import log_safe
+from gradclinic.widgets import Explorer
+
+MAX_DEPTH = 100
+WIDTH = 32
+WEIGHT_KINDS = ("identity", "gaussian")
+
+
+class DeepLinearSignals:
+    """Forward activation norms and backward gradient norms of a deep linear net.
+
+    ``weights="identity"`` makes every M the identity (seed 001's C = scale·I);
+    ``"gaussian"`` draws fixed M with entries N(0, 1/width) once, from ``rng``.
+    """
+
+    def __init__(self, rng, width=WIDTH, max_depth=MAX_DEPTH):
+        self.width, self.max_depth = width, max_depth
+        x = rng.normal(size=width)
+        self.x = x / np.linalg.norm(x)  # unit input: every norm below is a pure growth factor
+        upstream = rng.normal(size=width)
+        self.upstream = upstream / np.linalg.norm(upstream)
+        self.matrices = {
+            "identity": np.broadcast_to(np.eye(width), (max_depth, width, width)),
+            "gaussian": rng.normal(scale=1 / np.sqrt(width), size=(max_depth, width, width)),
+        }
+        # Forward norms with scale 1, once: with W = scale·M, ‖a[l]‖ = scale^l · ‖M_l…M_1 x‖.
+        self._unit_forward = {kind: self._forward_norms(m) for kind, m in self.matrices.items()}
+
+    def _forward_norms(self, matrices):
+        norms, activation = [], self.x
+        for matrix in matrices:
+            activation = matrix @ activation
+            norms.append(np.linalg.norm(activation))
+        return np.array(norms)
+
+    def activation_norms(self, depth, scale, weights="identity"):
+        """‖a[l]‖ for l = 1..depth, shape (depth,), for a unit-norm input."""
+        self._check(depth, weights)
+        return scale ** np.arange(1, depth + 1) * self._unit_forward[weights][:depth]
+
+    def gradient_norms(self, depth, scale, weights="identity"):
+        """‖∂loss/∂a[l]‖ for l = 1..depth, shape (depth,), when ∂loss/∂a[depth] is a unit vector."""
+        self._check(depth, weights)
+        matrices = self.matrices[weights]
+        delta, norms = self.upstream, np.empty(depth)
+        norms[depth - 1] = 1.0
+        for layer in range(depth - 1, 0, -1):  # through W[l+1]ᵀ, from the output back to layer 1
+            delta = matrices[layer].T @ delta
+            norms[layer - 1] = np.linalg.norm(delta)
+        return norms * scale ** (depth - np.arange(1, depth + 1))
+
+    def _check(self, depth, weights):
+        if weights not in self.matrices:
+            raise ValueError(f"weights must be one of {sorted(self.matrices)}, got {weights!r}")
+        if not 1 <= depth <= self.max_depth:
+            raise ValueError(f"depth must lie in 1..{self.max_depth}, got {depth}")
+
+
+class DeepLinearExplorer(Explorer):
+    """Depth 1–100 and scale 0.5–1.5 sliders over activation and gradient norms per layer."""
+
+    def __init__(self, rng=None, depth=30, scale=1.2, weights="identity"):
+        import ipywidgets as widgets
+        import matplotlib.pyplot as plt
+
+        self.signals = DeepLinearSignals(np.random.default_rng(0) if rng is None else rng)
+        figure, self.axes = plt.subplots(figsize=(8, 3.6))
+        ax = self.axes
+        (self.activation_line,) = ax.plot([], [], "o", label="‖a[l]‖  activation")
+        (self.gradient_line,) = ax.plot([], [], "s", mfc="none", label="‖∂loss/∂a[l]‖  gradient")
+        (self.forward_law,) = ax.plot([], [], "-", color="0.3", lw=1, label="scale^l")
+        (self.backward_law,) = ax.plot([], [], "--", color="0.3", lw=1, label="scale^(L−l)")
+        ax.set_yscale("log")
+        ax.set_xlabel("layer l")
+        ax.set_ylabel("norm (log scale)")
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=4)
+        figure.subplots_adjust(bottom=0.3)
+        controls = {
+            "depth": widgets.IntSlider(value=depth, min=1, max=MAX_DEPTH, description="depth L",
+                                       continuous_update=True),
+            "scale": widgets.FloatSlider(value=scale, min=0.5, max=1.5, step=0.01, description="scale",
+                                         continuous_update=True),
+            "weights": widgets.Dropdown(options=WEIGHT_KINDS, value=weights, description="W = scale ·"),
+        }
+        super().__init__(figure, controls)
+        self.draw(**self.values())
+
+    def draw(self, depth, scale, weights):
+        layers = np.arange(1, depth + 1)
+        activations = self.signals.activation_norms(depth, scale, weights)
+        gradients = self.signals.gradient_norms(depth, scale, weights)
+        self.activation_line.set_data(layers, log_safe(activations))
+        self.gradient_line.set_data(layers, log_safe(gradients))
+        self.forward_law.set_data(layers, log_safe(scale ** layers))
+        self.backward_law.set_data(layers, log_safe(scale ** (depth - layers)))
+        every = np.concatenate([activations, gradients, scale ** layers, [1.0]])
+        low, high = log_safe(every).min(), log_safe(every).max()
+        self.axes.set_xlim(0.5, max(depth, 2) + 0.5)
+        self.axes.set_ylim(low / 3, high * 3)
+        self.axes.set_title(f"depth {depth}, W = {scale:.2f}·{'I' if weights == 'identity' else 'G'}: "
+                            f"output ‖a[L]‖ = {activations[-1]:.3g}, first-layer gradient = {gradients[0]:.3g}")

@@ -1,0 +1,30 @@
+"""nbgrader's course directory: lessons are written in solutions/ and released to lessons/."""
+
+import os
+import sys
+
+COURSE_ROOT = os.path.dirname(os.path.abspath(__file__))
+# Hidden tests call autograder.check(...): the instructor's kernels (validate, autograde) must
+# import the course's autograder package, which is never installed into a learner's env.
+sys.path.insert(0, COURSE_ROOT)
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [COURSE_ROOT, os.environ.get("PYTHONPATH")]))
+
+c = get_config()  # noqa: F821 (nbgrader provides it)
+
+c.CourseDirectory.root = COURSE_ROOT
+c.CourseDirectory.course_id = "gradient-clinic"
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "lessons"
+# The jupytext source NN_slug.py is how a lesson is written, not a file learners receive.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "[0-9][0-9]_*.py"]
+
+# TensorFlow needs far more than nbgrader's 30 s for some cells; Execute.timeout is the key
+# that nbgrader actually reads.
+c.Execute.timeout = 300
+c.Execute.allow_errors = True
+# Feedback is the autograded notebook as HTML: hide the hidden tests' code, keep their verdict.
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "autograder.feedback.HideHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]

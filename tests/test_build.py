@@ -1,0 +1,62 @@
+"""lessons/ is exactly what building from solutions/ gives, and gives nothing away."""
+
+import json
+
+import pytest
+
+from autograder.build import BuildError, lesson_slugs, notebook_from_source, release_notebook_path
+from conftest import COURSE_ROOT
+
+SECRET_MARKERS = ["### BEGIN SOLUTION", "### BEGIN HIDDEN TESTS", "from autograder", "check(\""]
+
+
+def test_every_lesson_is_released():
+    for slug in lesson_slugs():
+        assert release_notebook_path(slug).is_file(), f"{slug} has no release: run python -m autograder build {slug}"
+
+
+@pytest.mark.parametrize("slug", lesson_slugs())
+def test_release_is_in_sync_with_its_source(slug, built_course):
+    committed = release_notebook_path(slug).read_text()
+    rebuilt = release_notebook_path(slug, built_course).read_text()
+    assert committed == rebuilt, f"lessons/{slug} is stale: run `python -m autograder build {slug}` and commit"
+
+
+@pytest.mark.parametrize("slug", lesson_slugs())
+def test_release_has_no_outputs_no_random_ids_and_no_secrets(slug):
+    notebook = json.loads(release_notebook_path(slug).read_text())
+    for index, cell in enumerate(notebook["cells"]):
+        grade_id = cell["metadata"].get("nbgrader", {}).get("grade_id")
+        assert cell["id"] in (grade_id, f"cell-{index:03d}")
+        if cell["cell_type"] == "code":
+            assert cell["outputs"] == [] and cell["execution_count"] is None
+        source = "".join(cell["source"])
+        for marker in SECRET_MARKERS:
+            assert marker not in source, f"{slug} cell {cell['id']} leaks {marker!r}"
+
+
+@pytest.mark.parametrize("slug", lesson_slugs())
+def test_graded_cells_follow_the_naming_contract(slug):
+    """Each solution cell <name> has test_<name> and hidden_<name> grade cells after it."""
+    notebook = notebook_from_source(COURSE_ROOT / "solutions" / slug / f"{slug}.py")
+    ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in notebook.cells]
+    solutions = [c.metadata["nbgrader"]["grade_id"] for c in notebook.cells
+                 if c.metadata.get("nbgrader", {}).get("solution")]
+    for name in solutions:
+        assert ids.index(f"test_{name}") > ids.index(name)
+        assert ids.index(f"hidden_{name}") > ids.index(name)
+
+
+def test_build_reports_a_malformed_source(tmp_path):
+    broken = tmp_path / "broken.py"
+    broken.write_text('# %% nbgrader={"grade": true, "grade_id": "a"}\n1\n# %% nbgrader={"grade_id": "a"}\n2\n')
+    with pytest.raises(BuildError, match="used by two cells"):
+        notebook_from_source(broken)
+
+
+def test_build_refuses_an_unknown_lesson(tmp_path):
+    from autograder.build import build, copy_course
+
+    root = copy_course(tmp_path / "course")
+    with pytest.raises(BuildError, match="no lesson source"):
+        build(["99_nothing"], course_root=root)

@@ -1,0 +1,70 @@
+"""gradclinic's set-up: import is side-effect free; seeding is deterministic; TF is quiet."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import COURSE_ROOT
+
+
+def _python(code):
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=COURSE_ROOT,
+                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(COURSE_ROOT)})
+
+
+def test_import_changes_no_global_state():
+    done = _python("import os, sys, gradclinic, gradclinic.data, gradclinic.models, gradclinic.plots\n"
+                   "assert 'tensorflow' not in sys.modules, 'importing gradclinic imported TensorFlow'\n"
+                   "assert 'TF_CPP_MIN_LOG_LEVEL' not in os.environ\n"
+                   "import matplotlib; assert matplotlib.rcParams['axes.grid'] is False\n")
+    assert done.returncode == 0, done.stderr
+
+
+def test_setup_silences_tensorflow_stderr():
+    done = _python("import gradclinic; gradclinic.setup(0)\nimport keras\n"
+                   "keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])(__import__('numpy').ones((1, 3)))\n")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "", f"TensorFlow wrote to stderr after setup():\n{done.stderr}"
+
+
+def test_seed_makes_keras_and_numpy_repeatable():
+    import keras
+
+    import gradclinic
+
+    def draw():
+        gradclinic.seed(3)
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+        return np.random.rand(3), model.get_weights()[0]
+
+    (a1, w1), (a2, w2) = draw(), draw()
+    assert np.array_equal(a1, a2) and np.array_equal(w1, w2)
+
+
+def test_setup_returns_a_seeded_generator_and_applies_style():
+    import matplotlib
+
+    import gradclinic
+
+    first = gradclinic.setup(5).normal(size=3)
+    assert np.array_equal(first, np.random.default_rng(5).normal(size=3))
+    assert matplotlib.rcParams["axes.grid"] is True
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, "0"])
+def test_seed_rejects_bad_values(bad):
+    import gradclinic
+
+    with pytest.raises(ValueError, match="seed"):
+        gradclinic.seed(bad)
+
+
+def test_grading_flag(monkeypatch):
+    import gradclinic
+
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    assert not gradclinic.grading()
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    assert gradclinic.grading()
