@@ -39,6 +39,14 @@ class KerasLossArg:
 
 
 @dataclass(frozen=True)
+class NumpyActivationArg:
+    """An activation handed to the learner as a NumPy function, by name (see
+    ``harness.NUMPY_ACTIVATIONS``), e.g. ``tanh`` → ``numpy.tanh``."""
+
+    name: str
+
+
+@dataclass(frozen=True)
 class RngArg:
     """A fresh ``numpy.random.Generator`` seeded with ``seed`` on each side."""
 
@@ -65,6 +73,8 @@ def encode_argument(value, store):
         return {"__keras_model__": {"json": value.model.to_json(), "weights": weights}}
     if isinstance(value, KerasLossArg):
         return {"__keras_loss__": value.name}
+    if isinstance(value, NumpyActivationArg):
+        return {"__numpy_activation__": value.name}
     if isinstance(value, RngArg):
         return {"__rng__": int(value.seed)}
     if isinstance(value, np.ndarray):

@@ -8,7 +8,8 @@ strings, NumPy arrays loaded without pickle) and judges against the reference el
 
 Values crossing the boundary are JSON trees in which a few tagged objects stand for what
 JSON cannot hold: ``{"__ndarray__": key}`` (an array stored beside the JSON),
-``{"__keras_model__": {...}}`` (architecture and weights), ``{"__keras_loss__": name}`` and
+``{"__keras_model__": {...}}`` (architecture and weights), ``{"__keras_loss__": name}``,
+``{"__numpy_activation__": name}`` (a NumPy function such as ``np.tanh``) and
 ``{"__rng__": seed}`` (a fresh ``numpy.random.Generator``).
 """
 
@@ -21,6 +22,14 @@ import numpy as np
 ALLOWED_LOSSES = {
     "MeanSquaredError", "SparseCategoricalCrossentropy", "CategoricalCrossentropy",
     "BinaryCrossentropy", "MeanAbsoluteError",
+}
+# Activation functions handed to learners' code as plain NumPy callables (e.g. phi in lesson 12).
+NUMPY_ACTIVATIONS = {
+    "tanh": np.tanh,
+    "relu": lambda z: np.maximum(z, 0.0),
+    "linear": lambda z: np.asarray(z, dtype=float),
+    "sigmoid": lambda z: 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=float))),
+    "sin": np.sin,
 }
 MAX_RESULT_ITEMS = 10_000_000  # elements across all arrays: a result is never bigger than this
 
@@ -110,6 +119,8 @@ def decode_argument(tree, store):
             return tuple(decode_argument(v, store) for v in tree["__tuple__"])
         if "__rng__" in tree:
             return np.random.default_rng(tree["__rng__"])
+        if "__numpy_activation__" in tree:
+            return NUMPY_ACTIVATIONS[tree["__numpy_activation__"]]
         if "__keras_loss__" in tree:
             name = tree["__keras_loss__"]
             if name not in ALLOWED_LOSSES:
