@@ -57,13 +57,19 @@ class RngArg:
 class Case:
     """One call of a learner's function: its arguments and, for bad input, the error expected.
 
-    ``label`` says in words what the case is; it is what a failing learner reads.
+    ``label`` says in words what the case is; it is what a failing learner reads. ``kind`` and
+    ``options`` select how the harness calls the function (see :mod:`autograder.harness`):
+    ``"functional"`` needs ``options={"input_shapes": [...]}``; ``"keras_callback"`` needs
+    ``options={"fit": {"model": KerasModelArg, "optimizer": name or config, "loss": KerasLossArg,
+    "x": array, "y": array, "epochs": int, "batch_size": int, "attribute": "history"}}``.
     """
 
     label: str
     args: tuple = ()
     kwargs: dict = field(default_factory=dict)
     raises: str = None
+    kind: str = "call"
+    options: dict = field(default_factory=dict)
 
 
 def encode_argument(value, store):
@@ -92,9 +98,11 @@ def encode_argument(value, store):
 
 def encode_call(function_name, case, store):
     """The JSON description of calling ``function_name`` on ``case``."""
-    return {"function": function_name,
+    call = {"function": function_name, "kind": case.kind,
             "args": [encode_argument(a, store) for a in case.args],
             "kwargs": {k: encode_argument(v, store) for k, v in case.kwargs.items()}}
+    call.update({k: encode_argument(v, store) for k, v in case.options.items()})
+    return call
 
 
 class Exercise:

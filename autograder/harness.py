@@ -6,6 +6,10 @@ of this one file is all a sandbox receives) and it trusts nothing: whatever it r
 only the learner's *claim*, which the trusted side decodes as plain data (JSON numbers and
 strings, NumPy arrays loaded without pickle) and judges against the reference elsewhere.
 
+A call is a plain function call (``kind`` ``"call"``), a functional-API block built on fresh
+``keras.Input`` s (``"functional"``), or a callback class trained with (``"keras_callback"``).
+Keras models cross back as data (architecture JSON, weights, compile settings).
+
 Values crossing the boundary are JSON trees in which a few tagged objects stand for what
 JSON cannot hold: ``{"__ndarray__": key}`` (an array stored beside the JSON),
 ``{"__keras_model__": {...}}`` (architecture and weights), ``{"__keras_loss__": name}``,
@@ -82,14 +86,54 @@ def encode_plain(value, store):
         if not all(type(k) is str for k in value):
             raise BadResult("a dict whose keys are not all strings")
         return {"__dict__": {k: encode_plain(v, store) for k, v in value.items()}}
+    if _is_keras_model(value):
+        return encode_model(value, store)
     numpy_method = getattr(type(value), "numpy", None)
     if callable(numpy_method) and type(value).__module__.startswith(("tensorflow", "keras")):
         return encode_plain(np.asarray(value.numpy()), store)
     raise BadResult(f"an object of type {type(value).__module__}.{type(value).__qualname__}")
 
 
+def _is_keras_model(value):
+    import sys
+
+    keras = sys.modules.get("keras")
+    return keras is not None and isinstance(value, keras.Model)
+
+
+def encode_model(model, store):
+    """A Keras model as plain data: JSON architecture, weight arrays, JSON compile settings."""
+    compile_config = None
+    if getattr(model, "compiled", False):
+        try:
+            compile_config = json.loads(json.dumps(model.get_compile_config()))
+        except (TypeError, ValueError) as problem:
+            raise BadResult(f"a model compiled with settings that are not plain data ({problem})") from None
+    return {"__keras_model__": {"json": model.to_json(),
+                                "weights": [store.put(w)["__ndarray__"] for w in model.get_weights()],
+                                "compile": compile_config}}
+
+
+class ModelData:
+    """A model returned by a learner, as data: ``json`` architecture, ``weights`` arrays and
+    ``compile`` settings (or None). Rebuild it with :meth:`build` in a trusted process."""
+
+    def __init__(self, architecture, weights, compile_config):
+        self.json, self.weights, self.compile = architecture, weights, compile_config
+
+    def build(self):
+        """A live Keras model (built-in layers only: Keras's safe mode refuses lambdas)."""
+        import keras
+
+        model = keras.models.model_from_json(self.json)
+        model.set_weights(self.weights)
+        if self.compile is not None:
+            model.compile_from_config(self.compile)
+        return model
+
+
 def decode_plain(tree, store):
-    """Inverse of :func:`encode_plain`: plain Python values and NumPy arrays only."""
+    """Inverse of :func:`encode_plain`: plain Python values, NumPy arrays and :class:`ModelData`."""
     if isinstance(tree, list):
         return [decode_plain(v, store) for v in tree]
     if isinstance(tree, dict):
@@ -102,6 +146,12 @@ def decode_plain(tree, store):
             return tuple(decode_plain(v, store) for v in tree["__tuple__"])
         if set(tree) == {"__dict__"}:
             return {str(k): decode_plain(v, store) for k, v in tree["__dict__"].items()}
+        if set(tree) == {"__keras_model__"}:
+            spec = tree["__keras_model__"]
+            if not isinstance(spec.get("json"), str):
+                raise BadResult("a model without a JSON architecture")
+            return ModelData(spec["json"], [store.get(str(k)) for k in spec.get("weights", [])],
+                             spec.get("compile"))
         raise BadResult(f"an unknown tagged value {sorted(tree)[:3]}")
     if tree is None or isinstance(tree, (bool, int, float, str)):
         return tree
@@ -155,7 +205,7 @@ def invoke(function, call, store):
     except Exception as error:  # a grader bug, not the learner's: say so plainly
         return {"error": f"GraderInputError: {error}", "traceback": traceback.format_exc()}
     try:
-        result = function(*args, **kwargs)
+        result = CALL_KINDS[call.get("kind", "call")](function, args, kwargs, call, store)
     except BaseException as error:  # SystemExit and KeyboardInterrupt included: both are answers
         if isinstance(error, (KeyboardInterrupt, GeneratorExit)):
             raise
@@ -165,6 +215,37 @@ def invoke(function, call, store):
         return {"result": encode_plain(result, store)}
     except BadResult as problem:
         return {"error": f"BadResult: returned {problem}", "error_type": "BadResult"}
+
+
+def _plain_call(function, args, kwargs, call, store):
+    return function(*args, **kwargs)
+
+
+def _functional_call(function, args, kwargs, call, store):
+    """Call a Keras functional-API block on fresh ``keras.Input`` s and return the model it
+    makes, e.g. ``identity_block(X, f, filters)`` → ``keras.Model(X, output)``."""
+    import keras
+
+    inputs = [keras.Input(tuple(shape)) for shape in call["input_shapes"]]
+    outputs = function(*inputs, *args, **kwargs)
+    return keras.Model(inputs if len(inputs) > 1 else inputs[0], outputs)
+
+
+def _callback_call(function, args, kwargs, call, store):
+    """Instantiate a learner's Keras callback class, train the grader's model with it, and
+    return the attribute the exercise reads (e.g. ``history``)."""
+    import keras
+
+    fit = decode_argument(call["fit"], store)
+    callback = function(*args, **kwargs)
+    model = fit["model"]
+    model.compile(optimizer=keras.optimizers.get(fit["optimizer"]), loss=fit["loss"])
+    model.fit(fit["x"], fit["y"], epochs=fit["epochs"], batch_size=fit["batch_size"], shuffle=False,
+              verbose=0, callbacks=[callback])
+    return getattr(callback, fit["attribute"])
+
+
+CALL_KINDS = {"call": _plain_call, "functional": _functional_call, "keras_callback": _callback_call}
 
 
 def _learner_traceback(error, limit=6):
