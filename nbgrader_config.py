@@ -23,8 +23,5 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 c.Execute.timeout = 300
 c.Execute.allow_errors = True
 # Feedback is the autograded notebook as HTML: hide the hidden tests' code, keep their verdict.
-c.GenerateFeedback.preprocessors = [
-    "nbgrader.preprocessors.GetGrades",
-    "autograder.feedback.HideHiddenTests",
-    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
-]
+# (GenerateFeedback.preprocessors is not read by nbgrader 0.9.6; the exporter's list is.)
+c.HTMLExporter.preprocessors = ["autograder.feedback.HideHiddenTests"]

@@ -12,9 +12,14 @@ def is_hidden_test(cell):
 
 
 class HideHiddenTests(Preprocessor):
-    """Replace each hidden test cell's source with a placeholder; outputs stay (the message)."""
+    """Replace each hidden test cell's source with a placeholder and cut its error tracebacks
+    to the error's type and message: a traceback quotes the lines around the failure, which
+    would print the hidden code back."""
 
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type == "code" and is_hidden_test(cell):
             cell.source = HIDDEN_PLACEHOLDER
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "error":
+                    output["traceback"] = [f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"]
         return cell, resources
