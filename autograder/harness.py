@@ -254,7 +254,8 @@ def _learner_traceback(error, limit=6):
     return "".join(lines[-limit:])
 
 
-def _namespace_function(namespace, name):
+def lookup_function(namespace, name):
+    """``(function, None)`` or ``(None, answer explaining why there is none)``."""
     function = namespace.get(name)
     if function is None:
         return None, {"error": f"NameError: {name} is not defined (was its cell run?)",
@@ -263,26 +264,6 @@ def _namespace_function(namespace, name):
         return None, {"error": f"TypeError: {name} is a {type(function).__name__}, not a function",
                       "error_type": "TypeError"}
     return function, None
-
-
-def answer_requests(namespace, request_path, response_path):
-    """Answer every call in ``request_path`` (JSON + ``.npz``) into ``response_path``.
-
-    Used inside the sandbox after the learner's cells ran in ``namespace``.
-    """
-    with open(request_path + ".json") as f:
-        request = json.load(f)
-    with np.load(request_path + ".npz", allow_pickle=False) as arrays:
-        inputs = ArrayStore({k: arrays[k] for k in arrays.files})
-    outputs = ArrayStore()
-    answers = []
-    for call in request["calls"]:
-        function, missing = _namespace_function(namespace, call["function"])
-        answers.append(missing if missing else invoke(function, call, ScopedStore(inputs, outputs)))
-    with open(response_path + ".npz", "wb") as f:
-        np.savez(f, **outputs.arrays)
-    with open(response_path + ".json", "w") as f:
-        json.dump({"answers": answers}, f, allow_nan=True)
 
 
 class ScopedStore:
