@@ -19,6 +19,8 @@ def main(argv=None):
     grade_parser.add_argument("--student", action="append", help="only this student (repeatable)")
     grade_parser.add_argument("--workers", type=int, default=2, help="parallel workers (default 2)")
     grade_parser.add_argument("--timeout", type=float, default=120.0, help="seconds per cell (default 120)")
+    grade_parser.add_argument("--call-timeout", type=float, default=60.0,
+                              help="seconds per graded function call (default 60)")
     grade_parser.add_argument("--regrade", action="store_true", help="grade again even if already graded")
     grade_parser.add_argument("--unsafe-no-sandbox", action="store_true",
                               help="run learner code WITHOUT isolation (only for trusted submissions)")
@@ -41,7 +43,8 @@ def main(argv=None):
 
         try:
             results = grade_assignment(Path.cwd(), arguments.assignment, students=arguments.student,
-                                       workers=arguments.workers, limits=Limits(cell_seconds=arguments.timeout),
+                                       workers=arguments.workers, limits=Limits(cell_seconds=arguments.timeout,
+                                                                   call_seconds=arguments.call_timeout),
                                        unsafe=arguments.unsafe_no_sandbox, regrade=arguments.regrade)
         except GradingError as error:
             print(f"error: {error}", file=sys.stderr)
