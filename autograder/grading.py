@@ -52,6 +52,7 @@ class SubmissionResult:
     executed_ids: list = field(default_factory=list)
     seconds: float = 0.0
     submission_sha256: str = ""
+    sandbox_stderr: str = ""  # the tail of what the sandbox wrote to stderr: for the instructor
 
     @property
     def score(self):
@@ -223,7 +224,7 @@ def grade_submission(course_root, assignment, student, sandbox_settings):
             continue
         break
 
-    result.reason = reason
+    result.reason, result.sandbox_stderr = reason, run.stderr_tail
     result.cell_logs = [r for r in run.records if r.get("type") == "cell"]
     result.executed_ids = [index for index, _ in chosen][:len(result.cell_logs)]
     answers = _answers_by_index(run.records)

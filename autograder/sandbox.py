@@ -1,6 +1,8 @@
 """The grading sandbox: bubblewrap namespaces, a dedicated unprivileged uid, resource limits.
 
-A submission runs in a process that sees only the operating system's read-only files, the
+Started as root (CI, a grading server), a submission runs as the dedicated user
+``gradclinic-sandbox``; started by an unprivileged instructor, it runs as "nobody" inside a
+user namespace. Either way it runs in a process that sees only the operating system's read-only files, the
 Python environment (read-only), the learner toolkit ``gradclinic`` (read-only) and a private
 job folder (read-only: its cells, the grader's calls, the runner). It has no network (own
 network namespace), no view of other processes (own PID namespace), a private size-capped
@@ -79,6 +81,7 @@ class Sandbox:
         self.base_python = Path(os.path.realpath(sys.executable)).parent.parent
         self.toolkit_dir = Path(toolkit_dir) if toolkit_dir else None
         self.uid = self.gid = None
+        self.as_root = False
         if not unsafe:
             self.check()
 
@@ -87,13 +90,13 @@ class Sandbox:
         if shutil.which("bwrap") is None:
             raise SandboxUnavailable("bubblewrap (bwrap) is not installed: run scripts/install-system-packages "
                                      "as root, or pass --unsafe-no-sandbox to grade without isolation")
-        if os.geteuid() != 0:
-            raise SandboxUnavailable("the sandbox drops to a dedicated user and so must start as root; run the "
-                                     "grader as root (as CI does), or pass --unsafe-no-sandbox")
-        self.uid, self.gid = _sandbox_ids()
+        self.as_root = os.geteuid() == 0
+        if self.as_root:
+            self.uid, self.gid = _sandbox_ids()
         probe = subprocess.run(self.command(Path("/nonexistent"), ["true"]), capture_output=True, text=True)
         if probe.returncode != 0:
-            raise SandboxUnavailable(f"bubblewrap cannot create namespaces here ({probe.stderr.strip()}); "
+            how = ("" if self.as_root else "an instructor who is not root needs unprivileged user namespaces; ")
+            raise SandboxUnavailable(f"bubblewrap cannot create namespaces here ({probe.stderr.strip()}); {how}"
                                      "pass --unsafe-no-sandbox to grade without isolation")
 
     def command(self, job_dir, argv):
@@ -110,19 +113,25 @@ class Sandbox:
         # /tmp first, so that a toolkit or environment living under /tmp is bound on top of it.
         binds += ["--size", str(self.limits.tmp_bytes), "--perms", "1777", "--tmpfs", "/tmp"]
         made = {"/", "/usr", "/etc", "/tmp"}
-        for path in (self.base_python, self.venv):
+        for path in (self.base_python, self.venv, *_extra_site_directories(self.venv, self.base_python)):
             binds += _parent_directories(path, made) + ["--ro-bind", str(path), str(path)]
         if self.toolkit_dir:  # at a fixed place on PYTHONPATH: the grader's own gradclinic
             binds += ["--perms", "0755", "--dir", "/toolkit",
                       "--ro-bind", str(self.toolkit_dir), f"/toolkit/{self.toolkit_dir.name}"]
         if job_dir.exists():
             binds += ["--ro-bind", str(job_dir), "/job"]
-        return ["bwrap", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
+        if self.as_root:  # drop to the dedicated sandbox user once the mounts are made
+            identity = []
+            drop = ["setpriv", f"--reuid={self.uid}", f"--regid={self.gid}", "--clear-groups", "--no-new-privs",
+                    "--inh-caps=-all", "--bounding-set=-all", "--"]
+        else:  # an unprivileged instructor: a user namespace in which the learner is "nobody"
+            identity = ["--unshare-user", "--uid", "65534", "--gid", "65534", "--cap-drop", "ALL"]
+            drop = []
+        return ["bwrap", *identity, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
                 "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--hostname", "sandbox",
                 *binds, "--proc", "/proc", "--dev", "/dev", "--chdir", "/tmp",
                 "--clearenv", "--setenv", "HOME", "/tmp", "--setenv", "PATH", f"{self.venv}/bin:/usr/bin:/bin", "--setenv", "PYTHONPATH", "/toolkit",
-                "setpriv", f"--reuid={self.uid}", f"--regid={self.gid}", "--clear-groups", "--no-new-privs",
-                "--inh-caps=-all", "--bounding-set=-all", "--", *argv]
+                *drop, *argv]
 
     # -- limits applied in the child before it becomes the sandbox --------------------------
     def _cgroup_paths(self, name):
@@ -219,6 +228,19 @@ class Sandbox:
                 _remove_cgroup(path)
         return RunResult(_parse_records(records), process.returncode, timed_out, overflowed,
                          time.monotonic() - started, stderr_tail.decode("utf-8", "replace"))
+
+
+def _extra_site_directories(*roots):
+    """Package folders this Python imports from beyond its own environment (e.g. a venv that
+    borrows another's site-packages through a .pth file). Only site-/dist-packages: never the
+    working directory, which is the course."""
+    extra = []
+    for entry in sys.path:
+        path = Path(entry) if entry else None
+        if (path and path.is_dir() and path.name in ("site-packages", "dist-packages")
+                and not any(path == root or root in path.parents for root in roots)):
+            extra.append(path.resolve())
+    return sorted(set(extra))
 
 
 def _parent_directories(path, made):
