@@ -53,6 +53,8 @@ class SubmissionResult:
     seconds: float = 0.0
     submission_sha256: str = ""
     sandbox_stderr: str = ""  # the tail of what the sandbox wrote to stderr: for the instructor
+    sandbox_peak_bytes: int = 0  # the learner's process, at its largest (cgroup measurement)
+    worker_peak_bytes: int = 0  # the grading worker that judged it (trusted side)
 
     @property
     def score(self):
@@ -225,6 +227,7 @@ def grade_submission(course_root, assignment, student, sandbox_settings):
         break
 
     result.reason, result.sandbox_stderr = reason, run.stderr_tail
+    result.sandbox_peak_bytes = run.peak_memory_bytes
     result.cell_logs = [r for r in run.records if r.get("type") == "cell"]
     result.executed_ids = [index for index, _ in chosen][:len(result.cell_logs)]
     answers = _answers_by_index(run.records)
@@ -243,6 +246,9 @@ def grade_submission(course_root, assignment, student, sandbox_settings):
         else:
             result.verdicts.append(CellVerdict(grade_id, points, points, f"{name}: all {len(cases)} {part} checks passed."))
     result.seconds = time.monotonic() - started
+    import resource
+
+    result.worker_peak_bytes = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     return result
 
 
@@ -323,10 +329,13 @@ def write_results(course_root, assignment, result, db_url):
     folder = course_root / "autograded" / student / assignment
     folder.mkdir(parents=True, exist_ok=True)
     nbformat.write(autograded_notebook(course_root, assignment, student, result), folder / f"{assignment}.ipynb")
-    stamp = course_root / "submitted" / student / assignment / "timestamp.txt"
+    submitted = course_root / "submitted" / student / assignment
+    for extra in submitted.glob("*") if submitted.is_dir() else []:  # timestamp, submission secret, …
+        if extra.is_file() and extra.suffix != ".ipynb":
+            shutil.copy(extra, folder / extra.name)
+    stamp = submitted / "timestamp.txt"
     timestamp = None
     if stamp.is_file():
-        shutil.copy(stamp, folder / "timestamp.txt")
         try:
             timestamp = parse_utc(stamp.read_text().strip())
         except Exception:

@@ -59,6 +59,7 @@ class RunResult:
     overflowed: bool
     seconds: float
     stderr_tail: str
+    peak_memory_bytes: int = 0  # the sandbox's peak memory (cgroup), 0 where unmeasured
 
 
 def _sandbox_ids():
@@ -131,6 +132,8 @@ class Sandbox:
                 "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--hostname", "sandbox",
                 *binds, "--proc", "/proc", "--dev", "/dev", "--chdir", "/tmp",
                 "--clearenv", "--setenv", "HOME", "/tmp", "--setenv", "PATH", f"{self.venv}/bin:/usr/bin:/bin", "--setenv", "PYTHONPATH", "/toolkit",
+                # this Python's own libpython, wherever its build's rpath points
+                "--setenv", "LD_LIBRARY_PATH", str(self.base_python / "lib"),
                 *drop, *argv]
 
     # -- limits applied in the child before it becomes the sandbox --------------------------
@@ -224,10 +227,11 @@ class Sandbox:
         finally:
             _kill_group(process)
             os.close(read_end)
+            peak = _peak_memory(cgroups.get("memory"))
             for path in cgroups.values():
                 _remove_cgroup(path)
         return RunResult(_parse_records(records), process.returncode, timed_out, overflowed,
-                         time.monotonic() - started, stderr_tail.decode("utf-8", "replace"))
+                         time.monotonic() - started, stderr_tail.decode("utf-8", "replace"), peak)
 
 
 def _extra_site_directories(*roots):
@@ -277,6 +281,13 @@ def _kill_group(process):
     process.wait()
     if process.stderr:
         process.stderr.close()
+
+
+def _peak_memory(path):
+    try:
+        return int((path / "memory.max_usage_in_bytes").read_text()) if path else 0
+    except (OSError, ValueError):
+        return 0
 
 
 def _remove_cgroup(path):

@@ -14,11 +14,13 @@ class Explorer:
 
     def __init__(self, figure, controls):
         import matplotlib.pyplot as plt
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
 
         self.figure = figure
         self.controls = controls
         self._output = None
         plt.close(figure)  # drawn by the explorer's own output, not again by the inline backend
+        FigureCanvasAgg(figure)  # closing left a canvas that draws nothing: render with Agg
 
     def values(self):
         """Current control values by name."""

@@ -9,7 +9,7 @@ microseconds of arithmetic and one redraw.
 
 import numpy as np
 
-from gradclinic.plots import log_safe
+from gradclinic.plots import fast_log_axis, log_safe
 from gradclinic.widgets import Explorer
 
 MAX_DEPTH = 100
@@ -81,7 +81,7 @@ class DeepLinearExplorer(Explorer):
         (self.gradient_line,) = ax.plot([], [], "s", mfc="none", label="‖∂loss/∂a[l]‖  gradient")
         (self.forward_law,) = ax.plot([], [], "-", color="0.3", lw=1, label="scale^l")
         (self.backward_law,) = ax.plot([], [], "--", color="0.3", lw=1, label="scale^(L−l)")
-        ax.set_yscale("log")
+        fast_log_axis(ax)
         ax.set_xlabel("layer l")
         ax.set_ylabel("norm (log scale)")
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=4)
