@@ -27,7 +27,7 @@ from gradclinic.selfcheck import expect_close, expect_raises, passed
 # Drop the activation function (g(z) = z) and the biases. Then layer *l* computes
 # a[l] = W[l] · a[l−1], and the output of *L* layers is
 #
-# $$a[L] = W[L]\, W[L-1} \cdots W[1]\, x .$$
+# $$a[L] = W[L]\, W[L-1] \cdots W[1]\, x .$$
 #
 # The order matters: the first layer's matrix acts first, so it stands **rightmost**. (Seed
 # article 001 writes a[2] = w[1] w[2] X; matrices do not commute, and that product is a
