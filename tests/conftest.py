@@ -51,3 +51,11 @@ def built_course(tmp_path_factory):
     root = copy_course(tmp_path_factory.mktemp("course"))
     build(course_root=root)
     return root
+
+
+@pytest.fixture(scope="session")
+def course_life():
+    """The exchange life with real accounts, once per session (tests/exchange_life.py)."""
+    from exchange_life import live_the_course
+
+    return live_the_course()

@@ -157,3 +157,46 @@ def _built_solutions():
 
     build_solution_notebook("01_the_problem", COURSE_ROOT)
     return COURSE_ROOT
+
+
+def _wait_for_server(url, process, log):
+    for _ in range(240):
+        try:
+            urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=2)
+            return
+        except OSError:
+            if process.poll() is not None:
+                break
+            time.sleep(0.5)
+    process.kill()
+    pytest.fail(f"JupyterLab did not start: {Path(log).read_text()[-2000:]}")
+
+
+@pytest.mark.xdist_group("exchange")
+@pytest.mark.skipif(os.geteuid() != 0, reason="runs JupyterLab as the instructor account: needs root")
+def test_instructor_sees_the_class_in_the_formgrader(course_life, tmp_path):
+    """After the exchange test's course life: the formgrader lists both learners' submissions."""
+    from playwright.sync_api import sync_playwright
+
+    port, log = _free_port(), tmp_path / "instructor-lab.log"
+    server = subprocess.Popen(
+        ["runuser", "-u", "gc-instructor", "--", "env", "HOME=/home/gc-instructor", "USER=gc-instructor",
+         "/opt/gradclinic/bin/course-env", "python", "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",
+         f"--port={port}", f"--IdentityProvider.token={TOKEN}", "--ServerApp.root_dir=/home/gc-instructor/course"],
+        cwd="/home/gc-instructor/course", stdout=subprocess.DEVNULL, stderr=open(log, "w"))
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for_server(url, server, log)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=BROWSER_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(f"{url}/formgrader/manage_submissions/01_the_problem?token={TOKEN}")
+            page.wait_for_selector("text=gc-learner2", timeout=120_000)
+            text = page.inner_text("body")
+            page.screenshot(path=tmp_path / "6-formgrader-submissions.png")
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert "gc-learner1" in text and "gc-learner2" in text
+    print(f"\nformgrader screenshot: {tmp_path / '6-formgrader-submissions.png'}")
