@@ -54,8 +54,27 @@ def built_course(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def course_life():
-    """The exchange life with real accounts, once per session (tests/exchange_life.py)."""
+def course_life(tmp_path_factory, worker_id):
+    """The exchange life with real accounts (tests/exchange_life.py), run once per pytest run.
+
+    It changes machine-wide state (accounts' homes, the exchange), so two xdist workers must
+    never live it at the same time: the first takes a lock and runs it, the other waits and
+    reads the record it left in the run's shared temporary directory.
+    """
+    import fcntl
+    import json
+    from types import SimpleNamespace
+
     from exchange_life import live_the_course
 
-    return live_the_course()
+    if worker_id == "master":  # no xdist: nothing to share
+        return live_the_course()
+    shared = tmp_path_factory.getbasetemp().parent  # one per run, common to its workers
+    record = shared / "course_life.json"
+    with open(shared / "course_life.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not record.exists():
+            log = live_the_course()
+            record.write_text(json.dumps({step: {"returncode": done.returncode, "stdout": done.stdout,
+                                                 "stderr": done.stderr} for step, done in log.items()}))
+    return {step: SimpleNamespace(**done) for step, done in json.loads(record.read_text()).items()}

@@ -1,0 +1,405 @@
+"""Lesson 02, causes and detection: ``sigmoid_grad``, ``tanh_grad``, ``GradientNormLogger`` and
+``diagnose``."""
+
+import functools
+
+import numpy as np
+
+from autograder import harness
+from autograder.exercise import (Case, CheckFailed, Exercise, KerasLossArg, KerasModelArg,
+                                 allclose, as_float_array, encode_call, fail, short)
+from autograder.lessons.l01_the_problem import _dense_model
+from autograder.registry import register
+
+VERDICTS = ("vanishing", "exploding", "healthy")
+
+
+# -- references ----------------------------------------------------------------------------
+def sigmoid(z):
+    """σ(z) = 1 / (1 + e^−z) without overflow: e^−|z| never exceeds 1."""
+    z = np.asarray(z, dtype=float)
+    small = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1.0 / (1.0 + small), small / (1.0 + small))
+
+
+def sigmoid_grad(z):
+    """Reference: σ'(z) = σ(z)·σ(−z) = e^−|z| / (1 + e^−|z|)², elementwise, same shape as z."""
+    small = np.exp(-np.abs(np.asarray(z, dtype=float)))
+    return small / (1.0 + small) ** 2
+
+
+def tanh_grad(z):
+    """Reference: tanh'(z) = 1 − tanh(z)², elementwise, same shape as z."""
+    return 1.0 - np.tanh(np.asarray(z, dtype=float)) ** 2
+
+
+def diagnose(norms, vanish_ratio=1e-3, explode_at=1e2):
+    """Reference: "exploding", "vanishing" or "healthy" for per-layer gradient norms, input side
+    first. Exploding: a norm is non-finite or > explode_at, or norms[0]/norms[-1] > 1/vanish_ratio.
+    Vanishing: norms[0]/norms[-1] < vanish_ratio. A zero last norm makes the ratio +∞ when the
+    first norm is positive; a zero first norm is vanishing (no gradient reaches the input layer).
+    """
+    norms = np.asarray(norms, dtype=float)
+    if norms.ndim != 1 or norms.size == 0:
+        raise ValueError(f"norms must be a non-empty list of per-layer norms, got shape {norms.shape}")
+    if np.any(norms < 0):
+        raise ValueError("a gradient norm is never negative; pass the norms themselves")
+    if not np.all(np.isfinite(norms)) or np.any(norms > explode_at):
+        return "exploding"
+    first, last = norms[0], norms[-1]
+    if first == 0:
+        return "vanishing"
+    if last == 0 or first / last > 1 / vanish_ratio:
+        return "exploding"
+    if first / last < vanish_ratio:
+        return "vanishing"
+    return "healthy"
+
+
+def kernel_gradient_norms(model, x, y):
+    """‖∂loss/∂kernel‖ per layer with a kernel, input side first, for the model's compiled loss
+    (``model.compute_loss``: the loss given to ``compile`` plus any penalties) on (x, y)."""
+    import tensorflow as tf
+
+    kernels = [layer.kernel for layer in model.layers if getattr(layer, "kernel", None) is not None]
+    with tf.GradientTape() as tape:
+        loss = model.compute_loss(x=x, y=y, y_pred=model(x, training=True))
+    return [float(tf.norm(gradient)) for gradient in tape.gradient(loss, kernels)]
+
+
+@functools.cache
+def gradient_norm_logger_class():
+    """The reference ``GradientNormLogger`` class (made on first use: Keras imports slowly)."""
+    import keras
+
+    class GradientNormLogger(keras.callbacks.Callback):
+        """After each epoch, append the per-layer kernel-gradient norms on (x, y) to ``history``."""
+
+        def __init__(self, x, y):
+            super().__init__()
+            self.x, self.y = x, y
+            self.history = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.history.append(kernel_gradient_norms(self.model, self.x, self.y))
+
+    return GradientNormLogger
+
+
+@functools.cache
+def _recorder_class():
+    """The reference logger plus what the judge needs to name a mistake: the norms at the start
+    of each epoch, per trainable variable, per whole layer, of the weights, and the batch count."""
+    import tensorflow as tf
+
+    class TrainingRecorder(gradient_norm_logger_class()):
+        def __init__(self, x, y):
+            super().__init__(x, y)
+            self.records = {"end": self.history, "begin": [], "variables": [], "layers": [],
+                            "weights": [], "batches": 0}
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.records["begin"].append(kernel_gradient_norms(self.model, self.x, self.y))
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.records["batches"] += 1
+
+        def on_epoch_end(self, epoch, logs=None):
+            super().on_epoch_end(epoch, logs)
+            model = self.model
+            with tf.GradientTape() as tape:
+                loss = model.compute_loss(x=self.x, y=self.y, y_pred=model(self.x, training=True))
+            gradients = dict(zip([id(v) for v in model.trainable_variables],
+                                 tape.gradient(loss, model.trainable_variables)))
+            self.records["variables"].append([float(tf.norm(g)) for g in gradients.values()])
+            self.records["layers"].append([
+                float(np.sqrt(sum(float(tf.norm(gradients[id(v)])) ** 2 for v in layer.trainable_variables)))
+                for layer in model.layers if getattr(layer, "kernel", None) is not None])
+            self.records["weights"].append([float(np.linalg.norm(layer.kernel.numpy())) for layer in model.layers
+                                            if getattr(layer, "kernel", None) is not None])
+
+    return TrainingRecorder
+
+
+# -- exercises -----------------------------------------------------------------------------
+class ElementwiseDerivative(Exercise):
+    """An activation's derivative: elementwise, any shape, stable where e^|z| overflows.
+    Subclasses set ``name``, ``seed`` and ``derivative`` and list ``wrong_answers``."""
+
+    seed = None
+    derivative = None
+
+    def wrong_answers(self, z):
+        """(values, misconception) pairs: what known mistakes return for ``z`` (float64 array)."""
+        raise NotImplementedError
+
+    def basic_cases(self):
+        return [Case("z = [−2, 0, 2]", (np.array([-2.0, 0.0, 2.0]),)),
+                Case("float32 z = [−100, 100]", (np.array([-100.0, 100.0], "float32"),))]
+
+    def hidden_cases(self):
+        rng = np.random.default_rng(self.seed)
+        return [
+            Case("random z in [−10, 10]", (rng.uniform(-10, 10, size=25),)),
+            Case("a 2-D batch of z, shape (3, 4)", (rng.normal(scale=3, size=(3, 4)),)),
+            Case("a scalar z = 0.5", (0.5,)),
+            Case("integers −5..5", (np.arange(-5, 6),)),
+            Case("float32 z = ±100, ±50 (e^100 overflows float32)",
+                 (np.array([-100.0, -50.0, 50.0, 100.0], "float32"),)),
+            Case("float64 z = ±1000, ±710 (e^710 overflows float64)",
+                 (np.array([-1000.0, -710.0, 710.0, 1000.0]),)),
+            Case("an empty array", (np.zeros(0),)),
+        ]
+
+    def reference(self, z):
+        return type(self).derivative(z)
+
+    def judge(self, case, got, expected):
+        array = as_float_array(got)
+        if array is None:
+            raise CheckFailed(f"{self.name}({case.label}) returned {type(got).__name__}; return a NumPy "
+                              "array of the same shape as z.")
+        if array.shape != expected.shape:
+            fail(self.name, case, expected, got, f"the derivative is elementwise: return an array of z's "
+                 f"shape {expected.shape}, not {array.shape}.")
+        if not np.isfinite(array).all():
+            fail(self.name, case, expected, got, "NaN or inf where the derivative is a tiny number: an "
+                 "exponential overflowed to inf (and inf/inf is NaN). Never exponentiate a large positive "
+                 "number: e^−|z| stays in (0, 1].")
+        if allclose(array, expected, rtol=1e-5, atol=1e-12):
+            return
+        for values, misconception in self.wrong_answers(np.asarray(case.args[0], dtype=float)):
+            if allclose(array, values, rtol=1e-5, atol=1e-12):
+                fail(self.name, case, expected, got, misconception)
+        fail(self.name, case, expected, got)
+
+
+@register
+class SigmoidGrad(ElementwiseDerivative):
+    name, seed, derivative = "sigmoid_grad", 2001, sigmoid_grad
+
+    def wrong_answers(self, z):
+        s = sigmoid(z)
+        return [(s, "this is σ(z) itself; the exercise asks for its derivative σ(z)·(1 − σ(z))."),
+                (1 - s ** 2, "1 − σ² is the pattern of tanh's derivative; sigmoid's is σ·(1 − σ)."),
+                (tanh_grad(z), "this is tanh's derivative 1 − tanh(z)²; sigmoid's is σ(z)·(1 − σ(z))."),
+                (1 - s, "1 − σ(z) alone: multiply by σ(z).")]
+
+
+@register
+class TanhGrad(ElementwiseDerivative):
+    name, seed, derivative = "tanh_grad", 2002, tanh_grad
+
+    def wrong_answers(self, z):
+        t = np.tanh(z)
+        return [(1 - t, "1 − tanh(z) is missing the square: tanh'(z) = 1 − tanh(z)²."),
+                (t, "this is tanh(z) itself; the exercise asks for its derivative 1 − tanh(z)²."),
+                ((1 - t) ** 2, "(1 − tanh z)² squares the wrong thing: tanh'(z) = 1 − (tanh z)²."),
+                (sigmoid_grad(z), "this is sigmoid's derivative; tanh's is 1 − tanh(z)²."),
+                (1 + t ** 2, "the sign: tanh'(z) = 1 − tanh(z)², which is at most 1.")]
+
+
+def _conv_classifier(seed):
+    """Conv2D → Flatten → softmax Dense: the probabilities SparseCategoricalCrossentropy expects."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(4, 3, activation="tanh"),
+                             keras.layers.Flatten(), keras.layers.Dense(3, activation="softmax")])
+
+
+def _fit(model, x, y, loss, learning_rate=0.1, optimizer="SGD", epochs=3, batch_size=8):
+    """The ``fit`` options of a callback case: the harness trains ``model`` this way (shuffle off)."""
+    return {"fit": {"model": KerasModelArg(model), "optimizer": {"class_name": optimizer,
+                                                                 "config": {"learning_rate": learning_rate}},
+                    "loss": KerasLossArg(loss), "x": x, "y": y, "epochs": epochs, "batch_size": batch_size,
+                    "attribute": "history"}}
+
+
+@register
+class GradientNormLoggerExercise(Exercise):
+    """The learner's callback class is trained with on the grader's model (``kind="keras_callback"``);
+    the judge trains the reference the same way and compares the two ``history`` lists."""
+
+    name = "GradientNormLogger"
+    TOLERANCE = {"rtol": 2e-3, "atol": 1e-7}
+
+    def basic_cases(self):
+        rng = np.random.default_rng(8)
+        model = _dense_model([8, 8, 1], 4, "tanh", use_bias=False, seed=8)
+        x, y = rng.normal(size=(32, 4)).astype("float32"), rng.normal(size=(32, 1)).astype("float32")
+        return [Case("a 3-layer tanh net without biases, MSE, 3 epochs of 4 batches", (x, y),
+                     kind="keras_callback", options=_fit(model, x, y, "MeanSquaredError", learning_rate=0.2))]
+
+    def hidden_cases(self):
+        rng = np.random.default_rng(2003)
+        cases = []
+        x, y = rng.normal(size=(32, 6)).astype("float32"), rng.normal(size=(32, 1)).astype("float32")
+        sigmoid_net = _dense_model([16] * 5 + [1], 6, "sigmoid", use_bias=True, seed=11)
+        cases.append(Case("a 6-layer sigmoid net with biases, MSE", (x, y), kind="keras_callback",
+                          options=_fit(sigmoid_net, x, y, "MeanSquaredError", learning_rate=0.1)))
+        images = rng.uniform(size=(24, 8, 8, 1)).astype("float32")
+        labels = rng.integers(0, 3, 24).astype("int32")
+        cases.append(Case("a Conv2D → Flatten → Dense classifier, cross-entropy", (images, labels),
+                          kind="keras_callback",
+                          options=_fit(_conv_classifier(seed=12), images, labels, "SparseCategoricalCrossentropy",
+                                       learning_rate=0.1)))
+        relu_net = _dense_model([12, 12, 2], 5, "relu", use_bias=True, seed=13)
+        x_train, y_train = rng.normal(size=(40, 5)).astype("float32"), rng.normal(size=(40, 2)).astype("float32")
+        x_probe, y_probe = rng.normal(size=(10, 5)).astype("float32"), rng.normal(size=(10, 2)).astype("float32")
+        cases.append(Case("a relu net with biases, Adam, norms on a held-out batch", (x_probe, y_probe),
+                          kind="keras_callback", options=_fit(relu_net, x_train, y_train, "MeanSquaredError",
+                                                              learning_rate=0.02, optimizer="Adam", epochs=4)))
+        single = _dense_model([3], 5, None, use_bias=True, seed=14)
+        x, y = rng.normal(size=(16, 5)).astype("float32"), rng.normal(size=(16, 3)).astype("float32")
+        cases.append(Case("depth 1: a single Dense layer", (x, y), kind="keras_callback",
+                          options=_fit(single, x, y, "MeanSquaredError", learning_rate=0.1, epochs=2)))
+        return cases
+
+    def reference(self, x, y):
+        """The reference callback, untrained: :meth:`judge` trains it as the learner's was."""
+        return _recorder_class()(x, y)
+
+    def __init__(self):
+        self._records = {}  # case label → records: training is deterministic, so train once
+
+    def training_records(self, case, recorder):
+        """Train ``recorder`` through the harness exactly as the learner's callback was trained
+        (the same model rebuilt from the same JSON and weights, the same fit) and return its
+        records as plain data. Cached per case, so grading a class trains each case once."""
+        if case.label not in self._records:
+            self._records[case.label] = self._train(case, recorder)
+        return self._records[case.label]
+
+    def _train(self, case, recorder):
+        store = harness.ArrayStore()
+        call = encode_call(self.name, case, store)
+        call["fit"]["attribute"] = "records"
+        outputs = harness.ArrayStore()
+        answer = harness.invoke(lambda *args, **kwargs: recorder, call, harness.ScopedStore(store, outputs))
+        if "error" in answer:
+            raise RuntimeError(f"the reference callback failed on {case.label!r}: {answer['error']}")
+        return harness.decode_plain(answer["result"], outputs)
+
+    def judge(self, case, got, expected):
+        records = self.training_records(case, expected)
+        end = np.array(records["end"])
+        epochs, n_kernels = end.shape
+        rows = got if isinstance(got, (list, tuple)) else None
+        array = None
+        if rows is not None and all(isinstance(r, (list, tuple, np.ndarray)) for r in rows):
+            lengths = {len(r) for r in rows}
+            array = as_float_array(rows) if len(lengths) <= 1 else None
+        if array is None or (array.ndim != 2 and array.size):
+            raise CheckFailed(f"{self.name}({case.label}): history is {short(got)}; it should be a list "
+                              f"with one list of {n_kernels} floats per epoch ({epochs} epochs here).")
+        if len(array) == records["batches"] != epochs:
+            fail(self.name, case, end, got, f"{len(array)} entries for {epochs} epochs of "
+                 f"{records['batches'] // epochs} batches: that is one per batch. Log in on_epoch_end, "
+                 "once per epoch.")
+        if len(array) != epochs:
+            fail(self.name, case, end, got, f"history needs exactly one entry per epoch: {epochs} here. "
+                 "Append one list in on_epoch_end and nothing anywhere else.")
+        if allclose(array, end, **self.TOLERANCE):
+            return
+        variables = np.array(records["variables"])
+        if array.shape == variables.shape and allclose(array, variables, **self.TOLERANCE):
+            fail(self.name, case, end, got, "biases are included: log each layer's kernel (layer.kernel) "
+                 "only, not every trainable variable.")
+        if array.shape != end.shape:
+            fail(self.name, case, end, got, f"each epoch's list needs one norm per layer with a kernel: "
+                 f"{n_kernels} here (Flatten and Input layers have none, biases do not count).")
+        named = [
+            (end[:, ::-1], "the order is reversed: list the input-side layer first, as model.layers does."),
+            (np.array(records["begin"]), "these are the norms at the *start* of each epoch (on_epoch_begin), "
+             "before that epoch's training; log them in on_epoch_end, after it."),
+            (np.array(records["layers"]), "each layer's norm includes its bias: take the gradient of "
+             "layer.kernel alone."),
+            (np.array(records["weights"]), "these are the norms of the kernels themselves; log the norms "
+             "of the loss's gradient with respect to them."),
+            (end ** 2, "squared norms: log the L2 norm itself (tf.norm)."),
+        ]
+        for values, misconception in named:
+            if allclose(array, values, **self.TOLERANCE):
+                fail(self.name, case, end, got, misconception)
+        fail(self.name, case, end, got, "compute the gradient of the model's compiled loss, "
+             "self.model.compute_loss(x=…, y=…, y_pred=self.model(x, training=True)), on the (x, y) "
+             "given to the constructor, after each epoch.")
+
+
+@register
+class Diagnose(Exercise):
+    name = "diagnose"
+
+    def basic_cases(self):
+        return [Case("norms = [1e−5, 0.1, 1]", ([1e-5, 0.1, 1.0],)),
+                Case("norms = [5, 2, 1]", ([5.0, 2.0, 1.0],)),
+                Case("norms = [0.5, 1, 1e3]", ([0.5, 1.0, 1e3],))]
+
+    def hidden_cases(self):
+        rng = np.random.default_rng(2004)
+        cases = []
+        for decades in (-6, -2, 0, 2, 4):  # first/last ratios from vanishing to exploding
+            norms = np.sort(10.0 ** rng.uniform(-1, 1, size=6))[::-1] * np.geomspace(10.0 ** decades, 1, 6)
+            cases.append(Case(f"6 layers whose first/last ratio is about 1e{decades}", (norms,)))
+        return cases + [
+            Case("ratio exactly vanish_ratio (0.25): not vanishing, the test is strict", ([1.0, 4.0],),
+                 {"vanish_ratio": 0.25}),
+            Case("ratio exactly 1/vanish_ratio (4): not exploding, the test is strict", ([4.0, 1.0],),
+                 {"vanish_ratio": 0.25}),
+            Case("a norm exactly explode_at (2.0): not exploding, the test is strict", ([2.0, 2.0],),
+                 {"explode_at": 2.0}),
+            Case("every norm above explode_at, ratio 1", ([500.0, 500.0, 500.0],)),
+            Case("a vanishing ratio but one norm above explode_at", ([1e-7, 1e-3, 300.0],)),
+            Case("NaN in the middle", (np.array([0.1, np.nan, 0.2]),)),
+            Case("+inf as the first norm", (np.array([np.inf, 1.0]),)),
+            Case("zero last norm (the ratio is +∞)", ([0.3, 0.1, 0.0],)),
+            Case("zero first norm, positive last (the ratio is 0)", ([0.0, 0.5],)),
+            Case("every norm zero (no gradient reaches the input layer)", ([0.0, 0.0, 0.0],)),
+            Case("a single norm", ([0.7],)),
+            Case("a dip in the middle: only the ends count", ([1.0, 1e-6, 1.0],)),
+            Case("custom thresholds vanish_ratio=0.1, explode_at=10", ([0.05, 0.3, 1.0],),
+                 {"vanish_ratio": 0.1, "explode_at": 10.0}),
+            Case("custom thresholds vanish_ratio=0.1, explode_at=10, ratio 20", ([8.0, 0.4],),
+                 {"vanish_ratio": 0.1, "explode_at": 10.0}),
+            Case("an empty list", ([],), raises="ValueError"),
+            Case("a negative norm", ([0.1, -1.0],), raises="ValueError"),
+        ]
+
+    def reference(self, norms, vanish_ratio=1e-3, explode_at=1e2):
+        return diagnose(norms, vanish_ratio, explode_at)
+
+    def judge(self, case, got, expected):
+        if not isinstance(got, str) or got not in VERDICTS:
+            raise CheckFailed(f"{self.name}({case.label}) returned {short(got)}; return one of the strings "
+                              f"{', '.join(repr(v) for v in VERDICTS)}.")
+        if got == expected:
+            return
+        norms = np.asarray(case.args[0], dtype=float)
+        kwargs = case.kwargs
+        if np.isnan(norms).any() or np.isinf(norms).any():
+            fail(self.name, case, expected, got, "a non-finite norm (NaN or inf) is exploding. NaN compares "
+                 "False with every number, so test np.isfinite first.")
+        if "strict" in case.label:
+            fail(self.name, case, expected, got, "the comparisons are strict (<, >): a value exactly at a "
+                 "threshold is healthy.")
+        if kwargs and got == diagnose(norms):
+            fail(self.name, case, expected, got, "the default thresholds were used: use the vanish_ratio "
+                 "and explode_at passed in.")
+        if got == diagnose(norms[::-1], **kwargs) and got != "healthy":
+            fail(self.name, case, expected, got, "the ratio is inverted: it is norms[0]/norms[-1], input "
+                 "side over output side, so a small ratio means the input layers learn nothing.")
+        if expected == "exploding" and np.any(norms > kwargs.get("explode_at", 1e2)):
+            fail(self.name, case, expected, got, "any norm above explode_at is exploding, whatever the "
+                 "ratio; check exploding before vanishing.")
+        if norms[0] == 0:
+            fail(self.name, case, expected, got, "a zero first norm means no gradient reaches the input "
+                 "layer: vanishing, even when the last norm is zero too (0/0 is NaN, and NaN compares "
+                 "False with everything).")
+        if norms[-1] == 0:
+            fail(self.name, case, expected, got, "a zero last norm under a positive first one makes the "
+                 "ratio +∞, which is above 1/vanish_ratio: exploding.")
+        if "only the ends" in case.label:
+            fail(self.name, case, expected, got, "compare the two ends, norms[0] and norms[-1], not the "
+                 "largest and smallest norms.")
+        fail(self.name, case, expected, got)

@@ -1,0 +1,512 @@
+"""Lesson 03, ReLU and friends: ``relu``, ``relu_grad``, ``leaky_relu``, ``elu``, ``elu_grad``,
+``active_fraction`` and ``dead_units``.
+
+Derivative conventions follow TensorFlow's automatic differentiation of ``keras.activations``
+(tests/test_l03_relu_and_friends.py checks it): at exactly z = 0 every function here takes its
+*negative* branch, so relu'(0) = 0, leaky'(0) = negative_slope and elu'(0) = alpha.
+"""
+
+import functools
+
+import numpy as np
+
+from autograder.exercise import (Case, CheckFailed, Exercise, KerasModelArg, allclose,
+                                 as_float_array, fail)
+from autograder.registry import register
+
+
+# -- references ----------------------------------------------------------------------------
+def _non_negative_parameter(name, value, meaning):
+    """``value`` as a float; ValueError unless it is a finite real number ≥ 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{name} must be a number, got {type(value).__name__}")
+    if not np.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number ≥ 0 ({meaning}), got {value!r}")
+    return float(value)
+
+
+def relu(z):
+    """Reference: max(0, z) elementwise; same shape as z."""
+    return np.maximum(np.asarray(z, dtype=float), 0.0)
+
+
+def relu_grad(z):
+    """Reference: 1.0 where z > 0, else 0.0 (TensorFlow's value at z = 0 is 0)."""
+    return (np.asarray(z, dtype=float) > 0).astype(float)
+
+
+def leaky_relu(z, negative_slope=0.2):
+    """Reference: z where z > 0, negative_slope·z elsewhere (keras.activations.leaky_relu)."""
+    negative_slope = _non_negative_parameter("negative_slope", negative_slope,
+                                             "the slope for z < 0, as keras.layers.LeakyReLU requires")
+    z = np.asarray(z, dtype=float)
+    return np.where(z > 0, z, negative_slope * z)
+
+
+def elu(z, alpha=1.0):
+    """Reference: z where z > 0, alpha·(e^z − 1) elsewhere; e^z only ever of z ≤ 0 (no overflow)."""
+    alpha = _non_negative_parameter("alpha", alpha, "the level −alpha that ELU approaches as z → −∞")
+    z = np.asarray(z, dtype=float)
+    return np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0.0)))
+
+
+def elu_grad(z, alpha=1.0):
+    """Reference: 1 where z > 0, alpha·e^z elsewhere (TensorFlow's value at z = 0 is alpha)."""
+    alpha = _non_negative_parameter("alpha", alpha, "the level −alpha that ELU approaches as z → −∞")
+    z = np.asarray(z, dtype=float)
+    return np.where(z > 0, 1.0, alpha * np.exp(np.minimum(z, 0.0)))
+
+
+def hidden_dense_layers(model):
+    """Every Dense layer of ``model`` except the last (the output layer), input side first."""
+    import keras
+
+    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    if len(dense) < 2:
+        raise ValueError("the model has no hidden layer: it needs a Dense layer before the output layer")
+    return dense[:-1]
+
+
+def hidden_outputs(model, x):
+    """Each hidden Dense layer's output (after its activation) on batch ``x``: list of (n, units)."""
+    import keras
+
+    hidden = hidden_dense_layers(model)
+    x = np.asarray(x, dtype="float32")
+    if x.ndim < 2 or len(x) == 0:
+        raise ValueError(f"x must be a batch of at least one example, shape (n ≥ 1, …), got {x.shape}")
+    outputs = keras.Model(model.inputs, [layer.output for layer in hidden])([x])
+    outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]  # one layer: one tensor
+    return [np.asarray(output) for output in outputs]
+
+
+def active_fraction(model, x):
+    """Reference: per hidden layer, the fraction of (example, unit) pairs with output > 0."""
+    return np.array([float((output > 0).mean()) for output in hidden_outputs(model, x)])
+
+
+def dead_units(model, x):
+    """Reference: per hidden layer, how many units output exactly 0 for every example of x."""
+    return np.array([int(np.all(output == 0, axis=0).sum()) for output in hidden_outputs(model, x)])
+
+
+# -- the elementwise exercises ---------------------------------------------------------------
+def _judge_elementwise(exercise, case, got, expected, wrong_answers, out_of_bounds=None):
+    """Shape, finiteness and bounds first (properties every answer must have), then the exact
+    values; name the mistake when ``got`` matches a known wrong formula (``wrong_answers``:
+    (values, misconception) pairs). ``out_of_bounds(array)`` returns a misconception or None."""
+    array = as_float_array(got)
+    if array is None:
+        raise CheckFailed(f"{exercise.name}({case.label}) returned {type(got).__name__}; return a NumPy "
+                          "array of the same shape as z.")
+    if array.shape != np.shape(expected):
+        if array.size < np.size(expected):
+            fail(exercise.name, case, expected, got, "the function is elementwise: one value per entry "
+                 f"of z, shape {np.shape(expected)}. np.max(z, 0) reduces along axis 0; np.maximum(z, 0) "
+                 "compares entry by entry.")
+        fail(exercise.name, case, expected, got, f"return an array of z's shape {np.shape(expected)}, "
+             f"not {array.shape}.")
+    if not np.isfinite(array).all():
+        fail(exercise.name, case, expected, got, "NaN or inf where the answer is finite: e^z overflowed "
+             "for a large positive z. np.where computes both branches for every z (and inf·0 is NaN), "
+             "so exponentiate only z ≤ 0, e.g. np.exp(np.minimum(z, 0)).")
+    if allclose(array, expected, rtol=1e-6, atol=1e-12):
+        return
+    for values, misconception in wrong_answers:
+        if allclose(array, values, rtol=1e-6, atol=1e-12):
+            fail(exercise.name, case, expected, got, misconception)
+    problem = out_of_bounds(array) if out_of_bounds else None
+    fail(exercise.name, case, expected, got, problem)
+
+
+def _elementwise_cases(seed, zero=True):
+    rng = np.random.default_rng(seed)
+    cases = [
+        Case("random z in [−10, 10]", (rng.uniform(-10, 10, size=25),)),
+        Case("a 3-D batch of z, shape (2, 3, 4)", (rng.normal(scale=3, size=(2, 3, 4)),)),
+        Case("a scalar z = −0.5", (-0.5,)),
+        Case("integers −5..5", (np.arange(-5, 6),)),
+        Case("float32 z = ±100, ±50 (e^100 overflows float32)",
+             (np.array([-100.0, -50.0, 50.0, 100.0], "float32"),)),
+        Case("float64 z = ±1000, ±710 (e^710 overflows float64)", (np.array([-1000.0, -710.0, 710.0, 1000.0]),)),
+        Case("tiny z = ±1e−30", (np.array([-1e-30, 1e-30]),)),
+        Case("an empty array", (np.zeros(0),)),
+    ]
+    if zero:
+        cases.append(Case("z exactly 0 and −0 among others", (np.array([-1.0, -0.0, 0.0, 1.0]),)))
+    return cases
+
+
+def _z(case):
+    return np.asarray(case.args[0], dtype=float)
+
+
+@register
+class Relu(Exercise):
+    name = "relu"
+
+    def basic_cases(self):
+        return [Case("z = [−2, −0.5, 0, 0.5, 2]", (np.array([-2.0, -0.5, 0.0, 0.5, 2.0]),)),
+                Case("z = [[−100], [100]]", (np.array([[-100.0], [100.0]]),))]
+
+    def hidden_cases(self):
+        return _elementwise_cases(3001)
+
+    def reference(self, z):
+        return relu(z)
+
+    def judge(self, case, got, expected):
+        z = _z(case)
+        _judge_elementwise(self, case, got, expected, [
+            (relu_grad(z), "this is ReLU's slope (1 where z > 0), not ReLU itself: return max(0, z)."),
+            (np.abs(z), "|z| turns negatives positive; ReLU sets them to 0."),
+            (z, "negative z must become 0: this returned z unchanged."),
+            (np.minimum(z, 0.0), "min(z, 0) keeps the negative part; ReLU keeps the positive part, max(z, 0)."),
+        ], lambda array: "ReLU's output is never negative." if (array < 0).any() else None)
+
+
+@register
+class ReluGrad(Exercise):
+    name = "relu_grad"
+
+    def basic_cases(self):
+        return [Case("z = [−2, −0.5, 0, 0.5, 2]", (np.array([-2.0, -0.5, 0.0, 0.5, 2.0]),)),
+                Case("z = [[−100], [100]]", (np.array([[-100.0], [100.0]]),))]
+
+    def hidden_cases(self):
+        return _elementwise_cases(3002)
+
+    def reference(self, z):
+        return relu_grad(z)
+
+    def judge(self, case, got, expected):
+        z = _z(case)
+        if np.asarray(got).dtype == bool:
+            fail(self.name, case, expected, got, "a slope is a number: return floats, e.g. "
+                 "(z > 0).astype(float), not the boolean mask itself.")
+        _judge_elementwise(self, case, got, expected, [
+            ((z >= 0).astype(float), "at exactly z = 0 TensorFlow's autodiff gives slope 0 (the lesson "
+             "prints it): use z > 0, not z ≥ 0."),
+            (relu(z), "this is relu(z) itself; its slope is 1 where z > 0 and 0 elsewhere."),
+            (np.sign(z), "the slope on the negative side is 0, not −1: ReLU is flat there."),
+        ], functools.partial(_relu_slope_problem, z=z))
+
+
+def _relu_slope_problem(array, z):
+    """What is wrong with a ReLU slope ``array`` that matched no known mistake, or None."""
+    wrong = array != relu_grad(z)
+    if wrong.any() and np.all(z[wrong] == 0):
+        return (f"at exactly z = 0 TensorFlow's autodiff gives slope 0 (the lesson prints it); this gave "
+                f"{sorted(set(array[wrong].tolist()))} there.")
+    if not np.isin(array, (0.0, 1.0)).all():
+        return "ReLU's slope is 0 or 1, nothing else."
+    return None
+
+
+@register
+class LeakyRelu(Exercise):
+    name = "leaky_relu"
+
+    def basic_cases(self):
+        return [Case("z = [−2, 0, 3] with the default slope", (np.array([-2.0, 0.0, 3.0]),)),
+                Case("z = [−10, 10], negative_slope=0.01", (np.array([-10.0, 10.0]),), {"negative_slope": 0.01})]
+
+    def hidden_cases(self):
+        cases = _elementwise_cases(3003)
+        rng = np.random.default_rng(3013)
+        cases += [
+            Case("random z, negative_slope=0.3 (the LeakyReLU layer's default)", (rng.normal(scale=4, size=12),),
+                 {"negative_slope": 0.3}),
+            Case("random z, negative_slope=0 (plain ReLU)", (rng.normal(scale=4, size=12),), {"negative_slope": 0.0}),
+            Case("random z, negative_slope=1 (the identity)", (rng.normal(scale=4, size=12),), {"negative_slope": 1}),
+            Case("random z, negative_slope=0.05 as a NumPy float", (rng.normal(scale=4, size=(3, 3)),),
+                 {"negative_slope": np.float64(0.05)}),
+            Case("negative_slope=−0.1", (np.array([-1.0, 1.0]),), {"negative_slope": -0.1}, raises="ValueError"),
+            Case("negative_slope=NaN", (np.array([-1.0, 1.0]),), {"negative_slope": float("nan")},
+                 raises="ValueError"),
+        ]
+        return cases
+
+    def reference(self, z, negative_slope=0.2):
+        return leaky_relu(z, negative_slope)
+
+    def judge(self, case, got, expected):
+        z = _z(case)
+        slope = float(case.kwargs.get("negative_slope", 0.2))
+        wrong = []
+        if "negative_slope" not in case.kwargs:
+            wrong.append((np.where(z > 0, z, 0.3 * z), "0.3 is the default of the keras.layers.LeakyReLU "
+                          "layer; keras.activations.leaky_relu, which this function mirrors, defaults to 0.2."))
+        elif slope != 0.2:
+            wrong.append((np.where(z > 0, z, 0.2 * z), "the negative_slope argument is ignored: the answer "
+                          "used 0.2 instead of the slope passed in."))
+        wrong += [
+            (slope * z, "the slope applies to negative z only; positive z pass through unchanged."),
+            (relu(z), "negative z should give negative_slope·z, not 0 (that is plain ReLU)."),
+            (np.where(z > 0, z, -slope * z), "the sign: for z < 0 the output is negative_slope·z, "
+             "which is negative."),
+        ]
+        _judge_elementwise(self, case, got, expected, wrong)
+
+
+@register
+class Elu(Exercise):
+    name = "elu"
+
+    def basic_cases(self):
+        return [Case("z = [−1, 0, 2] with the default alpha", (np.array([-1.0, 0.0, 2.0]),)),
+                Case("float32 z = [−100, 100], alpha=2", (np.array([-100.0, 100.0], "float32"),), {"alpha": 2.0})]
+
+    def hidden_cases(self):
+        cases = _elementwise_cases(3004)
+        rng = np.random.default_rng(3014)
+        cases += [
+            Case("random z, alpha=0.5", (rng.normal(scale=3, size=12),), {"alpha": 0.5}),
+            Case("random z, alpha=2", (rng.normal(scale=3, size=(3, 4)),), {"alpha": 2}),
+            Case("z = ±1000, alpha=1.5", (np.array([-1000.0, 1000.0]),), {"alpha": 1.5}),
+            Case("alpha=0 (plain ReLU)", (rng.normal(scale=3, size=8),), {"alpha": 0.0}),
+            Case("alpha=−1", (np.array([-1.0, 1.0]),), {"alpha": -1.0}, raises="ValueError"),
+            Case("alpha=inf", (np.array([-1.0, 1.0]),), {"alpha": float("inf")}, raises="ValueError"),
+        ]
+        return cases
+
+    def reference(self, z, alpha=1.0):
+        return elu(z, alpha)
+
+    def judge(self, case, got, expected):
+        z = _z(case)
+        alpha = float(case.kwargs.get("alpha", 1.0))
+        with np.errstate(over="ignore", invalid="ignore"):
+            exp_z = np.exp(z)
+            wrong = [
+                (np.where(z > 0, z, alpha * exp_z), "the −1 is missing: the negative branch is α·(e^z − 1), "
+                 "which is 0 at z = 0 and tends to −α."),
+                (alpha * (exp_z - 1), "α·(e^z − 1) is the branch for z ≤ 0 only; positive z pass through."),
+                (relu(z), "negative z should give α·(e^z − 1), not 0 (that is plain ReLU)."),
+            ]
+            if alpha != 1.0:
+                wrong.append((elu(z, 1.0), "the alpha argument is ignored: the answer used α = 1."))
+        _judge_elementwise(self, case, got, expected, wrong,
+                           lambda array: f"ELU never goes below −α = {-alpha:g}." if (array < -alpha - 1e-9).any()
+                           else None)
+
+
+@register
+class EluGrad(Exercise):
+    name = "elu_grad"
+
+    def basic_cases(self):
+        return [Case("z = [−1, 0, 2] with the default alpha", (np.array([-1.0, 0.0, 2.0]),)),
+                Case("z = [−1, 0, 2], alpha=2", (np.array([-1.0, 0.0, 2.0]),), {"alpha": 2.0})]
+
+    def hidden_cases(self):
+        cases = _elementwise_cases(3005)
+        rng = np.random.default_rng(3015)
+        cases += [
+            Case("z with exact zeros, alpha=0.5", (np.array([-2.0, 0.0, 0.0, 2.0]),), {"alpha": 0.5}),
+            Case("random z, alpha=2", (rng.normal(scale=3, size=(3, 4)),), {"alpha": 2}),
+            Case("float32 z = ±100, alpha=3", (np.array([-100.0, 100.0], "float32"),), {"alpha": 3.0}),
+            Case("alpha=0 (ReLU's slope)", (rng.normal(scale=3, size=8),), {"alpha": 0.0}),
+            Case("alpha=−0.5", (np.array([-1.0, 1.0]),), {"alpha": -0.5}, raises="ValueError"),
+        ]
+        return cases
+
+    def reference(self, z, alpha=1.0):
+        return elu_grad(z, alpha)
+
+    def judge(self, case, got, expected):
+        z = _z(case)
+        alpha = float(case.kwargs.get("alpha", 1.0))
+        with np.errstate(over="ignore", invalid="ignore"):
+            wrong = [
+                (np.where(z >= 0, 1.0, alpha * np.exp(z)), "at exactly z = 0 Keras's autodiff takes the "
+                 "negative branch, α·e^0 = α (the lesson prints it): use z > 0 for the slope-1 branch."),
+                (elu(z, alpha), "this is elu(z) itself; its slope is 1 for z > 0 and α·e^z for z ≤ 0."),
+                (np.where(z > 0, 1.0, alpha * np.expm1(np.minimum(z, 0))), "α·(e^z − 1) is ELU's value, not "
+                 "its slope: the −1 is a constant and drops out, leaving α·e^z."),
+                (relu_grad(z), "0 for z ≤ 0 is ReLU's slope; ELU's negative branch has slope α·e^z."),
+            ]
+            if alpha != 1.0:
+                wrong.append((elu_grad(z, 1.0), "the alpha argument is ignored: the answer used α = 1."))
+        _judge_elementwise(self, case, got, expected, wrong)
+
+
+# -- active units in a Keras model ------------------------------------------------------------
+def _model(layers, input_shape, rng, dead_biases=()):
+    """A Sequential model of Dense ``layers`` ((units, activation) pairs; the last is the output),
+    after a Flatten when ``input_shape`` has more than one axis. Weights are drawn from ``rng``
+    (Glorot-uniform scale) rather than Keras's global stream, so grading leaves a learner's
+    notebook seeds untouched. ``dead_biases``: (layer index, unit slice, bias) to set."""
+    import keras
+
+    stack = [keras.Input(input_shape)] + ([keras.layers.Flatten()] if len(input_shape) > 1 else [])
+    stack += [keras.layers.Dense(units, activation=activation, kernel_initializer="zeros")
+              for units, activation in layers]
+    model = keras.Sequential(stack)
+    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    for layer in dense:
+        fan_in, fan_out = layer.kernel.shape
+        limit = np.sqrt(6 / (fan_in + fan_out))
+        layer.kernel.assign(rng.uniform(-limit, limit, (fan_in, fan_out)).astype("float32"))
+    for index, units, bias in dead_biases:
+        values = np.zeros(dense[index].bias.shape, "float32")
+        values[units] = bias
+        dense[index].bias.assign(values)
+    return model
+
+
+@functools.cache
+def _activity_cases():
+    """(basic, hidden) cases shared by ``active_fraction`` and ``dead_units``."""
+    rng = np.random.default_rng(3006)
+
+    def batch(n, *shape):
+        return rng.normal(size=(n, *shape)).astype("float32")
+
+    basic = [Case("a 2-hidden-layer ReLU net (16 and 8 units), 40 examples",
+                  (KerasModelArg(_model([(16, "relu"), (8, "relu"), (3, None)], (6,), rng)), batch(40, 6)))]
+    deep = _model([(32, "relu")] * 5 + [(10, "softmax")], (12,), rng)
+    dying = _model([(24, "relu"), (16, "relu"), (4, None)], (8,), rng,
+                   dead_biases=[(0, slice(0, 8), -50.0), (0, slice(8, 14), -1.5), (1, slice(0, 3), -50.0)])
+    images = _model([(20, "relu"), (12, "relu"), (5, "softmax")], (6, 6, 1), rng,
+                    dead_biases=[(1, slice(0, 4), -50.0)])
+    smooth = _model([(16, "sigmoid"), (16, "tanh"), (2, None)], (5,), rng)
+    leaky = _model([(16, "leaky_relu"), (8, "elu"), (2, None)], (5,), rng,
+                   dead_biases=[(0, slice(0, 5), -50.0), (1, slice(0, 2), -3.0)])
+    single = _model([(10, "relu"), (3, None)], (4,), rng, dead_biases=[(0, slice(0, 2), -50.0)])
+    hidden = [
+        Case("a 5-hidden-layer ReLU net of width 32, 100 examples", (KerasModelArg(deep), batch(100, 12))),
+        Case("a ReLU net with dead units (bias −50) and units that fire for some examples only (bias −1.5)",
+             (KerasModelArg(dying), batch(60, 8))),
+        Case("Flatten → two hidden ReLU layers → softmax, on 6×6 images", (KerasModelArg(images), batch(30, 6, 6, 1))),
+        Case("sigmoid then tanh hidden layers", (KerasModelArg(smooth), batch(50, 5))),
+        Case("leaky_relu then elu hidden layers, some units below zero for every example",
+             (KerasModelArg(leaky), batch(50, 5))),
+        Case("a single hidden layer with two dead units", (KerasModelArg(single), batch(25, 4))),
+        Case("a batch of one example", (KerasModelArg(deep), batch(1, 12))),
+        Case("x with 5 features for a net that expects 6", (KerasModelArg(_model([(4, "relu"), (2, None)], (6,), rng)),
+                                                             batch(10, 5)), raises="ValueError"),
+        Case("an empty batch (0 examples)", (KerasModelArg(deep), batch(0, 12)), raises="ValueError"),
+    ]
+    return basic, hidden
+
+
+def _layer_activity(model, x):
+    """Per Dense layer (output layer included, Flatten's flat input first): (z, a) arrays, and the
+    flat input, so that the judge can recognise answers computed on the wrong layers."""
+    import keras
+
+    h = np.asarray(x, dtype="float32")
+    activity, flat_input = [], None
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Dense):
+            z = keras.ops.matmul(h, layer.kernel) + layer.bias
+            h = layer.activation(z)
+            activity.append((np.asarray(z), np.asarray(h)))
+        else:
+            h = layer(h)
+            flat_input = np.asarray(h)
+    return activity, flat_input
+
+
+class _ActivityExercise(Exercise):
+    """Shared cases and shape checks of ``active_fraction`` and ``dead_units``."""
+
+    per_layer = None  # "fraction" or "count", for messages
+
+    def basic_cases(self):
+        return _activity_cases()[0]
+
+    def hidden_cases(self):
+        return _activity_cases()[1]
+
+    def judge(self, case, got, expected):
+        array = as_float_array(got)
+        expected = np.asarray(expected, dtype=float)
+        if array is None:
+            raise CheckFailed(f"{self.name}({case.label}) returned {type(got).__name__}; return a NumPy "
+                              f"array (or list) with one {self.per_layer} per hidden layer.")
+        if array.ndim == 0 and array.size == 1:
+            if np.isclose(array, expected.sum()) or np.isclose(array, expected.mean()):
+                fail(self.name, case, expected, got, f"one {self.per_layer} per hidden layer, not a single "
+                     "number for the whole network.")
+            fail(self.name, case, expected, got, f"return one {self.per_layer} per hidden layer.")
+        if self.matches(array, expected):
+            return
+        model, x = case.args[0].model, np.asarray(case.args[1])
+        activity, flat_input = _layer_activity(model, x)
+        hidden, output = activity[:-1], activity[-1]
+        if array.shape == (len(expected) + 1,):
+            if self.matches(array[:-1], expected):
+                fail(self.name, case, expected, got, "the output layer is included: only the Dense layers "
+                     "before it are hidden layers.")
+            if flat_input is not None and self.matches(array[1:], expected):
+                fail(self.name, case, expected, got, "Flatten is not a hidden layer (it has no units of its "
+                     "own): take the Dense layers except the last.")
+        if len(hidden) == 1 and array.shape == (len(x),):
+            fail(self.name, case, expected, got, "with one hidden layer, keras.Model(inputs, [output]) "
+                 "returns a single tensor, not a list of one: looping over it walks the examples. Wrap it "
+                 "in a list when it is not one.")
+        if array.shape != expected.shape:
+            fail(self.name, case, expected, got, f"one {self.per_layer} per hidden layer: {len(expected)} "
+                 f"here (Dense layers except the output layer).")
+        for values, misconception in self.wrong_answers(hidden, len(x)):
+            if self.matches(array, values):
+                fail(self.name, case, expected, got, misconception)
+        fail(self.name, case, expected, got)
+
+
+@register
+class ActiveFraction(_ActivityExercise):
+    name = "active_fraction"
+    per_layer = "fraction"
+
+    def reference(self, model, x):
+        return active_fraction(model, x)
+
+    @staticmethod
+    def matches(array, expected):
+        return allclose(array, expected, rtol=0, atol=1e-5)
+
+    def wrong_answers(self, hidden, n_examples):
+        units = np.array([a.shape[1] for _, a in hidden])
+        expected = np.array([(a > 0).mean() for _, a in hidden])
+        return [
+            ([(a >= 0).mean() for _, a in hidden], "output ≥ 0 counts units sitting at exactly 0, and a "
+             "ReLU output is never negative, so every unit looks active: count output > 0."),
+            ([np.any(a > 0, axis=0).mean() for _, a in hidden], "this is the fraction of units active for at "
+             "least one example; active_fraction averages over the examples too (every example–unit pair)."),
+            ([(z > 0).mean() for z, _ in hidden], "this counts pre-activations z > 0; the exercise counts "
+             "outputs > 0. A sigmoid unit's output is always positive, whatever the sign of z."),
+            (expected * units, "these are counts of active units per example; return fractions in [0, 1]."),
+            (expected * units * n_examples, "these are counts over the batch; divide by examples × units."),
+            (1 - expected, "this is the fraction of inactive pairs: count output > 0, the active ones."),
+        ]
+
+
+@register
+class DeadUnits(_ActivityExercise):
+    name = "dead_units"
+    per_layer = "count"
+
+    def reference(self, model, x):
+        return dead_units(model, x)
+
+    @staticmethod
+    def matches(array, expected):
+        return allclose(array, expected, rtol=0, atol=1e-9)
+
+    def wrong_answers(self, hidden, n_examples):
+        units = np.array([a.shape[1] for _, a in hidden])
+        expected = np.array([np.all(a == 0, axis=0).sum() for _, a in hidden])
+        return [
+            ([np.any(a == 0, axis=0).sum() for _, a in hidden], "this counts units that are 0 for *some* "
+             "example; a dead unit is 0 for *every* example of the batch (np.all over axis 0)."),
+            ([np.all(a <= 0, axis=0).sum() for _, a in hidden], "units whose output is negative are not dead: "
+             "a leaky ReLU unit below zero still passes slope × its gradient. Dead means output exactly 0 "
+             "for every example."),
+            ([np.all(a == 0, axis=1).sum() for _, a in hidden], "this counts examples whose whole layer is 0 "
+             "(axis 1); count units (columns) that are 0 down every example (axis 0)."),
+            (expected / units, "this is the fraction of dead units; return the count."),
+            (units - expected, "this counts the units that are alive; count the dead ones."),
+        ]

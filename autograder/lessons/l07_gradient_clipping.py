@@ -1,0 +1,379 @@
+"""Lesson 07, gradient clipping: ``clip_by_value``, ``clip_by_norm`` and ``clip_by_global_norm``.
+
+The references follow TensorFlow/Keras exactly (``tf.clip_by_value(g, -c, c)``, Keras's
+``clipnorm`` = ``tf.clip_by_norm`` on each tensor, ``tf.clip_by_global_norm``); the course's
+tests compare them with TensorFlow's own functions. Gradients are lists of NumPy arrays.
+
+Changing an input in place cannot be seen through the plain ``"call"`` kind (the harness hands
+the learner a copy). When the harness offers the call kind ``MUTATION_KIND`` (the arguments
+come back beside the result), the hidden cases also check that the inputs are left alone.
+"""
+
+import numbers
+
+import numpy as np
+
+from autograder import harness
+from autograder.exercise import Case, CheckFailed, Exercise, allclose, fail
+from autograder.registry import register
+
+MUTATION_KIND = "call_returning_inputs"
+RTOL, ATOL = 1e-6, 1e-9
+
+
+# -- references -----------------------------------------------------------------------------
+def _positive_threshold(name, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive number (a threshold of 0 or below would zero or flip "
+                         f"every gradient), got {value!r}")
+    return float(value)
+
+
+def _gradient_list(grads):
+    if isinstance(grads, np.ndarray) or not isinstance(grads, (list, tuple)):
+        raise ValueError(f"grads must be a list of arrays, one per weight tensor, got {type(grads).__name__}")
+    return [np.asarray(g, dtype=float) for g in grads]
+
+
+def _l2(array):
+    return float(np.sqrt(np.sum(np.square(array))))
+
+
+def clip_by_value(grads, clip_value):
+    """Reference: every entry of every gradient limited to [-clip_value, clip_value] (new arrays)."""
+    clip_value = _positive_threshold("clip_value", clip_value)
+    return [np.clip(g, -clip_value, clip_value) for g in _gradient_list(grads)]
+
+
+def clip_by_norm(grads, clip_norm):
+    """Reference: each tensor g scaled by clip_norm / max(‖g‖, clip_norm), as Keras's ``clipnorm``."""
+    clip_norm = _positive_threshold("clip_norm", clip_norm)
+    return [g * (clip_norm / max(_l2(g), clip_norm)) for g in _gradient_list(grads)]
+
+
+def global_norm(grads):
+    """sqrt(Σ‖g_i‖²) over the tensors of ``grads``: the norm of all of them as one long vector."""
+    return float(np.sqrt(sum(np.sum(np.square(g)) for g in _gradient_list(grads))))
+
+
+def clip_by_global_norm(grads, clip_norm):
+    """Reference: (every tensor scaled by clip_norm / max(N, clip_norm), N) with N the global
+    norm before clipping, as ``tf.clip_by_global_norm``; a non-finite N makes every entry NaN."""
+    clip_norm = _positive_threshold("clip_norm", clip_norm)
+    arrays = _gradient_list(grads)
+    norm = global_norm(arrays)
+    factor = clip_norm / max(norm, clip_norm) if np.isfinite(norm) else np.nan
+    return [g * factor for g in arrays], norm
+
+
+# -- the mistakes people make, as functions of the case (for recognising them) ---------------
+def _scaled_each(grads, clip_norm, norm_of, shrink_only=True):
+    out = []
+    for g in grads:
+        norm = norm_of(g)
+        divisor = max(norm, clip_norm) if shrink_only else norm
+        out.append(g * clip_norm / divisor if divisor > 0 else np.full_like(g, np.nan))
+    return out
+
+
+def _scaled_together(grads, clip_norm, norm, shrink_only=True):
+    divisor = max(norm, clip_norm) if shrink_only else norm
+    return [g * clip_norm / divisor if divisor > 0 else np.full_like(g, np.nan) for g in grads]
+
+
+def _row_clipped(grads, clip_norm):
+    """Clipping each row (the last axis) on its own; None when no tensor has rows to tell apart."""
+    if all(g.ndim < 2 for g in grads):
+        return None
+    out = []
+    for g in grads:
+        rows = np.sqrt(np.sum(np.square(g), axis=-1, keepdims=True)) if g.ndim else np.abs(g)
+        out.append(g * clip_norm / np.maximum(rows, clip_norm))
+    return out
+
+
+def _l1(array):
+    return float(np.sum(np.abs(array)))
+
+
+# -- judging lists of arrays ----------------------------------------------------------------
+def _array_list(name, case, got, n_expected):
+    """``got`` as a list of float arrays, or a CheckFailed saying what shape of answer is wanted."""
+    if isinstance(got, np.ndarray) or not isinstance(got, (list, tuple)):
+        raise CheckFailed(f"{name}({case.label}) returned {type(got).__name__}; return a list with one "
+                          "array per gradient tensor, in the same order.")
+    if len(got) != n_expected:
+        raise CheckFailed(f"{name}({case.label}) returned {len(got)} arrays for {n_expected} gradient "
+                          "tensors; return one clipped array per input tensor, in the same order.")
+    arrays = []
+    for item in got:
+        try:
+            arrays.append(np.asarray(item, dtype=float))
+        except (TypeError, ValueError):
+            raise CheckFailed(f"{name}({case.label}) returned a list holding {type(item).__name__}; each "
+                              "item must be a numeric array.") from None
+    return arrays
+
+
+def _same(got, expected):
+    return len(got) == len(expected) and all(allclose(g, e, rtol=RTOL, atol=ATOL) for g, e in zip(got, expected))
+
+
+def _shapes_match(name, case, got, grads):
+    for index, (g, original) in enumerate(zip(got, grads)):
+        if g.shape != original.shape:
+            raise CheckFailed(f"{name}({case.label}): tensor {index} came back with shape {g.shape}, but the "
+                              f"gradient has shape {original.shape}; clipping never reshapes or flattens.")
+
+
+def _describe(arrays):
+    """A list of arrays in one line: the values when there are few, else each tensor's L2 norm."""
+    arrays = [np.asarray(a, dtype=float) for a in arrays]
+    if sum(a.size for a in arrays) <= 12:
+        return "[" + ", ".join(np.array2string(a, precision=4, separator=", ", max_line_width=10**6)
+                               for a in arrays) + "]"
+    return "tensors with L2 norms [" + ", ".join(f"{_l2(a):.4g}" for a in arrays) + "]"
+
+
+def _fail_lists(name, case, expected, got, misconception=None):
+    """The teaching failure for lists of arrays: both lists in one line, the first tensor that differs."""
+    first = next((i for i, (g, e) in enumerate(zip(got, expected)) if not allclose(g, e, rtol=RTOL, atol=ATOL)), 0)
+    message = (f"{name}({case.label}): expected {_describe(expected)}, got {_describe(got)} "
+               f"(tensor {first} is the first that differs).")
+    if misconception:
+        message += f"\n  Likely cause: {misconception}"
+    raise CheckFailed(message)
+
+
+def _random_gradients(rng, shapes, norms):
+    """Arrays of the given shapes whose L2 norms are exactly ``norms`` (0 gives zeros)."""
+    grads = []
+    for shape, norm in zip(shapes, norms):
+        g = rng.normal(size=shape)
+        grads.append(g * (norm / np.linalg.norm(g)) if norm > 0 else np.zeros(shape))
+    return grads
+
+
+KERNEL_SHAPES = [(6, 4), (4,), (3, 3, 2, 4), (4, 1), (1,)]
+
+
+class _ClippingExercise(Exercise):
+    """What the three exercises share: cases on lists of arrays, thresholds of 0 and below,
+    inputs left alone, and a table of the mistakes people make (``mistakes``)."""
+
+    threshold_name = None
+    reference_function = None
+
+    def input_cases(self):
+        """The good-input hidden cases (deterministic)."""
+        raise NotImplementedError
+
+    def hidden_cases(self):
+        grads = [np.ones(3)]
+        cases = self.input_cases() + [
+            Case(f"{self.threshold_name}=0", (grads, 0.0), raises="ValueError"),
+            Case(f"{self.threshold_name}=-1 (negative)", (grads, -1.0), raises="ValueError")]
+        if MUTATION_KIND in harness.CALL_KINDS:  # the same calls, the arguments checked afterwards
+            cases += [Case(f"{case.label}, inputs checked afterwards", case.args, kind=MUTATION_KIND)
+                      for case in cases[:3]]
+        return cases
+
+    def reference(self, grads, threshold):
+        return type(self).reference_function(grads, threshold)
+
+    def judge(self, case, got, expected):
+        if case.kind == MUTATION_KIND:
+            if not isinstance(got, dict) or set(got) != {"result", "args_after"}:
+                raise CheckFailed(f"{self.name}({case.label}): the grader could not read the answer.")
+            grads_after = got["args_after"][0]
+            if not _same([np.asarray(g, float) for g in grads_after], [np.asarray(g, float) for g in case.args[0]]):
+                raise CheckFailed(f"{self.name}({case.label}): the gradients passed in were changed. Likely cause: "
+                                  "the function clips the input arrays in place (g *= factor, np.clip(..., out=g), "
+                                  "grads[i] = ...); the caller still needs the raw gradients (to log their norm, to "
+                                  "retry a step), so build and return new arrays.")
+            got = got["result"]
+        grads, threshold = [np.asarray(g, float) for g in case.args[0]], float(case.args[1])
+        self.judge_result(case, got, expected, grads, threshold)
+
+    def judge_result(self, case, got, expected, grads, threshold):
+        """Judge a list of clipped arrays; ``clip_by_global_norm`` extends this for its pair."""
+        got = _array_list(self.name, case, got, len(expected))
+        _shapes_match(self.name, case, got, grads)
+        if _same(got, expected):
+            return
+        if any(np.isnan(g).any() for g in got) and any(not np.any(g) for g in grads):
+            _fail_lists(self.name, case, expected, got, "a zero gradient has norm 0, and 0/0 gave NaN: when a "
+                        "norm is not above the threshold the factor c / max(norm, c) is 1 and nothing changes.")
+        for candidate, misconception in self.mistakes(grads, threshold):
+            answer = candidate()
+            if answer is not None and _same(got, answer):
+                _fail_lists(self.name, case, expected, got, misconception)
+        _fail_lists(self.name, case, expected, got)
+
+    def mistakes(self, grads, threshold):
+        """Pairs (function giving the mistaken answer or None, what the mistake means)."""
+        raise NotImplementedError
+
+
+@register
+class ClipByValue(_ClippingExercise):
+    name = "clip_by_value"
+    threshold_name = "clip_value"
+    reference_function = staticmethod(clip_by_value)
+
+    def basic_cases(self):
+        return [Case("[[-3, 0.2, 5], [[0.5, -0.7]]], clip_value=0.5",
+                     ([np.array([-3.0, 0.2, 5.0]), np.array([[0.5, -0.7]])], 0.5))]
+
+    def input_cases(self):
+        rng = np.random.default_rng(1070)
+        cases = [Case(f"a random list of {len(KERNEL_SHAPES)} tensors (conv, dense, bias), clip_value={c}",
+                      (_random_gradients(rng, KERNEL_SHAPES, [4.0, 1.0, 9.0, 0.3, 2.0]), c))
+                 for c in (0.5, 0.05)]
+        return cases + [
+            Case("entries exactly at ±clip_value stay", ([np.array([-1.0, 1.0, 0.999, -1.001])], 1.0)),
+            Case("clip_value far above every entry: nothing changes",
+                 (_random_gradients(rng, [(5, 3), (3,)], [1.0, 0.5]), 1e6)),
+            Case("clip_value=1e-4: almost every entry clipped", (_random_gradients(rng, [(8, 8)], [3.0]), 1e-4)),
+            Case("an integer clip_value=2", ([np.array([[-7.0, 1.5], [2.5, -0.5]])], 2)),
+            Case("a single tensor", (_random_gradients(rng, [(10,)], [20.0]), 1.0)),
+            Case("zero gradients", ([np.zeros((3, 2)), np.zeros(2)], 0.1)),
+            Case("float32 gradients", ([rng.normal(scale=3.0, size=(4, 5)).astype("float32")], 1.5)),
+        ]
+
+    def mistakes(self, grads, c):
+        return [
+            (lambda: [np.clip(g, 0.0, c) for g in grads],
+             "negative entries became 0: clip to the interval [-clip_value, clip_value], both sides."),
+            (lambda: [np.minimum(np.abs(g), c) for g in grads],
+             "the signs are lost: clipping limits the size of each entry and keeps its sign "
+             "(np.clip(g, -clip_value, clip_value))."),
+            (lambda: _scaled_each(grads, c, _l2),
+             "each tensor was rescaled by its norm (that is clip_by_norm); clipping by value caps every "
+             "entry on its own."),
+        ]
+
+
+@register
+class ClipByNorm(_ClippingExercise):
+    name = "clip_by_norm"
+    threshold_name = "clip_norm"
+    reference_function = staticmethod(clip_by_norm)
+
+    def basic_cases(self):
+        return [Case("[[3, 4], [0.3, 0.4]], clip_norm=1 (norms 5 and 0.5)",
+                     ([np.array([3.0, 4.0]), np.array([0.3, 0.4])], 1.0))]
+
+    def input_cases(self):
+        rng = np.random.default_rng(1071)
+        cases = [Case(f"{len(KERNEL_SHAPES)} tensors, norms {norms}, clip_norm={c}",
+                      (_random_gradients(rng, KERNEL_SHAPES, norms), c))
+                 for norms, c in [([0.2, 3.0, 0.9, 12.0, 1.5], 1.0), ([40.0, 0.01, 7.0, 2.0, 0.5], 5.0)]]
+        return cases + [
+            Case("every norm below clip_norm: nothing changes",
+                 (_random_gradients(rng, [(4, 4), (4,), (2, 3)], [0.5, 0.1, 0.9]), 1.0)),
+            Case("every norm above clip_norm: each rescaled to norm 0.5",
+                 (_random_gradients(rng, [(4, 4), (4,), (2, 3)], [5.0, 2.0, 90.0]), 0.5)),
+            Case("a zero gradient between two large ones",
+                 ([np.full((2, 2), 3.0), np.zeros((3, 2)), np.array([-6.0, 8.0])], 2.0)),
+            Case("a single tensor above clip_norm", (_random_gradients(rng, [(7, 3)], [14.0]), 2.0)),
+            Case("a single tensor below clip_norm", (_random_gradients(rng, [(7, 3)], [0.7]), 2.0)),
+            Case("a matrix whose rows have different norms", ([np.array([[3.0, 4.0], [0.0, 0.1], [6.0, 8.0]])], 1.0)),
+            Case("norm exactly equal to clip_norm", ([np.array([0.6, 0.8])], 1.0)),
+            Case("float32 gradients", ([rng.normal(scale=2.0, size=(6, 3)).astype("float32"),
+                                        rng.normal(scale=0.01, size=3).astype("float32")], 1.0)),
+        ]
+
+    def mistakes(self, grads, c):
+        return [
+            (lambda: _scaled_each(grads, c, _l2, shrink_only=False),
+             "tensors whose norm was already below clip_norm were scaled UP to clip_norm; clipping only "
+             "shrinks: use c / max(‖g‖, c)."),
+            (lambda: _scaled_together(grads, c, global_norm(grads)) if len(grads) > 1 else None,
+             "every tensor was scaled by one factor from the global norm (that is clip_by_global_norm); "
+             "clip_by_norm, like Keras's clipnorm, looks at each tensor's own norm."),
+            (lambda: _scaled_each(grads, c, _l1), "this is the L1 norm (sum of |g|); use the L2 norm, sqrt(sum(g**2))."),
+            (lambda: _scaled_each(grads, c, lambda g: _l2(g) ** 2), "the squared norm was used: take its square root."),
+            (lambda: _row_clipped(grads, c),
+             "each row was clipped on its own (a norm along one axis); the norm is over the whole tensor, "
+             "every entry at once."),
+        ]
+
+
+@register
+class ClipByGlobalNorm(_ClippingExercise):
+    name = "clip_by_global_norm"
+    threshold_name = "clip_norm"
+    reference_function = staticmethod(clip_by_global_norm)
+
+    def basic_cases(self):
+        return [Case("[[3, 4], [[0, 12]]], clip_norm=1.3 (global norm 13)",
+                     ([np.array([3.0, 4.0]), np.array([[0.0, 12.0]])], 1.3)),
+                Case("[[0.3, 0.4]], clip_norm=1 (global norm 0.5)", ([np.array([0.3, 0.4])], 1.0))]
+
+    def input_cases(self):
+        rng = np.random.default_rng(1072)
+        cases = [Case(f"{len(KERNEL_SHAPES)} tensors, norms {norms}, clip_norm={c}",
+                      (_random_gradients(rng, KERNEL_SHAPES, norms), c))
+                 for norms, c in [([0.2, 3.0, 0.9, 12.0, 1.5], 1.0), ([4.0, 0.01, 7.0, 2.0, 0.5], 25.0),
+                                  ([40.0, 0.3, 0.3, 0.3, 0.3], 5.0)]]
+        return cases + [
+            Case("global norm below clip_norm: nothing changes",
+                 (_random_gradients(rng, [(4, 4), (4,), (2, 3)], [0.5, 0.1, 0.4]), 1.0)),
+            Case("all gradients zero: global norm 0", ([np.zeros((3, 3)), np.zeros(3)], 1.0)),
+            Case("a zero gradient among large ones", ([np.full((2, 2), 3.0), np.zeros(2), np.array([-6.0, 8.0])], 2.0)),
+            Case("a single tensor above clip_norm", (_random_gradients(rng, [(5, 5)], [9.0]), 3.0)),
+            Case("global norm exactly clip_norm", ([np.array([0.6]), np.array([[0.0, 0.8]])], 1.0)),
+            Case("float32 gradients", ([rng.normal(scale=2.0, size=(6, 3)).astype("float32"),
+                                        rng.normal(scale=0.5, size=3).astype("float32")], 1.0)),
+        ]
+
+    def judge_result(self, case, got, expected, grads, c):
+        expected_arrays, expected_norm = expected
+        if not isinstance(got, (list, tuple)) or len(got) != 2:
+            raise CheckFailed(f"{self.name}({case.label}) returned {type(got).__name__}; return a pair "
+                              "(clipped, global_norm), as tf.clip_by_global_norm does.")
+        clipped, norm = got
+        if isinstance(clipped, (int, float)) and isinstance(norm, (list, tuple)):
+            raise CheckFailed(f"{self.name}({case.label}) returned (global_norm, clipped); the order is "
+                              "(clipped, global_norm), as tf.clip_by_global_norm returns them.")
+        if isinstance(norm, (list, tuple)) or np.ndim(norm) != 0:
+            raise CheckFailed(f"{self.name}({case.label}): the second item should be the global norm, one "
+                              f"number, but it has shape {np.shape(norm)}.")
+        if not allclose(norm, expected_norm, rtol=RTOL, atol=ATOL):
+            for wrong_norm, misconception in self.norm_mistakes(grads, c, expected_norm):
+                if wrong_norm is not None and allclose(norm, wrong_norm, rtol=RTOL):
+                    fail(self.name, case, expected_norm, norm, misconception)
+            fail(self.name, case, expected_norm, norm)
+        super().judge_result(case, clipped, expected_arrays, grads, c)
+
+    @staticmethod
+    def norm_mistakes(grads, c, expected_norm):
+        """Pairs (a wrong global norm, what it means)."""
+        return [
+            (c if expected_norm > c else None, "this is the norm after clipping (clip_norm itself); return the "
+             "global norm of the gradients as they came in, as tf.clip_by_global_norm does (it is what you log "
+             "to watch for explosions)."),
+            (expected_norm ** 2, "the squared global norm: take its square root."),
+            (sum(_l1(g) for g in grads), "this is the L1 norm (sum of |g|); use the L2 norm."),
+            (sum(_l2(g) for g in grads), "this adds the tensors' norms; the global norm is sqrt(Σ‖g_i‖²), the "
+             "norm of all entries together as one long vector."),
+            (_l2(grads[0]) if len(grads) > 1 else None, "this is the norm of the first tensor only; the global "
+             "norm takes every tensor's entries together."),
+        ]
+
+    def mistakes(self, grads, c):
+        return [
+            (lambda: _scaled_each(grads, c, _l2) if len(grads) > 1 else None,
+             "each tensor was clipped by its own norm (that is clip_by_norm); global clipping scales every "
+             "tensor by the same factor c / max(N, c), N the norm of all of them together, which keeps the "
+             "gradient's direction."),
+            (lambda: _scaled_together(grads, c, global_norm(grads), shrink_only=False),
+             "the gradients were scaled UP to the threshold; when the global norm is below clip_norm nothing "
+             "changes: use c / max(N, c)."),
+            (lambda: _scaled_together(grads, c, sum(_l1(g) for g in grads)),
+             "the factor came from the L1 norm (sum of |g|); the global norm is sqrt(Σ_i sum(g_i**2))."),
+            (lambda: _scaled_together(grads, c, sum(_l2(g) for g in grads)),
+             "the factor came from the sum of the tensors' norms; the global norm is sqrt(Σ‖g_i‖²), the norm "
+             "of all entries as one vector."),
+        ]

@@ -1,0 +1,269 @@
+"""Lesson 08, L2 regularization: the hidden checks, the vectorised trainer behind the explorer
+(against Keras's own fit), the explorer at its slider ends, and the lesson's experiments."""
+
+import numpy as np
+import pytest
+
+import gradclinic
+from autograder import check, harness
+from autograder.exercise import CheckFailed
+from autograder.lessons import l08_l2_regularization as l08
+from gradclinic.data import load_digits
+from gradclinic.explorers import l2
+
+
+def setup_module():
+    gradclinic.seed(0)
+
+
+def failure_of(name, function):
+    with pytest.raises(CheckFailed) as caught:
+        check(name, function)
+    return str(caught.value)
+
+
+def refusing_negative(formula):
+    """A learner's function that validates λ and then applies ``formula(float arrays, lam)``."""
+    def learner(weights, lam):
+        if lam < 0:
+            raise ValueError("lam must be non-negative")
+        return formula([np.asarray(w, float) for w in weights], lam)
+    return learner
+
+
+def squares(weights):
+    return sum(np.sum(w ** 2) for w in weights)
+
+
+# -- the references are Keras ----------------------------------------------------------------
+def test_references_pass_their_own_checks():
+    check("l2_penalty", l08.l2_penalty)
+    check("l2_penalty_grad", l08.l2_penalty_grad)
+
+
+def test_references_agree_with_numpy():
+    rng = np.random.default_rng(0)
+    weights = [rng.normal(size=(3, 4)), rng.normal(size=5)]
+    assert np.isclose(l08.l2_penalty(weights, 0.02), 0.02 * squares(weights), rtol=1e-12)
+    for grad, w in zip(l08.l2_penalty_grad(weights, 0.02), weights):
+        assert np.allclose(grad, 0.04 * w, rtol=1e-12)
+
+
+@pytest.mark.parametrize("reference", [l08.l2_penalty, l08.l2_penalty_grad])
+def test_references_refuse_a_negative_lambda(reference):
+    with pytest.raises(ValueError):
+        reference([np.ones(2)], -0.1)
+
+
+def test_hidden_cases_cover_float32_empty_zero_and_bad_lambda():
+    labels = " ".join(case.label for case in l08.L2Penalty().cases("hidden"))
+    assert "float32" in labels and "empty" in labels and "λ=0" in labels and "negative" in labels
+
+
+# -- each mistake the hidden tests claim to catch, caught with its hint ----------------------
+@pytest.mark.parametrize("formula, hint", [
+    (lambda ws, lam: float(lam / 2 * squares(ws)), "½ convention"),
+    (lambda ws, lam: float(lam / (2 * len(ws)) * squares(ws)) if ws else 0.0, "λ/2m convention"),
+    (lambda ws, lam: float(lam * np.mean(np.concatenate([w.ravel() for w in ws]) ** 2)) if ws else 0.0,
+     "mean instead of a sum"),
+    (lambda ws, lam: float(lam * np.sqrt(squares(ws))), "no square root"),
+    (lambda ws, lam: float(lam * sum(np.abs(w).sum() for w in ws)), "L1 penalty"),
+    (lambda ws, lam: float(squares(ws)), "λ is missing"),
+    (lambda ws, lam: [float(lam * np.sum(w ** 2)) for w in ws], "add them up"),
+    (lambda ws, lam: np.array(lam * squares(ws)), "return a Python float"),
+])
+def test_penalty_mistakes_are_named(formula, hint):
+    assert hint in failure_of("l2_penalty", refusing_negative(formula))
+
+
+@pytest.mark.parametrize("formula, hint", [
+    (lambda ws, lam: [lam * w for w in ws], "½ convention"),
+    (lambda ws, lam: [lam * w / len(ws) for w in ws], "(λ/m)·W"),
+    (lambda ws, lam: [-2 * lam * w for w in ws], "sign is flipped"),
+    (lambda ws, lam: [w - 2 * lam * w for w in ws], "after a decay step"),
+    (lambda ws, lam: [2 * lam * np.sign(w) for w in ws], "L1 penalty"),
+    (lambda ws, lam: [2 * lam * w / w.size for w in ws], "mean crept in"),
+    (lambda ws, lam: np.concatenate([2 * lam * w.ravel() for w in ws]) if ws else np.zeros(0),
+     "one gradient array per weight array"),
+])
+def test_gradient_mistakes_are_named(formula, hint):
+    assert hint in failure_of("l2_penalty_grad", refusing_negative(formula))
+
+
+@pytest.mark.parametrize("name, formula", [("l2_penalty", lambda ws, lam: float(lam * squares(ws))),
+                                           ("l2_penalty_grad", lambda ws, lam: [2 * lam * w for w in ws])])
+def test_a_negative_lambda_must_be_refused(name, formula):
+    message = failure_of(name, lambda weights, lam: formula([np.asarray(w, float) for w in weights], lam))
+    assert "should raise ValueError" in message and "negative" in message
+
+
+def test_float32_arithmetic_is_not_punished():
+    def float32_learner(weights, lam):
+        if lam < 0:
+            raise ValueError("negative")
+        return float(np.float32(lam) * sum(np.sum(np.square(np.asarray(w, np.float32))) for w in weights))
+    check("l2_penalty", float32_learner)
+
+
+def _returning_inputs(function, args, kwargs, call, store):
+    """The harness call kind the module asks for (see its docstring), for this test only."""
+    return {"result": function(*args, **kwargs), "args_after": list(args)}
+
+
+@pytest.mark.parametrize("name, in_place", [
+    ("l2_penalty", lambda ws, lam: float(lam * sum(np.sum(np.square(w, out=w)) for w in ws))),
+    ("l2_penalty_grad", lambda ws, lam: [np.multiply(w, 2 * lam, out=w) for w in ws]),
+])
+def test_changing_the_callers_arrays_is_caught_when_the_harness_reports_them(monkeypatch, name, in_place):
+    monkeypatch.setitem(harness.CALL_KINDS, l08.MUTATION_KIND, _returning_inputs)
+
+    def learner(weights, lam):
+        if lam < 0:
+            raise ValueError("negative")
+        return in_place([w if w.dtype.kind == "f" else w.astype(float) for w in weights], lam)
+    assert "arrays passed in were changed" in failure_of(name, learner)
+    reference = {"l2_penalty": l08.l2_penalty, "l2_penalty_grad": l08.l2_penalty_grad}[name]
+    check(name, reference)  # and a function that leaves them alone still passes
+
+
+# -- the vectorised trainer is Keras's fit ---------------------------------------------------
+@pytest.mark.parametrize("setup_name, lam", [(l2.DIGITS_MLP, 1e-3), (l2.DEEP_LINEAR, 0.0)])
+def test_trainer_reproduces_keras_fit(setup_name, lam):
+    assert l2.agreement_with_keras(l2.SETUPS[setup_name], lam, epochs=1) < 1e-3
+
+
+def test_trainer_overflows_at_the_same_step_as_keras():
+    short = l2.L2Setup(hidden=(64,) * 20, activation="linear", learning_rate=0.05, epochs=1)
+    keras_norms, start = l2.keras_weight_norms(short, 1e-3)
+    ours = l2.train_l2_grid(short, [1e-3], weights=start, shuffle_seed=None)
+    keras_first = int(np.argmax(~np.isfinite(keras_norms))) + 1
+    assert abs(ours.first_nonfinite_step()[0] - keras_first) <= 1
+
+
+def test_trainer_step_is_sgd_with_the_l2_gradient():
+    """One step by hand, W ← W − η(∂data/∂W + 2λW), on a copy the trainer did not touch."""
+    setup = l2.L2Setup(hidden=(8,), activation="tanh", learning_rate=0.3, epochs=1, batch_size=1347)
+    start = l2.initial_weights(setup)
+    runs = l2.train_l2_grid(setup, [0.0, 0.05], weights=start, shuffle_seed=None)
+    net = l2._StackedMLP(setup, start, 1)
+    data = load_digits()
+    _, kernel_grads, _ = net.data_loss_and_grads(data.x_train[:1347], data.y_train[:1347])
+    for k, lam in enumerate([0.0, 0.05]):
+        after = [w - 0.3 * (g[0] + 2 * lam * w) for w, g in zip(start[0::2], kernel_grads)]
+        expected = np.sqrt(sum(np.sum(np.square(a, dtype=float)) for a in after))
+        assert np.isclose(runs.weight_norms[1, k], expected, rtol=1e-5)
+    assert np.isclose(runs.penalty_grad_norms[0, 1], 0.1 * runs.weight_norms[0, 1])
+
+
+def test_trainer_rejects_bad_arguments():
+    setup = l2.SETUPS[l2.DIGITS_MLP]
+    with pytest.raises(ValueError, match="non-negative"):
+        l2.train_l2_grid(setup, [-0.1])
+    with pytest.raises(ValueError, match="one positive rate"):
+        l2.train_l2_grid(setup, [0.1, 0.2], learning_rates=[0.1])
+    with pytest.raises(ValueError, match="activation"):
+        l2.train_l2_grid(l2.L2Setup(hidden=(4,), activation="sigmoid", learning_rate=0.1, epochs=1), [0.0])
+    with pytest.raises(ValueError, match="setup must be one of"):
+        l2.grid_runs("no such setup")
+
+
+# -- the lesson's experiments ----------------------------------------------------------------
+@pytest.fixture(scope="module")
+def mlp_runs():
+    return l2.grid_runs(l2.DIGITS_MLP)
+
+
+@pytest.fixture(scope="module")
+def deep_runs():
+    return l2.grid_runs(l2.DEEP_LINEAR)
+
+
+def test_without_l2_the_weights_keep_growing(mlp_runs):
+    norms = mlp_runs.weight_norms[:, 0]
+    assert norms[-1] > 1.2 * norms[0]
+    assert norms[-1] > norms[-1 - 5 * mlp_runs.steps_per_epoch]  # still rising at the end
+
+
+def test_l2_bounds_weight_growth_monotonically_in_lambda(mlp_runs):
+    final = mlp_runs.weight_norms[-1]
+    assert np.all(np.diff(final) < 1e-6), "a larger λ must end with smaller weights"
+    k = mlp_runs.index_of(1e-2)
+    assert final[k] < 0.6 * final[0]
+    assert final[k] < mlp_runs.weight_norms[0, k]  # below even where it started
+
+
+def test_moderate_l2_keeps_accuracy_and_too_much_erases_the_net(mlp_runs):
+    assert abs(mlp_runs.test_accuracy[mlp_runs.index_of(1e-3)] - mlp_runs.test_accuracy[0]) < 0.02
+    assert mlp_runs.test_accuracy[0] > 0.93
+    too_much = mlp_runs.index_of(1e-1)
+    assert mlp_runs.weight_norms[-1, too_much] < 0.05 and mlp_runs.test_accuracy[too_much] < 0.2
+
+
+def test_l2_does_not_change_the_gradient_at_initialization(deep_runs):
+    first = deep_runs.data_grad_norms[0]
+    assert np.allclose(first, first[0], rtol=1e-6)
+    k = deep_runs.index_of(1e-3)
+    assert deep_runs.penalty_grad_norms[0, k] < 0.05 * first[k]
+
+
+def test_small_lambda_overflows_like_no_lambda_and_only_a_dominant_one_survives(deep_runs):
+    steps = deep_runs.first_nonfinite_step()
+    assert 5 <= steps[0] <= 15
+    small = deep_runs.lams <= 1e-3
+    assert np.all(np.abs(steps[small] - steps[0]) <= 2)
+    survivors = steps == 0
+    assert survivors[-1] and survivors.any()
+    first_survivor = np.argmax(survivors)
+    penalty = deep_runs.lams[first_survivor] * deep_runs.weight_norms[0, first_survivor] ** 2
+    assert penalty > 5 * deep_runs.data_losses[0, first_survivor]  # the penalty dominates the loss
+
+
+@pytest.mark.slow
+def test_stability_map_a_smaller_step_beats_a_large_lambda():
+    lams, rates = np.array([0.0, 1e-3, 1e-2, 3e-2, 1e-1]), np.array([0.01, 0.02, 0.03, 0.04, 0.05, 0.07])
+    lam_grid, rate_grid = np.meshgrid(lams, rates, indexing="ij")
+    runs = l2.train_l2_grid(l2.SETUPS[l2.DEEP_LINEAR], lam_grid.ravel(), learning_rates=rate_grid.ravel())
+    finite = (runs.first_nonfinite_step() == 0).reshape(lam_grid.shape)
+    accuracy = runs.test_accuracy.reshape(lam_grid.shape)
+    assert rates[finite[0]].max() < rates[finite[-1]].max()  # a large λ moves the limit up …
+    assert not finite[:, -1].any()  # … but not past the largest rate
+    rescued = accuracy[:, 3:][finite[:, 3:]]
+    assert accuracy[0][finite[0]].max() > rescued.max() + 0.1  # and a smaller step trains better
+
+
+# -- the explorer ----------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def explorer():
+    return l2.L2Explorer(setup=l2.DIGITS_MLP, lam=1e-3)
+
+
+def test_explorer_updates_in_place_at_the_slider_ends(explorer):
+    figure, before = explorer.figure, explorer.png()
+    assert explorer.update(setup=l2.DIGITS_MLP, lam=0.0) is figure
+    runs = l2.grid_runs(l2.DIGITS_MLP)
+    assert np.allclose(explorer.norm_line.get_ydata(), runs.epoch_ends(runs.weight_norms)[:, 0])
+    assert np.all(np.isnan(explorer.penalty_grad_line.get_ydata()))  # no penalty at λ = 0
+    explorer.update(setup=l2.DIGITS_MLP, lam=float(l2.LAMBDA_GRID[-1]))
+    assert np.allclose(explorer.norm_line.get_ydata(), runs.epoch_ends(runs.weight_norms)[:, -1])
+    assert np.all(np.isfinite(explorer.penalty_grad_line.get_ydata()))
+    assert explorer.png() != before
+
+
+def test_explorer_marks_the_overflow_of_the_deep_setup(explorer):
+    explorer.update(setup=l2.DEEP_LINEAR, lam=0.0)
+    step = l2.grid_runs(l2.DEEP_LINEAR).first_nonfinite_step()[0]
+    assert explorer.overflow_marks[0].get_visible() and explorer.overflow_marks[0].get_xdata()[0] == step
+    assert explorer.norm_ax.get_xlabel() == "step" and "overflow" in explorer.figure._suptitle.get_text()
+    explorer.update(setup=l2.DEEP_LINEAR, lam=float(l2.LAMBDA_GRID[-1]))
+    assert not explorer.overflow_marks[0].get_visible()
+    assert "test accuracy" in explorer.figure._suptitle.get_text()
+
+
+def test_explorer_widget_has_its_controls_and_redraws_on_change(explorer):
+    box = explorer.widget()
+    setup_control, lam_control = box.children[0].children
+    assert (setup_control.description, lam_control.description) == ("setup", "λ")
+    setup_control.value = l2.DIGITS_MLP
+    lam_control.value = float(l2.LAMBDA_GRID[0])
+    assert np.all(np.isnan(explorer.penalty_grad_line.get_ydata()))
+    assert len(lam_control.options) == len(l2.LAMBDA_GRID)
