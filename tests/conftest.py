@@ -58,8 +58,9 @@ def course_life(tmp_path_factory, worker_id):
     """The exchange life with real accounts (tests/exchange_life.py), run once per pytest run.
 
     It changes machine-wide state (accounts' homes, the exchange), so two xdist workers must
-    never live it at the same time: the first takes a lock and runs it, the other waits and
-    reads the record it left in the run's shared temporary directory.
+    never live it at the same time. The "exchange" xdist_group keeps its tests on one worker;
+    should grouping fail (pytest 9.2 ignores it), the lock still runs it once: the first worker
+    lives it, any other waits and reads the record left in the run's shared temporary directory.
     """
     import fcntl
     import json

@@ -9,7 +9,7 @@ from autograder.build import copy_course
 from autograder.classroom import submit, worked_notebook
 from conftest import run_tool
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("roundtrip")]  # one worker grades the course once
 
 WRONG_ACTIVATIONS = '''def deep_linear_activations(x, scale, depth):
     x = np.asarray(x, dtype=float)

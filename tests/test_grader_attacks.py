@@ -20,7 +20,7 @@ from autograder.build import copy_course
 from autograder.classroom import submit, worked_notebook
 from conftest import course_environment, run_tool
 
-pytestmark = [pytest.mark.slow,
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("attacks"),  # one worker grades the class once
               pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox starts as root (CI runs as root)")]
 SLUG = "00_welcome"
 
