@@ -251,10 +251,12 @@ def test_explorer_stories_the_lesson_tells(any_descent):
         per_tensor = descent.run(depth, 0.3, "by norm", 1.0)
         assert np.isclose(np.nanmax(per_tensor[2]), np.sqrt(depth), rtol=1e-6), depth
         assert per_tensor[0][-1] > descent.run(depth, 0.3, "by global norm", 1.0)[0][-1], depth
-    # a big step can also collapse the net onto output 0, where its gradients vanish
-    collapsed = descent.run(20, 0.1)
-    assert np.isclose(collapsed[0][-1], descent.zero_output_loss, rtol=0.05)
-    assert collapsed[1][-1] < 1e-2 * collapsed[1][0]
+    # a big step can also collapse the net onto output 0, where its gradients vanish (which step
+    # does it depends on the drawn net: the notebook's and seed 0's differ, so sweep the slider)
+    collapses = [learning_rate for learning_rate in (0.05, 0.07, 0.1, 0.12, 0.15, 0.2)
+                 if np.isclose((run := descent.run(20, learning_rate))[0][-1], descent.zero_output_loss, rtol=0.05)
+                 and run[1][-1] < 1e-2 * run[1][0]]
+    assert collapses, "no learning rate on the slider collapses the net onto output 0"
 
 
 def test_explorer_updates_in_place_at_the_slider_ends():
