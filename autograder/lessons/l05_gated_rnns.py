@@ -1,0 +1,334 @@
+"""Lesson 05, gated RNNs: ``gru_step`` and ``timestep_gradient_norms``."""
+
+import numpy as np
+
+from autograder.exercise import Case, CheckFailed, Exercise, KerasModelArg, allclose, as_float_array, fail
+from autograder.registry import register
+
+
+# -- gru_step ------------------------------------------------------------------------------
+def _sigmoid(z):
+    return 0.5 * (1.0 + np.tanh(0.5 * z))  # = 1 / (1 + e^−z), without overflow
+
+
+def _hard_sigmoid(z):
+    return np.clip(z / 6.0 + 0.5, 0.0, 1.0)  # Keras 3's hard_sigmoid (Keras 2.0–2.2's GRU default)
+
+
+def _checked_gru_arguments(x_t, h_prev, kernel, recurrent_kernel, bias):
+    """The five arrays as float64, or ValueError naming what does not fit Keras's layout."""
+    x_t, h_prev, kernel, recurrent_kernel, bias = (np.asarray(a, dtype=float) for a in
+                                                   (x_t, h_prev, kernel, recurrent_kernel, bias))
+    if x_t.ndim != 2 or h_prev.ndim != 2:
+        raise ValueError(f"x_t and h_prev must be 2-D batches (batch, features) and (batch, units), got "
+                         f"shapes {x_t.shape} and {h_prev.shape}")
+    batch, input_dim = x_t.shape
+    units = h_prev.shape[1]
+    if h_prev.shape[0] != batch:
+        raise ValueError(f"x_t has {batch} rows but h_prev has {h_prev.shape[0]}: one state per example")
+    if kernel.shape != (input_dim, 3 * units):
+        raise ValueError(f"kernel must have shape (input_dim, 3·units) = {(input_dim, 3 * units)}, got {kernel.shape}")
+    if recurrent_kernel.shape != (units, 3 * units):
+        raise ValueError(f"recurrent_kernel must have shape (units, 3·units) = {(units, 3 * units)}, "
+                         f"got {recurrent_kernel.shape}")
+    if bias.shape != (2, 3 * units):
+        raise ValueError(f"bias must have shape (2, 3·units) = {(2, 3 * units)}: an input row and a recurrent "
+                         f"row, as GRUCell(reset_after=True) keeps them; got {bias.shape}")
+    return x_t, h_prev, kernel, recurrent_kernel, bias
+
+
+def gru_step(x_t, h_prev, kernel, recurrent_kernel, bias, *, _mistake=None):
+    """Reference: one step of ``keras.layers.GRUCell(units)`` (reset_after=True), as float64.
+
+    x_t (batch, input_dim), h_prev (batch, units), kernel (input_dim, 3·units),
+    recurrent_kernel (units, 3·units), bias (2, 3·units) → h_t (batch, units). Column blocks
+    are in the order update z, reset r, candidate h̃; bias row 0 is added to x_t @ kernel, row
+    1 to h_prev @ recurrent_kernel. ``_mistake`` computes a known wrong version (for judging).
+    """
+    x_t, h_prev, kernel, recurrent_kernel, bias = _checked_gru_arguments(x_t, h_prev, kernel,
+                                                                         recurrent_kernel, bias)
+    input_bias, recurrent_bias = bias
+    if _mistake == "input_bias_only":
+        recurrent_bias = np.zeros_like(recurrent_bias)
+    elif _mistake == "recurrent_bias_only":
+        input_bias = np.zeros_like(input_bias)
+    elif _mistake == "summed_bias_in_input":
+        input_bias, recurrent_bias = input_bias + recurrent_bias, np.zeros_like(recurrent_bias)
+    elif _mistake == "bias_rows_swapped":
+        input_bias, recurrent_bias = recurrent_bias, input_bias
+    units = h_prev.shape[1]
+    x_z, x_r, x_h = np.split(x_t @ kernel + input_bias, 3, axis=1)
+    inner = h_prev @ recurrent_kernel + recurrent_bias
+    h_z, h_r, h_h = np.split(inner, 3, axis=1)
+    gate = _hard_sigmoid if _mistake == "hard_sigmoid" else _sigmoid
+    update, reset = gate(x_z + h_z), gate(x_r + h_r)
+    if _mistake == "gates_swapped":
+        update, reset = reset, update
+    if _mistake == "reset_before":  # reset_after=False: r scales h_prev before the matrix product
+        recurrent_candidate = (reset * h_prev) @ recurrent_kernel[:, 2 * units:] + recurrent_bias[2 * units:]
+    else:
+        recurrent_candidate = reset * h_h
+    candidate = np.tanh(x_h + recurrent_candidate)
+    if _mistake == "mix_flipped":
+        return update * candidate + (1.0 - update) * h_prev
+    return update * h_prev + (1.0 - update) * candidate
+
+
+GRU_MISTAKES = {
+    "reset_before": "this is the reset_after=False GRU, r·h_prev multiplied by the candidate's recurrent "
+                    "weights. Keras's default (reset_after=True) multiplies first and resets after: "
+                    "h̃ = tanh(x·W_h + b_in,h + r ⊙ (h_prev·U_h + b_rec,h)).",
+    "gates_swapped": "the update and reset gates are swapped: Keras's column blocks are z (update) first, "
+                     "then r (reset), then the candidate h̃.",
+    "mix_flipped": "the mix is flipped: Keras keeps the old state where z is near 1, "
+                   "h_t = z ⊙ h_prev + (1 − z) ⊙ h̃ (some texts write it the other way round; Keras does not).",
+    "input_bias_only": "only bias[0] (the input bias) is used: with reset_after=True Keras also adds bias[1] "
+                       "to h_prev @ recurrent_kernel, before the reset gate multiplies the candidate's block.",
+    "recurrent_bias_only": "only bias[1] (the recurrent bias) is used: bias[0] belongs to x_t @ kernel.",
+    "summed_bias_in_input": "both bias rows are added on the input side (or the candidate's recurrent bias "
+                            "sits outside the reset gate, which is the same thing): bias[1] belongs to the "
+                            "recurrent side, r ⊙ (h_prev·U_h + b_rec,h), bias inside the reset.",
+    "bias_rows_swapped": "the bias rows are swapped: bias[0] goes with x_t @ kernel and bias[1] with "
+                         "h_prev @ recurrent_kernel, where the reset gate multiplies its candidate block.",
+    "hard_sigmoid": "the gates use hard_sigmoid (Keras 2.0–2.2's default); Keras 3's GRU uses the "
+                    "sigmoid 1 / (1 + e^−z).",
+}
+
+
+def gru_weights(input_dim, units, rng, bias_scale=0.5):
+    """Random GRU weights in Keras's layout: (kernel, recurrent_kernel, bias), float32, with
+    non-zero biases so that every bias mistake shows."""
+    kernel = rng.normal(scale=0.8, size=(input_dim, 3 * units))
+    recurrent_kernel = rng.normal(scale=0.8, size=(units, 3 * units))
+    bias = rng.normal(scale=bias_scale, size=(2, 3 * units))
+    return tuple(w.astype("float32") for w in (kernel, recurrent_kernel, bias))
+
+
+def _gru_case(label, batch, input_dim, units, rng):
+    x_t = rng.normal(size=(batch, input_dim)).astype("float32")
+    h_prev = rng.uniform(-1, 1, size=(batch, units)).astype("float32")
+    return Case(label, (x_t, h_prev) + gru_weights(input_dim, units, rng))
+
+
+@register
+class GruStep(Exercise):
+    name = "gru_step"
+
+    def basic_cases(self):
+        rng = np.random.default_rng(51)
+        zero = (np.zeros((2, 3), "float32"), np.array([[0.4, -0.8], [1.0, 0.2]], "float32"),
+                np.zeros((3, 6), "float32"), np.zeros((2, 6), "float32"), np.zeros((2, 6), "float32"))
+        return [Case("all weights zero: z = r = ½, h̃ = 0, so h_t = ½·h_prev", zero),
+                _gru_case("batch 4, input_dim 3, units 5, random weights and biases", 4, 3, 5, rng)]
+
+    def hidden_cases(self):
+        rng = np.random.default_rng(1005)
+        cases = [_gru_case(f"random: batch {b}, input_dim {d}, units {u}", b, d, u, rng)
+                 for b, d, u in [(1, 4, 3), (3, 1, 1), (1, 1, 1), (8, 6, 7), (2, 5, 16), (5, 2, 2)]]
+        x_t, h_prev, kernel, recurrent_kernel, bias = _gru_case("", 3, 2, 4, rng).args
+        cases += [
+            Case("a bias of shape (3·units,), the reset_after=False layout",
+                 (x_t, h_prev, kernel, recurrent_kernel, bias[0]), raises="ValueError"),
+            Case("a kernel with 2·units columns", (x_t, h_prev, kernel[:, :8], recurrent_kernel, bias),
+                 raises="ValueError"),
+            Case("h_prev with another batch size than x_t", (x_t, h_prev[:1], kernel, recurrent_kernel, bias),
+                 raises="ValueError"),
+        ]
+        return cases
+
+    def reference(self, *args):
+        return gru_step(*args)
+
+    def judge(self, case, got, expected):
+        array = as_float_array(got)
+        if array is None:
+            raise CheckFailed(f"{self.name}({case.label}) returned {type(got).__name__}; return the new "
+                              "state h_t as a NumPy array of shape (batch, units).")
+        if array.shape != expected.shape:
+            fail(self.name, case, expected, got, f"h_t has one row per example and one column per unit: "
+                 f"shape {expected.shape} here.")
+        if allclose(array, expected, rtol=1e-5, atol=1e-5):
+            return
+        for mistake, misconception in GRU_MISTAKES.items():
+            if allclose(array, gru_step(*case.args, _mistake=mistake), rtol=1e-5, atol=1e-5):
+                fail(self.name, case, expected, got, misconception)
+        fail(self.name, case, expected, got)
+
+
+# -- timestep_gradient_norms ---------------------------------------------------------------
+LOSS_KINDS = ("binary_crossentropy", "summed_binary_crossentropy", "output", "mean_squared_error")
+
+
+def _checked_sequences(embedded, y):
+    embedded = np.asarray(embedded, dtype="float32")
+    if embedded.ndim != 3:
+        raise ValueError(f"embedded must be a batch of sequences (batch, steps, features), got shape {embedded.shape}")
+    y = np.asarray(y, dtype="float32").reshape(-1)
+    if y.shape[0] != embedded.shape[0]:
+        raise ValueError(f"y has {y.shape[0]} labels for {embedded.shape[0]} sequences")
+    return embedded, y
+
+
+def input_gradients(rnn, embedded, y, loss="binary_crossentropy"):
+    """∂loss/∂embedded, shape (batch, T, features). ``loss`` is the lesson's loss (Keras's binary
+    cross-entropy of rnn(embedded) against y, averaged over the batch) or a known wrong one."""
+    import keras
+    import tensorflow as tf
+
+    embedded, y = _checked_sequences(embedded, y)
+    inputs = tf.constant(embedded)
+    with tf.GradientTape() as tape:
+        tape.watch(inputs)
+        predictions = rnn(inputs, training=False)
+        targets = tf.reshape(tf.constant(y), (-1, 1))
+        if loss == "binary_crossentropy":
+            value = keras.losses.BinaryCrossentropy()(targets, predictions)
+        elif loss == "summed_binary_crossentropy":
+            value = tf.reduce_sum(keras.losses.binary_crossentropy(targets, predictions))
+        elif loss == "output":
+            value = tf.reduce_sum(predictions)
+        else:
+            value = keras.losses.MeanSquaredError()(targets, predictions)
+    return tape.gradient(value, inputs).numpy().astype(float)
+
+
+def weight_gradient_norms(rnn, embedded, y):
+    """The mistake "gradient with respect to the weights": ‖∂loss/∂w‖ for each trainable variable."""
+    import keras
+    import tensorflow as tf
+
+    embedded, y = _checked_sequences(embedded, y)
+    with tf.GradientTape() as tape:
+        value = keras.losses.BinaryCrossentropy()(tf.reshape(tf.constant(y), (-1, 1)),
+                                                  rnn(tf.constant(embedded), training=False))
+    return np.array([float(tf.norm(g)) for g in tape.gradient(value, rnn.trainable_variables)])
+
+
+def timestep_gradient_norms(rnn, embedded, y):
+    """Reference: ‖∂loss/∂embedded[:, t, :]‖ over batch and features for each step t, shape (T,).
+
+    loss = binary cross-entropy of rnn(embedded) (batch, 1) against y (batch,), averaged over
+    the batch, as ``keras.losses.BinaryCrossentropy()`` computes it.
+    """
+    gradients = input_gradients(rnn, embedded, y)
+    return np.sqrt((gradients ** 2).sum(axis=(0, 2)))
+
+
+def reader_model(cell, steps, features, units, seed):
+    """A model that reads embedded sequences: Input (steps, features) → cell(units) → Dense(1, sigmoid)."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    layer = {"SimpleRNN": keras.layers.SimpleRNN, "GRU": keras.layers.GRU, "LSTM": keras.layers.LSTM}[cell]
+    return keras.Sequential([keras.Input((steps, features)), layer(units),
+                             keras.layers.Dense(1, activation="sigmoid")])
+
+
+def linear_recurrence_model(decay, units=2):
+    """The self-check's net, solvable by hand: a linear SimpleRNN with kernel I, recurrent kernel
+    decay·I and no bias, read by Dense(1, sigmoid) with weights all 1 and no bias. From the last
+    step, each step back multiplies ∂loss/∂x_t by ``decay``."""
+    import keras
+
+    model = keras.Sequential([keras.Input((None, units)),
+                              keras.layers.SimpleRNN(units, activation="linear", use_bias=False),
+                              keras.layers.Dense(1, activation="sigmoid", use_bias=False)])
+    recurrent, dense = model.layers
+    recurrent.set_weights([np.eye(units), decay * np.eye(units)])
+    dense.set_weights([np.ones((units, 1))])
+    return model
+
+
+def _reader_case(label, cell, batch, steps, features, units, seed, rng):
+    embedded = rng.normal(scale=0.5, size=(batch, steps, features)).astype("float32")
+    y = rng.integers(0, 2, batch).astype("float32")
+    return Case(label, (KerasModelArg(reader_model(cell, steps, features, units, seed)), embedded, y))
+
+
+@register
+class TimestepGradientNorms(Exercise):
+    name = "timestep_gradient_norms"
+
+    def basic_cases(self):
+        embedded = np.zeros((4, 5, 2), "float32")
+        y = np.array([1, 0, 1, 0], "float32")
+        rng = np.random.default_rng(52)
+        return [Case("the linear net with decay 0.5 on zero inputs (answer (√2/4)·0.5^(T−1−t))",
+                     (KerasModelArg(linear_recurrence_model(0.5)), embedded, y)),
+                _reader_case("a GRU reader: batch 6, 8 steps, 3 features, 4 units", "GRU", 6, 8, 3, 4, 5, rng)]
+
+    def hidden_cases(self):
+        rng = np.random.default_rng(1006)
+        cases = [_reader_case(f"a {cell} reader: batch {b}, {t} steps, {f} features, {u} units",
+                              cell, b, t, f, u, seed, rng)
+                 for seed, (cell, b, t, f, u) in enumerate([("SimpleRNN", 8, 12, 4, 6), ("LSTM", 5, 10, 3, 5),
+                                                            ("GRU", 1, 7, 2, 3), ("SimpleRNN", 3, 1, 5, 2),
+                                                            ("GRU", 16, 20, 1, 1)])]
+        model = reader_model("SimpleRNN", 4, 2, 3, seed=9)
+        embedded = rng.normal(size=(3, 4, 2)).astype("float32")
+        cases += [
+            Case("embedded as a 2-D array (no batch axis)", (KerasModelArg(model), embedded[0], np.ones(1)),
+                 raises="ValueError"),
+            Case("3 sequences but 2 labels", (KerasModelArg(model), embedded, np.ones(2)), raises="ValueError"),
+        ]
+        return cases
+
+    def reference(self, rnn, embedded, y):
+        return timestep_gradient_norms(rnn, embedded, y)
+
+    def judge(self, case, got, expected):
+        array = as_float_array(got)
+        if array is None:
+            raise CheckFailed(f"{self.name}({case.label}) returned {type(got).__name__}; return a NumPy "
+                              "array with one norm per time step.")
+        tolerance = {"rtol": 1e-4, "atol": 1e-9}
+        if array.shape == expected.shape and allclose(array, expected, **tolerance):
+            return
+        rnn, embedded, y = self._live(case.args)
+        gradients = input_gradients(rnn, embedded, y)
+        batch, steps, _ = gradients.shape
+        by_weight = weight_gradient_norms(rnn, embedded, y)
+        for weights_variant in (by_weight, np.sqrt((by_weight ** 2).sum(keepdims=True))):
+            if array.size == weights_variant.size and allclose(array.reshape(-1), weights_variant, **tolerance):
+                fail(self.name, case, expected, got, "these are gradients with respect to the weights "
+                     "(∂loss/∂kernel …): differentiate with respect to the input sequence, "
+                     "tape.watch(embedded) and tape.gradient(loss, embedded), then one norm per step.")
+        if array.shape != expected.shape:
+            hint = f"one norm per time step: shape ({steps},), reducing over the batch and the features."
+            if array.shape == (batch, steps):
+                hint = "these are norms per example and step: take one norm per step over the whole batch too."
+            elif array.shape == (steps, gradients.shape[2]):
+                hint = "these are norms over the batch only: include the feature axis in each step's norm."
+            elif array.size == 1:
+                hint = "one number for all steps: the point is how the gradient changes from step to step."
+            fail(self.name, case, expected, got, hint)
+        per_example = np.sqrt((gradients ** 2).sum(axis=2))  # (batch, T)
+        variants = [
+            (expected[::-1], "the steps are reversed: entry t belongs to embedded[:, t, :], first step first."),
+            (expected ** 2, "squared norms: take the square root of the sum of squares."),
+            (expected / expected[-1], "divided by the last step's norm: return the norms themselves "
+                                      "(the lesson divides afterwards)."),
+            (per_example.mean(axis=0), "the mean of per-example norms: take one L2 norm over batch and "
+                                       "features at each step."),
+            (per_example.sum(axis=0), "the sum of per-example norms: take one L2 norm over batch and "
+                                      "features at each step."),
+            (np.abs(gradients).sum(axis=(0, 2)), "an L1 norm (sum of |g|): use the L2 norm."),
+            (np.sqrt((gradients.sum(axis=2) ** 2).sum(axis=0)), "the features were summed before squaring, "
+             "so opposite signs cancel: square each feature's gradient, then sum over batch and features."),
+            (np.sqrt((gradients[:, :, 0] ** 2).sum(axis=0)), "only the first feature counted: sum the squares "
+             "over every feature of x_t (and over the batch)."),
+        ]
+        wrong_losses = {
+            "summed_binary_crossentropy": "the loss is summed over the batch: average it, as "
+                                          "keras.losses.BinaryCrossentropy() does.",
+            "output": "this is the gradient of the model's output, not of the loss: compute the binary "
+                      "cross-entropy of rnn(embedded) against y and differentiate that.",
+            "mean_squared_error": "this is the gradient of a mean squared error: the loss is the binary "
+                                  "cross-entropy of the prediction against y.",
+        }
+        for loss, hint in wrong_losses.items():
+            variants.append((np.sqrt((input_gradients(rnn, embedded, y, loss) ** 2).sum(axis=(0, 2))), hint))
+        for variant, hint in variants:
+            if allclose(array, variant, **tolerance):
+                fail(self.name, case, expected, got, hint)
+        fail(self.name, case, expected, got)

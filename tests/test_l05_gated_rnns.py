@@ -1,0 +1,282 @@
+"""Lesson 05: the references match Keras, the hidden checks catch the real mistakes with their hint,
+the explorer works at its slider ends, and the lesson's experiment (a SimpleRNN forgets the
+subject's number as the gap grows; gated cells carry it) holds."""
+
+import numpy as np
+import pytest
+
+import gradclinic
+from autograder import check
+from autograder.lessons import l05_gated_rnns as lesson
+from test_autograder_checks import failure_of
+from test_l02_causes_and_detection import failures_on  # runs a function on chosen hidden cases
+
+# The notebook's sweep (solutions/05_gated_rnns): every gap's result depends on the gap alone.
+SWEEP = {"seed": 0, "n_train": 384, "n_test": 256, "epochs": 16, "learning_rate": 0.02}
+
+
+def setup_module():
+    gradclinic.seed(0)
+
+
+@pytest.mark.parametrize("name, reference", [("gru_step", lesson.gru_step),
+                                             ("timestep_gradient_norms", lesson.timestep_gradient_norms)])
+def test_reference_passes_its_own_checks(name, reference):
+    check(name, reference)
+
+
+# -- gru_step -----------------------------------------------------------------------------------
+def _keras_cells(input_dim, units, weights):
+    import keras
+
+    cells = {}
+    for reset_after in (True, False):
+        cell = keras.layers.GRUCell(units, reset_after=reset_after)
+        cell.build((None, input_dim))
+        kernel, recurrent_kernel, bias = weights
+        cell.set_weights([kernel, recurrent_kernel, bias if reset_after else bias[0]])
+        cells[reset_after] = cell
+    return cells
+
+
+@pytest.mark.parametrize("batch, input_dim, units", [(1, 1, 1), (4, 3, 5), (7, 6, 16)])
+def test_reference_gru_step_matches_keras_gru_cell(batch, input_dim, units):
+    rng = np.random.default_rng(batch * 100 + units)
+    weights = lesson.gru_weights(input_dim, units, rng)
+    x_t = rng.normal(size=(batch, input_dim)).astype("float32")
+    h_prev = rng.uniform(-1, 1, size=(batch, units)).astype("float32")
+    cells = _keras_cells(input_dim, units, weights)
+    keras_h = cells[True](x_t, [h_prev])[0].numpy()
+    assert np.allclose(lesson.gru_step(x_t, h_prev, *weights), keras_h, rtol=1e-5, atol=1e-5)
+    # The "reset before" mistake is exactly Keras's reset_after=False cell (one bias row).
+    paper_h = cells[False](x_t, [h_prev])[0].numpy()
+    single_bias = np.stack([weights[2][0], np.zeros_like(weights[2][0])])
+    assert np.allclose(lesson.gru_step(x_t, h_prev, weights[0], weights[1], single_bias, _mistake="reset_before"),
+                       paper_h, atol=1e-5)
+    assert not np.allclose(paper_h, keras_h, atol=1e-3)
+
+
+def test_every_gru_mistake_differs_from_the_reference_and_from_the_others():
+    """Otherwise the judge would name the wrong misconception."""
+    rng = np.random.default_rng(3)
+    args = (rng.normal(size=(3, 2)), rng.uniform(-1, 1, (3, 4))) + lesson.gru_weights(2, 4, rng)
+    outputs = {m: lesson.gru_step(*args, _mistake=m) for m in [None, *lesson.GRU_MISTAKES]}
+    names = list(outputs)
+    for i, first in enumerate(names):
+        for second in names[i + 1:]:
+            assert not np.allclose(outputs[first], outputs[second], atol=1e-4), (first, second)
+
+
+def _sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def _gru(order="zrh", reset="after", mix="keras", bias_rows=(0, 1), gate=_sigmoid, check_shapes=True):
+    """A learner's gru_step, written the way people write it, with one mistake switched on."""
+    def learner(x_t, h_prev, kernel, recurrent_kernel, bias):
+        x_t, h_prev, kernel, recurrent_kernel, bias = (np.asarray(a, float)
+                                                       for a in (x_t, h_prev, kernel, recurrent_kernel, bias))
+        if check_shapes and (bias.shape != (2, kernel.shape[1]) or kernel.shape[1] != 3 * h_prev.shape[1]
+                             or x_t.shape[0] != h_prev.shape[0]):
+            raise ValueError("shapes do not fit Keras's GRU layout")
+        units = h_prev.shape[1]
+        input_bias = bias[bias_rows[0]] if bias_rows[0] is not None else 0.0
+        recurrent_bias = bias[bias_rows[1]] if bias_rows[1] is not None else 0.0
+        blocks = dict(zip(order, np.split(x_t @ kernel + input_bias, 3, axis=1)))
+        recurrent = dict(zip(order, np.split(h_prev @ recurrent_kernel + recurrent_bias, 3, axis=1)))
+        z = gate(blocks["z"] + recurrent["z"])
+        r = gate(blocks["r"] + recurrent["r"])
+        if reset == "before":
+            columns = slice(order.index("h") * units, (order.index("h") + 1) * units)
+            recurrent_bias_h = np.broadcast_to(recurrent_bias, (3 * units,))[columns]
+            h_tilde = np.tanh(blocks["h"] + (r * h_prev) @ recurrent_kernel[:, columns] + recurrent_bias_h)
+        else:
+            h_tilde = np.tanh(blocks["h"] + r * recurrent["h"])
+        return z * h_prev + (1 - z) * h_tilde if mix == "keras" else z * h_tilde + (1 - z) * h_prev
+    return learner
+
+
+def test_the_mistake_free_gru_learner_passes():
+    check("gru_step", _gru())
+
+
+@pytest.mark.parametrize("mistake, hint", [
+    ({"reset": "before"}, "reset_after=False"),
+    ({"order": "rzh"}, "gates are swapped"),
+    ({"mix": "flipped"}, "the mix is flipped"),
+    ({"bias_rows": (1, 0)}, "bias rows are swapped"),
+    ({"bias_rows": (0, None)}, "only bias[0]"),
+    ({"bias_rows": (None, 1)}, "only bias[1]"),
+    ({"gate": lambda z: np.clip(z / 6 + 0.5, 0, 1)}, "hard_sigmoid"),
+])
+def test_gru_step_mistakes(mistake, hint):
+    assert hint in failure_of("gru_step", _gru(**mistake))
+
+
+def test_gru_step_bias_outside_the_reset_is_named():
+    def learner(x_t, h_prev, kernel, recurrent_kernel, bias):
+        units = np.shape(h_prev)[1]
+        x_z, x_r, x_h = np.split(x_t @ kernel + bias[0], 3, axis=1)
+        h_z, h_r, h_h = np.split(h_prev @ recurrent_kernel, 3, axis=1)
+        z, r = _sigmoid(x_z + h_z + bias[1][:units]), _sigmoid(x_r + h_r + bias[1][units:2 * units])
+        return z * h_prev + (1 - z) * np.tanh(x_h + r * h_h + bias[1][2 * units:])
+    assert "outside the reset gate" in failures_on("gru_step", learner, ["random"])
+
+
+def test_gru_step_without_shape_checks_is_told_to_raise():
+    assert "should raise ValueError" in failure_of("gru_step", _gru(check_shapes=False))
+
+
+# -- timestep_gradient_norms --------------------------------------------------------------------
+def test_reference_norms_on_the_linear_net_are_known_exactly():
+    for decay, steps in ((0.5, 5), (0.9, 12)):
+        model = lesson.linear_recurrence_model(decay)
+        norms = lesson.timestep_gradient_norms(model, np.zeros((4, steps, 2), "float32"), np.array([1, 0, 1, 0]))
+        assert np.allclose(norms, np.sqrt(2) / 4 * decay ** np.arange(steps - 1, -1, -1), rtol=1e-5)
+    with pytest.raises(ValueError):
+        lesson.timestep_gradient_norms(model, np.zeros((5, 2), "float32"), np.ones(1))
+    with pytest.raises(ValueError):
+        lesson.timestep_gradient_norms(model, np.zeros((3, 5, 2), "float32"), np.ones(2))
+
+
+def _norms(wrt="inputs", reduce_axes=(0, 2), order=1, loss="bce", sum_features_first=False):
+    """A learner's timestep_gradient_norms with one mistake switched on."""
+    import keras
+    import tensorflow as tf
+
+    def learner(rnn, embedded, y):
+        embedded = np.asarray(embedded, "float32")
+        if embedded.ndim != 3 or len(y) != len(embedded):
+            raise ValueError("embedded must be (batch, T, features), one label per sequence")
+        inputs = tf.constant(embedded)
+        targets = np.asarray(y, "float32").reshape(-1, 1)
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            prediction = rnn(inputs)
+            value = (keras.losses.BinaryCrossentropy()(targets, prediction) if loss == "bce"
+                     else tf.reduce_sum(prediction))
+        if wrt == "weights":
+            return np.array([float(tf.norm(g)) for g in tape.gradient(value, rnn.trainable_variables)])
+        gradient = tape.gradient(value, inputs).numpy()
+        if sum_features_first:
+            gradient = gradient.sum(axis=2, keepdims=True)
+        return np.sqrt((gradient ** 2).sum(axis=reduce_axes))[::order]
+    return learner
+
+
+@pytest.mark.parametrize("mistake, hint", [
+    ({"wrt": "weights"}, "with respect to the weights"),
+    ({"reduce_axes": 0}, "include the feature axis"),
+    ({"reduce_axes": 2}, "take one norm per step over the whole batch"),
+    ({"sum_features_first": True}, "summed before squaring"),
+    ({"order": -1}, "steps are reversed"),
+    ({"loss": "output"}, "gradient of the model's output, not of the loss"),
+])
+def test_timestep_gradient_norms_mistakes(mistake, hint):
+    assert hint in failures_on("timestep_gradient_norms", _norms(**mistake), ["SimpleRNN reader: batch 8"])
+
+
+def test_the_mistake_free_norms_learner_passes():
+    assert failures_on("timestep_gradient_norms", _norms(), ["reader", "linear net", "2-D", "labels"]) == ""
+
+
+# -- the explorer and the classifier -------------------------------------------------------------
+def _fake_results(with_profiles=True):
+    from gradclinic.explorers.gated_rnn import CELLS, SweepResults
+
+    results = SweepResults(tuple(CELLS), (2, 9))
+    for index, cell in enumerate(results.cells):
+        for gap in results.gaps:
+            results.accuracy[cell, gap] = 0.5 + 0.1 * index
+            profile = 0.5 ** np.arange(gap + 1, -1, -1) if with_profiles else None
+            results.initial_profiles[cell, gap] = profile
+            results.trained_profiles[cell, gap] = None if profile is None else np.sqrt(profile)
+    return results
+
+
+def test_explorer_slider_ends_update_in_place():
+    from gradclinic.explorers.gated_rnn import GatedRnnExplorer
+
+    results = _fake_results()
+    explorer = GatedRnnExplorer(results)
+    figure, before = explorer.figure, explorer.png()
+    for gap in results.gaps:
+        for cell in results.cells:
+            assert explorer.update(gap=gap, cell=cell) is figure
+            assert len(explorer.trained_line.get_xdata()) == gap + 2  # determiner, subject, gap words
+            assert explorer.chosen_point.get_ydata()[0] == results.accuracy[cell, gap]
+            assert f"gap {gap}" in explorer.profile_axes.get_title()
+    assert explorer.png() != before
+    box = explorer.widget()
+    box.children[0].children[0].value = 2
+    assert len(explorer.trained_line.get_xdata()) == 4
+
+
+def test_explorer_without_profiles_says_what_to_do():
+    from gradclinic.explorers.gated_rnn import NO_PROFILE, GatedRnnExplorer
+
+    explorer = GatedRnnExplorer(_fake_results(with_profiles=False), gap=2, cell="LSTM")
+    assert explorer.message.get_text() == NO_PROFILE and len(explorer.trained_line.get_xdata()) == 0
+    with pytest.raises(ValueError, match="unknown control"):
+        explorer.update(depth=3)
+
+
+def test_agreement_classifier_opens_the_keeping_gate():
+    from gradclinic.explorers.gated_rnn import agreement_classifier
+
+    gru = agreement_classifier("GRU", 20, embedding_dim=4, units=3, keep_bias=3.0)
+    bias = gru.layers[1].layers[0].cell.bias.numpy()
+    assert np.allclose(bias[0, :3], 3.0) and np.allclose(bias[0, 3:], 0.0) and np.allclose(bias[1], 0.0)
+    lstm = agreement_classifier("LSTM", 20, embedding_dim=4, units=3, keep_bias=2.0)
+    assert np.allclose(lstm.layers[1].layers[0].cell.bias.numpy()[3:6], 3.0)  # Keras's 1 plus 2
+    assert gru(np.zeros((2, 7), "int32")).shape == (2, 1)
+    with pytest.raises(ValueError):
+        agreement_classifier("Transformer", 20)
+    with pytest.raises(ValueError):
+        agreement_classifier("SimpleRNN", 20, keep_bias=1.0)
+
+
+def test_a_gap_result_does_not_depend_on_the_other_gaps():
+    from gradclinic.explorers.gated_rnn import gap_sweep
+
+    small = {"seed": 3, "n_train": 16, "n_test": 16, "epochs": 1, "batch_size": 8, "profile_batch": 4,
+             "progress": None, "cells": ("SimpleRNN", "GRU")}
+    alone = gap_sweep((3,), gradient_norms=lesson.timestep_gradient_norms, **small)
+    after = gap_sweep((5, 3), gradient_norms=lesson.timestep_gradient_norms, **small)
+    for cell in alone.cells:
+        assert alone.accuracy[cell, 3] == after.accuracy[cell, 3]
+        assert np.allclose(alone.trained_profiles[cell, 3], after.trained_profiles[cell, 3], rtol=1e-5)
+    with pytest.raises(ValueError):
+        gap_sweep((3,), cells=("Transformer",))
+
+
+# -- the lesson's experiment -----------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def long_gaps():
+    """The notebook's sweep at its two long gaps (each gap's result is the notebook's own)."""
+    from gradclinic.explorers.gated_rnn import gap_sweep
+
+    return gap_sweep((20, 28), gradient_norms=lesson.timestep_gradient_norms, progress=None, **SWEEP)
+
+
+@pytest.mark.slow
+def test_simple_rnn_forgets_while_gated_cells_remember(long_gaps):
+    accuracy = long_gaps.accuracy
+    for gap in (20, 28):
+        assert accuracy["SimpleRNN", gap] < 0.65  # chance is 0.5
+        assert accuracy["LSTM", gap] > 0.8
+        assert accuracy["GRU, gate open", gap] > 0.9
+    assert accuracy["GRU", 20] > 0.8
+    assert accuracy["GRU", 28] < 0.7  # Keras's default GRU is the first gated cell to fail
+
+
+@pytest.mark.slow
+def test_gradient_through_time_at_initialisation(long_gaps):
+    for gap in (20, 28):
+        ratios = {cell: long_gaps.subject_ratio(cell, gap) for cell in long_gaps.cells}
+        # Default GRU (keeps ½ per step) < SimpleRNN < LSTM (keeps σ(1)) < GRU with z's bias at 3.
+        assert ratios["GRU"] < ratios["SimpleRNN"] < ratios["LSTM"] < ratios["GRU, gate open"]
+        assert ratios["GRU"] < 1e-4 and ratios["GRU, gate open"] > 0.1
+        for cell, keep in (("GRU", 0.5), ("LSTM", 1 / (1 + np.exp(-1.0)))):
+            assert 0.1 < ratios[cell] / keep ** gap < 1e3  # roughly keep^gap, the notebook's guide
+        assert long_gaps.subject_ratio("GRU, gate open", gap, trained=True) >= 1.0
