@@ -1,0 +1,476 @@
+"""Lesson 12, signal propagation: ``length_map``, ``fixed_point_q``, ``chi1`` and ``orthogonal``.
+
+The lesson's contract (stated in the notebook, followed by the references):
+
+- Gaussian expectations E_z[f(z)], z ~ N(0, 1), by Gauss–Hermite quadrature with
+  ``numpy.polynomial.hermite_e.hermegauss(N_QUAD)``, the weights divided by their sum √(2π).
+  ``N_QUAD`` = 100 is even, so no node sits at z = 0, where ReLU has its kink.
+- ``phi`` is a NumPy function (``np.tanh``, ReLU, the identity, the sigmoid, ``np.sin``: the
+  harness's ``NUMPY_ACTIVATIONS``); ``chi1`` needs φ' and takes it by a central difference
+  (φ(x + h) − φ(x − h)) / 2h with h = ``FD_STEP`` = 1e-5, exact for ReLU away from its kink and
+  off by O(h²) ≈ 1e-10 for smooth φ.
+- ``fixed_point_q`` iterates the length map from q = 1 until |q_new − q| ≤ ``TOLERANCE``·max(1, q)
+  (TOLERANCE = 1e-12) and returns q_new; it raises ValueError when q passes ``Q_LIMIT`` = 1e12
+  (the map diverges: an unbounded φ in the chaotic phase) or when ``MAX_ITERATIONS`` = 10 000
+  steps do not converge. The hidden cases avoid the one point where that happens although the
+  map converges, σ_b = 0 at exactly the edge of chaos (q ↦ 0 only like 1/(2l) there).
+
+``orthogonal`` is random, so its judge checks properties and statistics, not values: the shape;
+orthogonality WᵀW = gain²·I (tall) or WWᵀ = gain²·I (wide) of the kernel flattened to
+(prod(shape[:-1]), shape[-1]), to 1e-5 (float32 QR passes); and two statistics of a Haar-distributed matrix, on
+fixed seeds. With F the flattened kernel divided by gain, m × n its larger and smaller side:
+
+- T = trace(F[:k, :k])·√(m/k), k = min(m, n). Under Haar T is close to N(0, 1) (its std measured
+  on 100 seeds per shape is ≤ 1.16); |T| ≤ ``TRACE_LIMIT`` = 6 fails a correct submission with
+  probability < 1e-6 per case. A QR *without* the sign correction (LAPACK's Householder QR makes
+  R's diagonal negative for a positive pivot) puts T near −0.6·√k: −12 for the 400 × 400 case.
+- Every column (tall) or row (wide) sum of F, ~ N(0, 1) under Haar: |sum| ≤ ``SUM_LIMIT`` = 6
+  (a false failure below 1e-9 · n per case). A Q built from uniform [0, 1) numbers fails it.
+
+Two cases share one seed: a function that ignores ``rng`` returns two different matrices there.
+"""
+
+import math
+
+import numpy as np
+from numpy.polynomial.hermite_e import hermegauss
+
+from autograder import harness
+from autograder.exercise import (Case, CheckFailed, Exercise, NumpyActivationArg, RngArg, allclose,
+                                 as_float_array, fail)
+from autograder.registry import register
+
+N_QUAD = 100
+FD_STEP = 1e-5
+TOLERANCE = 1e-12
+MAX_ITERATIONS = 10_000
+Q_LIMIT = 1e12
+TRACE_LIMIT = 6.0
+SUM_LIMIT = 6.0
+ORTHOGONALITY_ATOL = 1e-5  # float32 arithmetic (a Keras or TF QR) passes; a wrong gain does not
+RTOL, ATOL = 1e-6, 1e-9
+
+_NODES, _WEIGHTS = hermegauss(N_QUAD)
+_WEIGHTS = _WEIGHTS / _WEIGHTS.sum()
+
+
+# -- references ----------------------------------------------------------------------------
+def _checked_sigmas(sigma_w, sigma_b):
+    for name, value in (("sigma_w", sigma_w), ("sigma_b", sigma_b)):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise ValueError(f"{name} must be a number, got {value!r}")
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(f"{name} is a standard deviation: it must be a finite number ≥ 0, got {value!r}")
+    return float(sigma_w), float(sigma_b)
+
+
+def gaussian_mean(values):
+    """E_z[f(z)] from ``values`` = f(√q·z_k) on the quadrature nodes, last axis (N_QUAD,)."""
+    return values @ _WEIGHTS
+
+
+def length_map(q, sigma_w, sigma_b, phi):
+    """Reference: σ_w²·E_z[φ(√q·z)²] + σ_b² for every entry of ``q`` (same shape as q)."""
+    sigma_w, sigma_b = _checked_sigmas(sigma_w, sigma_b)
+    q = np.asarray(q, dtype=float)
+    if not np.all(np.isfinite(q)) or np.any(q < 0):
+        raise ValueError("q is a variance (the mean square of a pre-activation): it must be finite and ≥ 0")
+    pre = np.sqrt(q)[..., None] * _NODES
+    return sigma_w ** 2 * gaussian_mean(phi(pre) ** 2) + sigma_b ** 2
+
+
+def fixed_point_q(sigma_w, sigma_b, phi):
+    """Reference: q* by iterating the length map from q = 1 (see the module's contract)."""
+    q = 1.0
+    for _ in range(MAX_ITERATIONS):
+        new = float(length_map(q, sigma_w, sigma_b, phi))
+        if not new <= Q_LIMIT:
+            raise ValueError(f"the length map diverges for sigma_w={sigma_w}, sigma_b={sigma_b}: q passed "
+                             f"{Q_LIMIT:g} (an unbounded φ in the chaotic phase has no finite q*)")
+        if abs(new - q) <= TOLERANCE * max(1.0, q):
+            return new
+        q = new
+    raise ValueError(f"the length map did not converge in {MAX_ITERATIONS} iterations "
+                     f"(sigma_w={sigma_w}, sigma_b={sigma_b})")
+
+
+def derivative(phi, x, step=FD_STEP):
+    """φ'(x) by the central difference (φ(x + h) − φ(x − h)) / 2h."""
+    return (phi(x + step) - phi(x - step)) / (2 * step)
+
+
+def chi1_at(q, sigma_w, phi):
+    """σ_w²·E_z[φ'(√q·z)²] at a given q."""
+    return float(sigma_w ** 2 * gaussian_mean(derivative(phi, math.sqrt(q) * _NODES) ** 2))
+
+
+def chi1(sigma_w, sigma_b, phi):
+    """Reference: χ₁ = σ_w²·E_z[φ'(√q*·z)²] at the fixed point q* (ValueError where q* diverges)."""
+    q_star = fixed_point_q(sigma_w, sigma_b, phi)
+    return chi1_at(q_star, float(sigma_w), phi)
+
+
+def flat_shape(shape):
+    """(rows, cols) = (prod(shape[:-1]), shape[-1]), the matrix a kernel of ``shape`` is."""
+    if not isinstance(shape, (tuple, list)) or len(shape) < 2:
+        raise ValueError(f"an orthogonal kernel needs a shape with at least two dimensions, got {shape!r}")
+    for dim in shape:
+        if isinstance(dim, (bool, np.bool_)) or not isinstance(dim, (int, np.integer)) or dim < 1:
+            raise ValueError(f"every dimension of shape must be a whole number ≥ 1, got {shape!r}")
+    return math.prod(int(d) for d in shape[:-1]), int(shape[-1])
+
+
+def orthogonal(shape, rng, gain=1.0):
+    """Reference: ``keras.initializers.Orthogonal(gain)`` drawn from ``rng``.
+
+    QR of a (max(rows, cols), min(rows, cols)) standard normal matrix, columns of Q multiplied
+    by sign(diag(R)) (this makes Q Haar-distributed), transposed when rows < cols, times gain.
+    """
+    rows, cols = flat_shape(shape)
+    if isinstance(gain, (bool, np.bool_)) or not isinstance(gain, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(gain):
+        raise ValueError(f"gain must be a finite number, got {gain!r}")
+    q, r = np.linalg.qr(rng.standard_normal((max(rows, cols), min(rows, cols))))
+    q = q * np.sign(np.diag(r))
+    if rows < cols:
+        q = q.T
+    return gain * q.reshape(tuple(int(d) for d in shape))
+
+
+# -- cases ---------------------------------------------------------------------------------
+TANH, RELU, LINEAR, SIGMOID, SIN = (NumpyActivationArg(name) for name in ("tanh", "relu", "linear", "sigmoid", "sin"))
+
+
+def _random_tanh_points(rng, count):
+    """(σ_w, σ_b) pairs across both phases, away from the slow point σ_b ≈ 0, σ_w ≈ 1."""
+    points = []
+    while len(points) < count:
+        sigma_w, sigma_b = float(rng.uniform(0.3, 3.5)), float(rng.uniform(0.0, 1.2))
+        if sigma_b < 0.1 and abs(sigma_w - 1.0) < 0.1:
+            continue
+        points.append((round(sigma_w, 4), round(sigma_b, 4)))
+    return points
+
+
+def _phase_cases(seed):
+    """Cases (σ_w, σ_b, φ) shared by fixed_point_q and chi1: random and edge, each phase."""
+    rng = np.random.default_rng(seed)
+    cases = [Case(f"tanh, σ_w={w}, σ_b={b}", (w, b, TANH)) for w, b in _random_tanh_points(rng, 6)]
+    cases += [
+        Case("tanh, σ_w=0.6, σ_b=0 (ordered, q* = 0)", (0.6, 0.0, TANH)),
+        Case("tanh, σ_w=1.5, σ_b=0 (chaotic, q* > 0)", (1.5, 0.0, TANH)),
+        Case("tanh, σ_w=2.5, σ_b=0.05", (2.5, 0.05, TANH)),
+        Case("tanh, σ_w=0, σ_b=0.7 (no weights: q* = σ_b²)", (0.0, 0.7, TANH)),
+        Case("tanh, σ_w=4, σ_b=2 given as ints", (4, 2, TANH)),
+        Case("ReLU, σ_w=1.2, σ_b=0.1 (q* = σ_b²/(1 − σ_w²/2))", (1.2, 0.1, RELU)),
+        Case("ReLU, σ_w=0.8, σ_b=0.5", (0.8, 0.5, RELU)),
+        Case("linear, σ_w=0.9, σ_b=0.3 (q* = σ_b²/(1 − σ_w²))", (0.9, 0.3, LINEAR)),
+        Case("sigmoid, σ_w=2.0, σ_b=0.2", (2.0, 0.2, SIGMOID)),
+        Case("sin, σ_w=1.8, σ_b=0.4", (1.8, 0.4, SIN)),
+        Case("ReLU, σ_w=2 (chaotic, unbounded: q* diverges)", (2.0, 0.1, RELU), raises="ValueError"),
+        Case("linear, σ_w=1.2 (q grows like 1.44^l)", (1.2, 0.0, LINEAR), raises="ValueError"),
+        Case("a negative σ_w=-1", (-1.0, 0.1, TANH), raises="ValueError"),
+        Case("a negative σ_b=-0.2", (1.0, -0.2, TANH), raises="ValueError"),
+    ]
+    return cases
+
+
+def _iterate(sigma_w, sigma_b, phi, steps, start=1.0):
+    q = start
+    for _ in range(steps):
+        q = float(length_map(q, sigma_w, sigma_b, phi))
+    return q
+
+
+# -- exercises -----------------------------------------------------------------------------
+@register
+class LengthMap(Exercise):
+    name = "length_map"
+
+    def basic_cases(self):
+        return [Case("q=1, tanh, σ_w=1.5, σ_b=0.3", (1.0, 1.5, 0.3, TANH)),
+                Case("q=2, linear, σ_w=0.5, σ_b=1 (exactly σ_w²·q + σ_b²)", (2.0, 0.5, 1.0, LINEAR))]
+
+    def hidden_cases(self):
+        rng = np.random.default_rng(1200)
+        cases = []
+        for _ in range(4):
+            q, w, b = float(rng.uniform(0, 6)), float(rng.uniform(0.2, 4)), float(rng.uniform(0, 1.5))
+            cases.append(Case(f"q={q:.4g}, tanh, σ_w={w:.4g}, σ_b={b:.4g}", (q, w, b, TANH)))
+        qs = rng.uniform(0, 10, size=(3, 4))
+        cases += [
+            Case("q an array of shape (3, 4), tanh, σ_w=2, σ_b=0.5", (qs, 2.0, 0.5, TANH)),
+            Case("q an array of shape (7,), ReLU, σ_w=1.4, σ_b=0.1", (np.linspace(0, 3, 7), 1.4, 0.1, RELU)),
+            Case("q=0 (a zero signal), tanh, σ_w=1.5, σ_b=0.2", (0.0, 1.5, 0.2, TANH)),
+            Case("q=0.5, sigmoid (φ(0) ≠ 0), σ_w=1, σ_b=0", (0.5, 1.0, 0.0, SIGMOID)),
+            Case("q=3, sin, σ_w=1.2, σ_b=0.3", (3.0, 1.2, 0.3, SIN)),
+            Case("q=400 (deep in saturation), tanh, σ_w=1.1, σ_b=0.1", (400.0, 1.1, 0.1, TANH)),
+            Case("q=1, tanh, σ_w=0, σ_b=0.4 (no weights)", (1.0, 0.0, 0.4, TANH)),
+            Case("q=2, σ_w=3, σ_b=1 given as ints, tanh", (2, 3, 1, TANH)),
+            Case("a negative q=-0.5", (-0.5, 1.0, 0.0, TANH), raises="ValueError"),
+            Case("a negative σ_w=-1.5", (1.0, -1.5, 0.0, TANH), raises="ValueError"),
+        ]
+        return cases
+
+    def reference(self, q, sigma_w, sigma_b, phi):
+        return length_map(q, sigma_w, sigma_b, phi)
+
+    def judge(self, case, got, expected):
+        q, sigma_w, sigma_b = case.args[0], float(case.args[1]), float(case.args[2])
+        phi = harness.NUMPY_ACTIVATIONS[case.args[3].name]
+        got_array = as_float_array(got)
+        expected = np.asarray(expected)
+        if got_array is None:
+            raise CheckFailed(f"length_map({case.label}) returned {type(got).__name__}; return a number or, "
+                              "for an array q, an array of the same shape.")
+        if got_array.shape != expected.shape:
+            if got_array.size == 1 and expected.size > 1:
+                fail(self.name, case, expected, got, "q is an array here and one number came back: vectorise "
+                     "over q (np.sqrt(q)[..., None] * nodes evaluates every q on every node at once, then "
+                     "average over the last axis).")
+            fail(self.name, case, f"shape {expected.shape}", f"shape {got_array.shape}",
+                 "the result has q's shape: one q ↦ q' per entry (for a scalar q, a scalar).")
+        if allclose(got_array, expected, rtol=RTOL, atol=ATOL):
+            return
+        q_arr = np.asarray(q, float)
+        mean_sq = (expected - sigma_b ** 2) / sigma_w ** 2 if sigma_w else None
+
+        def near(value):
+            return allclose(got_array, value, rtol=1e-5, atol=1e-8)
+
+        if mean_sq is not None:
+            if near(sigma_w ** 2 * math.sqrt(2 * math.pi) * mean_sq + sigma_b ** 2):
+                fail(self.name, case, expected, got, "the quadrature weights are not normalised: hermegauss's "
+                     "weights sum to √(2π) (they integrate against e^(−z²/2), not the N(0, 1) density), so "
+                     "divide them by their sum.")
+            if near(sigma_w * mean_sq + sigma_b) or near(sigma_w * mean_sq + sigma_b ** 2) \
+                    or near(sigma_w ** 2 * mean_sq + sigma_b):
+                fail(self.name, case, expected, got, "σ_w and σ_b are standard deviations: the variances that "
+                     "enter the map are σ_w² and σ_b².")
+        halves = length_map(q_arr / 2, sigma_w, sigma_b, phi)
+        if near(halves):
+            fail(self.name, case, expected, got, "this averages over N(0, ½): hermgauss (physicists' "
+                 "Hermite, weight e^(−x²)) needs nodes times √2; hermegauss (weight e^(−z²/2)) is the "
+                 "one for z ~ N(0, 1).")
+        if np.all(q_arr >= 0) and near(length_map(q_arr ** 2, sigma_w, sigma_b, phi)):
+            fail(self.name, case, expected, got, "φ was evaluated at q·z: a pre-activation with variance q "
+                 "is √q·z.")
+        without_square = sigma_w ** 2 * gaussian_mean(phi(np.sqrt(q_arr)[..., None] * _NODES)) + sigma_b ** 2
+        if near(without_square):
+            fail(self.name, case, expected, got, "the square is missing: q is a mean *square*, so the map "
+                 "averages φ(√q·z)², not φ(√q·z).")
+        if near(sigma_w ** 2 * q_arr + sigma_b ** 2) and case.args[3].name != "linear":
+            fail(self.name, case, expected, got, "that is the linear network's map σ_w²·q + σ_b²; apply φ "
+                 "before squaring.")
+        for n_nodes in range(2, 60):
+            nodes, weights = hermegauss(n_nodes)
+            coarse = sigma_w ** 2 * (phi(np.sqrt(q_arr)[..., None] * nodes) ** 2) @ (weights / weights.sum())
+            if near(coarse + sigma_b ** 2):
+                fail(self.name, case, expected, got, f"this is the quadrature with {n_nodes} nodes; use "
+                     f"N_QUAD = {N_QUAD} as the lesson says (few nodes miss saturated tanh at large q).")
+        fail(self.name, case, expected, got, "the map is σ_w²·E_z[φ(√q·z)²] + σ_b², the mean over "
+             "hermegauss(N_QUAD)'s nodes with normalised weights.")
+
+
+class _PhaseExercise(Exercise):
+    """What fixed_point_q and chi1 share: their cases, (σ_w, σ_b, φ)."""
+
+    seed = None
+
+    def hidden_cases(self):
+        return _phase_cases(self.seed)
+
+    @staticmethod
+    def unpack(case):
+        sigma_w, sigma_b, activation = case.args
+        return float(sigma_w), float(sigma_b), harness.NUMPY_ACTIVATIONS[activation.name]
+
+    def scalar(self, case, got):
+        if isinstance(got, (tuple, list, dict)):
+            raise CheckFailed(f"{self.name}({case.label}) returned a {type(got).__name__}; return one number.")
+        value = as_float_array(got)
+        if value is None or value.size != 1:
+            raise CheckFailed(f"{self.name}({case.label}) returned {type(got).__name__}; return one number "
+                              "(a float).")
+        return float(value.reshape(()))
+
+
+@register
+class FixedPointQ(_PhaseExercise):
+    name = "fixed_point_q"
+    seed = 1201
+
+    def basic_cases(self):
+        return [Case("tanh, σ_w=1.5, σ_b=0.3", (1.5, 0.3, TANH)),
+                Case("linear, σ_w=0.5, σ_b=1 (q* = σ_b²/(1 − σ_w²))", (0.5, 1.0, LINEAR))]
+
+    def reference(self, sigma_w, sigma_b, phi):
+        return fixed_point_q(sigma_w, sigma_b, phi)
+
+    def judge(self, case, got, expected):
+        value = self.scalar(case, got)
+        if allclose(value, expected, rtol=1e-6, atol=1e-7):
+            return
+        sigma_w, sigma_b, phi = self.unpack(case)
+        if not math.isfinite(value):
+            fail(self.name, case, expected, value, "q came back infinite or NaN where the map converges.")
+        if sigma_b == 0 and sigma_w > 1 and abs(value) < 1e-9:
+            fail(self.name, case, expected, value, "q = 0 is a fixed point whenever σ_b = 0, but in the "
+                 "chaotic phase it is unstable: the iteration must start from q = 1 and moves away from 0 "
+                 "to the stable q* > 0.")
+        for steps in (1, 2, 3, 5, 10, 20, 30, 50, 100):
+            if allclose(value, _iterate(sigma_w, sigma_b, phi, steps), rtol=1e-9, atol=1e-12):
+                fail(self.name, case, expected, value, f"this is q after {steps} iteration(s) from q = 1, not "
+                     "yet converged: iterate until |q_new − q| ≤ 1e-12·max(1, q).")
+        if allclose(value, _iterate(sigma_w, sigma_b, phi, 50, start=0.0), rtol=1e-6, atol=1e-9):
+            fail(self.name, case, expected, value, "the iteration starts from q = 1, as the lesson says.")
+        fail(self.name, case, expected, value, "q* is where length_map(q) = q, reached by iterating "
+             "q ← length_map(q) from q = 1 (check length_map first).")
+
+
+@register
+class Chi1(_PhaseExercise):
+    name = "chi1"
+    seed = 1202
+
+    def basic_cases(self):
+        return [Case("tanh, σ_w=0.5, σ_b=0 (q* = 0, χ₁ = σ_w²)", (0.5, 0.0, TANH)),
+                Case("tanh, σ_w=1.5, σ_b=0.3", (1.5, 0.3, TANH))]
+
+    def reference(self, sigma_w, sigma_b, phi):
+        return chi1(sigma_w, sigma_b, phi)
+
+    def judge(self, case, got, expected):
+        value = self.scalar(case, got)
+        if allclose(value, expected, rtol=RTOL, atol=1e-8):
+            return
+        sigma_w, sigma_b, phi = self.unpack(case)
+        q_star = fixed_point_q(sigma_w, sigma_b, phi)
+        pre = math.sqrt(q_star) * _NODES
+        slope = derivative(phi, pre)
+
+        def near(candidate):
+            return allclose(value, candidate, rtol=1e-5, atol=1e-8)
+
+        if not math.isclose(q_star, 1.0, rel_tol=1e-3) and near(chi1_at(1.0, sigma_w, phi)):
+            fail(self.name, case, expected, value, "χ₁ was evaluated at q = 1, the starting point; it is "
+                 "the slope at the fixed point: compute q* = fixed_point_q(...) first, then average φ'(√q*·z)².")
+        if sigma_w not in (0.0, 1.0) and near(sigma_w * gaussian_mean(slope ** 2)):
+            fail(self.name, case, expected, value, "σ_w appears unsquared: χ₁ = σ_w²·E[φ'(√q*·z)²] (the "
+                 "weights' variance, σ_w², multiplies every backward step).")
+        if near(sigma_w ** 2 * gaussian_mean(slope) ** 2):
+            fail(self.name, case, expected, value, "this is σ_w²·(E[φ'])²: square φ' first, then average "
+                 "— χ₁ is the mean of φ'² (the backward pass multiplies each unit's gradient by its own φ').")
+        if near(sigma_w ** 2 * gaussian_mean(slope)):
+            fail(self.name, case, expected, value, "φ' is not squared: χ₁ = σ_w²·E[φ'(√q*·z)²], the growth "
+                 "of the squared gradient norm.")
+        if near(sigma_w ** 2 * gaussian_mean(derivative(phi, q_star * _NODES) ** 2)):
+            fail(self.name, case, expected, value, "φ' was evaluated at q*·z; a pre-activation with "
+                 "variance q* is √q*·z.")
+        if near(sigma_w ** 2 * math.sqrt(2 * math.pi) * gaussian_mean(slope ** 2)):
+            fail(self.name, case, expected, value, "the quadrature weights are not normalised: divide "
+                 "hermegauss's weights by their sum √(2π).")
+        if near(sigma_w ** 2 * gaussian_mean(phi(pre) ** 2) + sigma_b ** 2):
+            fail(self.name, case, expected, value, "this is the length map at q*, i.e. q* itself; χ₁ uses "
+                 "the derivative φ', by the central difference (φ(x + h) − φ(x − h)) / 2h.")
+        fail(self.name, case, expected, value, "χ₁ = σ_w²·E_z[φ'(√q*·z)²] with q* = fixed_point_q(σ_w, σ_b, "
+             "φ) and φ' by a central difference with step FD_STEP.")
+
+
+@register
+class Orthogonal(Exercise):
+    name = "orthogonal"
+    same_seed = 1290
+
+    def basic_cases(self):
+        return [Case("a square (64, 64) kernel", ((64, 64), RngArg(1203)))]
+
+    def hidden_cases(self):
+        return [
+            Case("a square (400, 400) kernel", ((400, 400), RngArg(1210))),
+            Case("a square (300, 300) kernel, gain=1.5", ((300, 300), RngArg(1211)), {"gain": 1.5}),
+            Case("a tall (1024, 256) kernel", ((1024, 256), RngArg(1212))),
+            Case("a wide (256, 1024) kernel, gain=0.5", ((256, 1024), RngArg(1213)), {"gain": 0.5}),
+            Case("a Conv2D kernel (3, 3, 64, 256), flattened to (576, 256)", ((3, 3, 64, 256), RngArg(1214))),
+            Case("a Conv1D kernel (5, 8, 512), flattened to (40, 512): wide", ((5, 8, 512), RngArg(1215))),
+            Case("a (2, 2) kernel given as a list [2, 2], gain=2 (an int)", ([2, 2], RngArg(1216)), {"gain": 2}),
+            Case("a (1, 7) kernel (one row)", ((1, 7), RngArg(1217))),
+            Case(f"a (128, 128) kernel, seed {self.same_seed}", ((128, 128), RngArg(self.same_seed))),
+            Case(f"the same (128, 128) kernel with the same seed {self.same_seed} again",
+                 ((128, 128), RngArg(self.same_seed))),
+            Case("a 1-D shape (5,)", ((5,), RngArg(1218)), raises="ValueError"),
+            Case("a shape with a zero (0, 4)", ((0, 4), RngArg(1219)), raises="ValueError"),
+        ]
+
+    def reference(self, shape, rng, gain=1.0):
+        return orthogonal(shape, rng, gain)
+
+    def judge(self, case, got, expected):
+        shape, gain = tuple(case.args[0]), float(case.kwargs.get("gain", 1.0))
+        array = as_float_array(got)
+        if array is None or array.shape != expected.shape:
+            shown = None if array is None else array.shape
+            rows, cols = flat_shape(shape)
+            why = "the kernel has the shape asked for"
+            if rows < cols and shown == (rows, rows):
+                why = ("for a wide shape (rows < cols) QR of a (rows, cols) matrix gives a (rows, rows) Q: "
+                       "factor the transposed (cols, rows) matrix and transpose Q back")
+            elif len(shape) > 2:
+                why = "reshape the flattened (prod(shape[:-1]), shape[-1]) matrix back to the kernel's shape"
+            fail(self.name, case, f"shape {expected.shape}", f"shape {shown}", why + ".")
+        if not np.all(np.isfinite(array)):
+            fail(self.name, case, "finite numbers", "inf or NaN", "an orthogonal matrix has entries in [−gain, gain].")
+        flat = array.reshape(-1, shape[-1])
+        rows, cols = flat.shape
+        gram = flat.T @ flat if rows >= cols else flat @ flat.T
+        which = "WᵀW" if rows >= cols else "WWᵀ"
+        target = gain ** 2 * np.eye(min(rows, cols))
+        if not np.allclose(gram, target, atol=ORTHOGONALITY_ATOL * max(1.0, gain ** 2)):
+            scale = float(np.mean(np.diag(gram)))
+            if np.allclose(gram, scale * np.eye(len(gram)), atol=ORTHOGONALITY_ATOL * max(1.0, scale)):
+                if math.isclose(scale, gain ** 4, rel_tol=1e-4):
+                    hint = "the gain was applied twice (or squared): multiply Q by gain once, so WᵀW = gain²·I."
+                elif math.isclose(scale, 1.0, rel_tol=1e-4):
+                    hint = "the gain is missing: return gain · Q."
+                elif math.isclose(scale, abs(gain), rel_tol=1e-4):
+                    hint = "Q was multiplied by √gain: the kernel is gain · Q."
+                else:
+                    hint = f"the rows/columns are orthogonal but of squared length {scale:.4g}, not gain²."
+                fail(self.name, case, f"{which} = {gain ** 2:g}·I", f"{which} = {scale:.6g}·I", hint)
+            worst = float(np.abs(gram - target).max())
+            hint = ("the *flattened* kernel (prod(shape[:-1]), shape[-1]) must be orthogonal, as Keras's is: "
+                    "orthogonalise that one matrix, not each slice." if len(shape) > 2 else
+                    "take Q from np.linalg.qr of a Gaussian matrix (the columns of Q are orthonormal).")
+            fail(self.name, case, f"{which} = {gain ** 2:g}·I", f"an entry off by {worst:.3g}", hint)
+        unit = flat / gain
+        m, n = max(rows, cols), min(rows, cols)
+        if n >= 128:
+            trace_stat = float(np.trace(unit[:n, :n]) * math.sqrt(m / n))
+            if abs(trace_stat) > TRACE_LIMIT:
+                fail(self.name, case, f"|T| ≤ {TRACE_LIMIT:g} (T ~ N(0, 1) for a Haar matrix)",
+                     f"T = {trace_stat:.3g}",
+                     "Q is not uniformly (Haar) distributed: np.linalg.qr's R has a diagonal of either sign, "
+                     "which biases Q's diagonal. Multiply Q's columns by np.sign(np.diag(R)) — the sign "
+                     "correction Keras's Orthogonal makes.")
+            sums = unit.sum(axis=0) if rows >= cols else unit.sum(axis=1)
+            if np.abs(sums).max() > SUM_LIMIT:
+                fail(self.name, case, f"|column sums| ≤ {SUM_LIMIT:g} (each ~ N(0, 1) for a Haar matrix)",
+                     f"a sum of {float(sums[np.argmax(np.abs(sums))]):.3g}",
+                     "the matrix QR factors must be standard normal (rng.standard_normal): numbers with a "
+                     "non-zero mean, such as rng.random(), tilt Q towards the all-ones direction.")
+
+    def verdicts(self, cases, answers, answer_store):
+        failures = super().verdicts(cases, answers, answer_store)
+        twins = [i for i, case in enumerate(cases)
+                 if case.args and isinstance(case.args[-1], RngArg) and case.args[-1].seed == self.same_seed]
+        if len(twins) == 2:
+            try:
+                first, second = (harness.decode_plain(answers[i]["result"], answer_store) for i in twins)
+            except (harness.BadResult, KeyError, TypeError):
+                return failures
+            if not allclose(first, second, rtol=0, atol=1e-12):
+                failures.append(f"orthogonal(the same (128, 128) kernel twice, with generators seeded alike): two "
+                                "different matrices came back.\n  Likely cause: the function ignores its rng "
+                                "argument (np.random.randn / a new default_rng()); draw every random number "
+                                "from rng, so a seed reproduces the kernel.")
+        return failures
