@@ -1,0 +1,272 @@
+"""Lesson 09, Batch Normalization: ``batchnorm_forward``, judged against Keras's own layer.
+
+The reference computes what ``keras.layers.BatchNormalization`` (default ``axis=-1``) computes
+in one call, in float64 NumPy: the features are the last axis and their statistics are taken
+over every other axis (axis 0 for a (batch, features) array; batch, height and width for a
+(batch, height, width, channels) one). In training mode it normalises with the batch's mean
+and *biased* variance and returns moving = moving·momentum + batch·(1 − momentum); in
+inference mode it normalises with the moving statistics and returns them unchanged. The
+course's tests check it against real Keras layers over several steps.
+
+The judges recognise the mistakes people really bring: PyTorch's conventions (unbiased
+variance for the running average, ``momentum`` weighting the *new* batch), ε outside the square
+root or missing, statistics over the wrong axis, batch statistics (or updates) at inference,
+and a forgotten or swapped γ/β; each failure names its misconception.
+"""
+
+import numbers
+
+import numpy as np
+
+from autograder.exercise import Case, CheckFailed, Exercise, allclose, as_float_array, fail
+from autograder.registry import register
+
+RTOL, ATOL = 1e-4, 1e-6  # a learner computing in float32 stays well inside these
+PARTS = ("y", "new_moving_mean", "new_moving_var")
+
+
+# -- reference --------------------------------------------------------------------------------
+def _validated(x, gamma, beta, moving_mean, moving_var, momentum, epsilon):
+    x = np.asarray(x, dtype="float64")
+    if x.ndim < 2:
+        raise ValueError(f"x must have shape (batch, features) or (batch, …, features), got shape {x.shape}")
+    features = x.shape[-1]
+    vectors = []
+    for name, value in (("gamma", gamma), ("beta", beta), ("moving_mean", moving_mean), ("moving_var", moving_var)):
+        value = np.asarray(value, dtype="float64")
+        if value.shape != (features,):
+            raise ValueError(f"{name} must have one entry per feature, shape ({features},) for x of shape "
+                             f"{x.shape}, got shape {value.shape}")
+        vectors.append(value)
+    for name, value, low, high in (("momentum", momentum, 0.0, 1.0), ("epsilon", epsilon, 0.0, np.inf)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or np.isnan(value) \
+                or not low <= value <= high:
+            raise ValueError(f"{name} must be a number in [{low:g}, {high:g}], got {value!r}")
+    if np.any(vectors[3] < 0):
+        raise ValueError("moving_var must be ≥ 0 everywhere: a variance cannot be negative")
+    return (x, *vectors)
+
+
+def batchnorm_forward(x, gamma, beta, moving_mean, moving_var, training, momentum=0.99, epsilon=1e-3):
+    """Reference: ``keras.layers.BatchNormalization`` (axis=-1) for one call.
+
+    Returns ``(y, new_moving_mean, new_moving_var)``: ``y`` shaped like ``x``, the moving
+    statistics (features,). Statistics over every axis of ``x`` but the last.
+    """
+    return _forward(x, gamma, beta, moving_mean, moving_var, training, momentum, epsilon)
+
+
+def _forward(x, gamma, beta, moving_mean, moving_var, training, momentum, epsilon, mistake=None):
+    """The reference, or (``mistake`` = a key of :data:`MISTAKES`) one way people get it wrong."""
+    x, gamma, beta, moving_mean, moving_var = _validated(x, gamma, beta, moving_mean, moving_var,
+                                                         momentum, epsilon)
+    features = x.shape[-1]
+    axes = {"feature axis": (x.ndim - 1,), "axis 0 only": (0,)}.get(mistake, tuple(range(x.ndim - 1)))
+    use_batch = bool(training) or mistake in ("batch stats at inference", "always training")
+    update = bool(training) or mistake in ("update at inference", "always training")
+    mean, var = x.mean(axis=axes, keepdims=True), x.var(axis=axes, keepdims=True)
+    count = int(np.prod([x.shape[a] for a in axes]))
+    unbiased = var * count / (count - 1) if count > 1 else np.full_like(var, np.nan)
+    averaged_var = unbiased if mistake in ("ddof=1", "ddof=1 moving only") else var
+    if mistake == "ddof=1":
+        var = unbiased
+    new_mean, new_var = moving_mean.copy(), moving_var.copy()
+    if update and mean.size == features:  # a wrong axis gives statistics that cannot be averaged in
+        keep = 1 - momentum if mistake == "swapped momentum" else momentum
+        new_mean = moving_mean * keep + mean.reshape(-1) * (1 - keep)
+        new_var = moving_var * keep + averaged_var.reshape(-1) * (1 - keep)
+    norm_mean, norm_var = (mean, var) if use_batch else (moving_mean, moving_var)
+    if training and mistake == "moving stats in training":
+        norm_mean, norm_var = moving_mean, moving_var
+    elif training and mistake == "updated moving stats in training":
+        norm_mean, norm_var = new_mean, new_var
+    with np.errstate(divide="ignore", invalid="ignore"):
+        centred = x - norm_mean
+        if mistake == "epsilon outside sqrt":
+            normalised = centred / (np.sqrt(norm_var) + epsilon)
+        elif mistake == "no epsilon":
+            normalised = centred / np.sqrt(norm_var)
+        elif mistake == "no sqrt":
+            normalised = centred / (norm_var + epsilon)
+        else:
+            normalised = centred / np.sqrt(norm_var + epsilon)
+    scale, shift = {"no gamma beta": (1.0, 0.0), "gamma beta swapped": (beta, gamma), "no beta": (gamma, 0.0),
+                    "no gamma": (1.0, beta)}.get(mistake, (gamma, beta))
+    return normalised * scale + shift, new_mean, new_var
+
+
+# The misconceptions, in the order they are tried, each with the hint a learner reads.
+MISTAKES = {
+    "ddof=1 moving only": "moving_var was averaged with the unbiased variance (n − 1), as PyTorch's running_var "
+                          "is. Keras averages the same biased variance it normalises with.",
+    "ddof=1": "the unbiased variance (ddof=1, divide by n − 1). Keras normalises with the biased batch "
+              "variance, np.var(x, axis=0) (divide by n), and averages that same variance into moving_var.",
+    "swapped momentum": "momentum applied the wrong way round: moving·(1 − m) + batch·m is PyTorch's convention "
+                        "(its momentum=0.1 weights the new batch). Keras keeps momentum of the old value: "
+                        "moving·m + batch·(1 − m), m = 0.99 by default.",
+    "epsilon outside sqrt": "ε added outside the square root, (x − μ)/(√σ² + ε). Keras divides by √(σ² + ε).",
+    "no epsilon": "ε is missing: divide by √(σ² + ε), which also keeps a constant feature finite.",
+    "no sqrt": "divided by the variance, not the standard deviation: (x − μ)/√(σ² + ε).",
+    "feature axis": "statistics taken over the feature axis (each example normalised by itself, which is "
+                    "Layer Normalization). Batch Normalization averages each feature over the batch: "
+                    "axis 0 for (batch, features), every axis but the last in general.",
+    "axis 0 only": "statistics over axis 0 only. For x of shape (batch, …, features) Keras's default axis=-1 "
+                   "normalises each feature over every other axis (batch, height, width for images).",
+    "batch stats at inference": "in inference mode (training=False) the output must use moving_mean and "
+                                "moving_var, not the batch's own statistics: a prediction must not depend on "
+                                "which other examples share its batch.",
+    "always training": "training=False was ignored: in inference mode the output uses moving_mean and "
+                       "moving_var, and they come back unchanged (no batch statistics, no update).",
+    "update at inference": "the moving statistics changed in inference mode. With training=False Keras "
+                           "returns them unchanged: only training steps update them.",
+    "moving stats in training": "in training mode y is normalised with the batch's own mean and variance, "
+                                "not the moving statistics (those are for inference).",
+    "updated moving stats in training": "in training mode y is normalised with the batch's statistics, not "
+                                        "with the moving statistics just updated.",
+    "no gamma beta": "γ and β are missing: y = γ·x̂ + β, the learned scale and shift.",
+    "gamma beta swapped": "γ and β swapped: γ scales (multiplies) x̂, β shifts (is added).",
+    "no beta": "β is missing: y = γ·x̂ + β.",
+    "no gamma": "γ is missing: y = γ·x̂ + β.",
+}
+
+
+# -- cases ------------------------------------------------------------------------------------
+def _parameters(rng, features, var_scale=1.0):
+    """Random γ, β (as after some training), moving mean and a positive moving variance."""
+    gamma = rng.uniform(0.5, 2.0, features) * rng.choice([-1, 1], features, p=[0.2, 0.8])
+    beta = rng.normal(scale=0.5, size=features)
+    moving_mean = rng.normal(scale=1.0, size=features)
+    moving_var = rng.uniform(0.3, 2.0, features) * var_scale
+    return gamma, beta, moving_mean, moving_var
+
+
+def _batch(rng, shape, scale=1.0):
+    """A batch whose features have their own means and scales (so the axis matters)."""
+    features = shape[-1]
+    return rng.normal(size=shape) * rng.uniform(0.5, 3.0, features) * scale + rng.normal(scale=2.0, size=features)
+
+
+def _hidden_cases():
+    rng = np.random.default_rng(1009)
+    cases = []
+    for training in (True, False):
+        cases.append(Case(f"a square (6, 6) batch (as many examples as features), {'training' if training else 'inference'}",
+                          (_batch(rng, (6, 6)), *_parameters(rng, 6), training), {"momentum": 0.9}))
+    for batch, features, momentum, epsilon in ((16, 5, 0.9, 1e-3), (7, 3, 0.99, 1e-3), (64, 8, 0.5, 1e-5),
+                                               (5, 12, 0.95, 0.1)):
+        for training in (True, False):
+            mode = "training" if training else "inference"
+            args = (_batch(rng, (batch, features)), *_parameters(rng, features), training)
+            cases.append(Case(f"random ({batch}, {features}) batch, {mode}, momentum={momentum}, epsilon={epsilon}",
+                              args, {"momentum": momentum, "epsilon": epsilon}))
+    features = 4
+    x = _batch(rng, (10, features))
+    cases += [
+        Case("(10, 4) batch, training, default momentum and epsilon", (x, *_parameters(rng, features), True)),
+        Case("(10, 4) batch, inference, default momentum and epsilon", (x, *_parameters(rng, features), False)),
+        Case("all eight arguments by position, training", (x, *_parameters(rng, features), True, 0.8, 1e-4)),
+    ]
+    small = 0.03  # features with variance ≈ 1e-3, the size of ε: where ε's place matters
+    for training in (True, False):
+        params = _parameters(rng, 6, var_scale=small ** 2)
+        cases.append(Case(f"features of std ≈ 0.03 (variance near ε), {'training' if training else 'inference'}",
+                          (_batch(rng, (12, 6), scale=small), *params, training), {"momentum": 0.9}))
+    for shape in ((6, 5, 5, 3), (4, 7, 2)):
+        for training in (True, False):
+            mode = "training" if training else "inference"
+            cases.append(Case(f"x of shape {shape} (features last, as a conv or sequence layer gives), {mode}",
+                              (_batch(rng, shape), *_parameters(rng, shape[-1]), training), {"momentum": 0.9}))
+    gamma, beta, moving_mean, moving_var = _parameters(rng, 3)
+    cases += [
+        Case("a batch of one example, training (its variance is 0, so y = β)",
+             (_batch(rng, (1, 3)), gamma, beta, moving_mean, moving_var, True), {"momentum": 0.9}),
+        Case("a batch of one example, inference", (_batch(rng, (1, 3)), gamma, beta, moving_mean, moving_var, False)),
+        Case("one feature, training", (_batch(rng, (9, 1)), *_parameters(rng, 1), True), {"momentum": 0.7}),
+        Case("a constant feature (variance 0), training",
+             (np.column_stack([np.full(8, 2.5), _batch(rng, (8, 1))]), *_parameters(rng, 2), True), {"momentum": 0.9}),
+        Case("γ = 0, β = 0 (the output is 0)", (_batch(rng, (8, 3)), np.zeros(3), np.zeros(3),
+                                                 moving_mean, moving_var, True), {"momentum": 0.9}),
+        Case("momentum = 0 (the moving statistics become the batch's)",
+             (_batch(rng, (8, 3)), gamma, beta, moving_mean, moving_var, True), {"momentum": 0.0}),
+        Case("momentum = 1 (the moving statistics never move)",
+             (_batch(rng, (8, 3)), gamma, beta, moving_mean, moving_var, True), {"momentum": 1.0}),
+        Case("float32 inputs, training", tuple(a.astype("float32") if isinstance(a, np.ndarray) else a for a in
+                                               (_batch(rng, (16, 4)), *_parameters(rng, 4), True)), {"momentum": 0.9}),
+    ]
+    x = _batch(rng, (8, 3))
+    bad = [
+        ("γ with 2 entries for 3 features", (x, np.ones(2), beta, moving_mean, moving_var, True), {}),
+        ("β with 4 entries for 3 features", (x, gamma, np.zeros(4), moving_mean, moving_var, True), {}),
+        ("moving_mean with 2 entries for 3 features", (x, gamma, beta, np.zeros(2), moving_var, False), {}),
+        ("moving_var with 5 entries for 3 features", (x, gamma, beta, moving_mean, np.ones(5), False), {}),
+        ("momentum = 1.5", (x, gamma, beta, moving_mean, moving_var, True), {"momentum": 1.5}),
+        ("momentum = −0.1", (x, gamma, beta, moving_mean, moving_var, True), {"momentum": -0.1}),
+        ("epsilon = −1e-3", (x, gamma, beta, moving_mean, moving_var, True), {"epsilon": -1e-3}),
+        ("a negative moving_var, inference", (x, gamma, beta, moving_mean, np.array([1.0, -0.5, 1.0]), False), {}),
+        ("a negative moving_var, training", (x, gamma, beta, moving_mean, np.array([1.0, -0.5, 1.0]), True), {}),
+        ("x of shape (3,), one dimension only", (x[0], gamma, beta, moving_mean, moving_var, True), {}),
+    ]
+    cases += [Case(f"bad input: {label}", args, kwargs, raises="ValueError") for label, args, kwargs in bad]
+    return cases
+
+
+@register
+class BatchnormForward(Exercise):
+    name = "batchnorm_forward"
+
+    def basic_cases(self):
+        x = np.array([[1.0, 10.0], [3.0, 20.0], [5.0, 60.0]])
+        params = (np.array([1.0, 2.0]), np.array([0.0, 1.0]), np.zeros(2), np.ones(2))
+        return [Case("3×2 batch, training, momentum=0.9", (x, *params, True), {"momentum": 0.9}),
+                Case("3×2 batch, inference", (x, *params, False))]
+
+    def hidden_cases(self):
+        return _hidden_cases()
+
+    def reference(self, *args, **kwargs):
+        return batchnorm_forward(*args, **kwargs)
+
+    def judge(self, case, got, expected):
+        if not isinstance(got, (tuple, list)) or len(got) != 3:
+            what = f"a {type(got).__name__}" + (f" of length {len(got)}" if isinstance(got, (tuple, list)) else "")
+            raise CheckFailed(f"{self.name}({case.label}) returned {what}; return the three arrays "
+                              "(y, new_moving_mean, new_moving_var).")
+        arrays = [as_float_array(part) for part in got]
+        for part, array, want in zip(PARTS, arrays, expected):
+            if array is None or array.shape != want.shape:
+                shape = None if array is None else array.shape
+                hint = ("y has the shape of x." if part == "y" else
+                        "the moving statistics have one entry per feature (the last axis of x): average over "
+                        "the batch, i.e. every axis but the last (not over the features), and keep no extra "
+                        "dimensions (keepdims=False).")
+                fail(self.name, case, f"{part} of shape {want.shape}", f"shape {shape}", hint)
+        wrong = [i for i, (array, want) in enumerate(zip(arrays, expected)) if not self._close(array, want)]
+        if not wrong:
+            return
+        misconception = self._name_the_mistake(case, arrays, wrong)
+        index = wrong[0]
+        if misconception is None:
+            misconception = {
+                0: "y = γ·(x − μ)/√(σ² + ε) + β, with the batch's μ and biased σ² in training and the moving "
+                   "statistics in inference.",
+                1: "in training, new_moving_mean = moving_mean·momentum + batch_mean·(1 − momentum); in "
+                   "inference, moving_mean unchanged.",
+                2: "in training, new_moving_var = moving_var·momentum + batch_var·(1 − momentum) with the "
+                   "biased batch variance; in inference, moving_var unchanged.",
+            }[index]
+        fail(self.name, case, expected[index], arrays[index], f"({PARTS[index]} is off) {misconception}")
+
+    @staticmethod
+    def _close(array, want):
+        return allclose(array, want, rtol=RTOL, atol=ATOL * max(1.0, float(np.nanmax(np.abs(want), initial=0))))
+
+    def _name_the_mistake(self, case, arrays, wrong):
+        """The misconception whose output is the learner's answer (or, failing that, its wrong parts)."""
+        kwargs = {"momentum": 0.99, "epsilon": 1e-3, **dict(zip(("momentum", "epsilon"), case.args[6:])),
+                  **case.kwargs}
+        variants = {mistake: _forward(*case.args[:6], mistake=mistake, **kwargs) for mistake in MISTAKES}
+        for parts in (range(3), wrong):  # first a mistake that explains the whole answer, then its wrong parts
+            for mistake, variant in variants.items():
+                if all(self._close(arrays[i], variant[i]) for i in parts):
+                    return MISTAKES[mistake]
+        return None
