@@ -31,7 +31,9 @@ class Explorer:
         raise NotImplementedError
 
     def update(self, **values):
-        """Set the controls to ``values`` (others unchanged), redraw in place, refresh the view.
+        """Redraw in place for ``values`` (controls not named keep their current value) and
+        refresh the view. The widgets themselves are not moved: a slider move calls this with
+        no arguments, tests and benchmarks pass values directly.
 
         Returns the figure (the same object every time).
         """

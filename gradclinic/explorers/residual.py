@@ -1,0 +1,168 @@
+"""Lesson 06's helpers and explorer: how a skip connection changes the gradient that reaches
+each layer of a deep tanh MLP at initialisation.
+
+The quantity is ‖∂loss/∂a[l]‖, the gradient of the loss with respect to layer l's output (over a
+batch): the error signal backpropagation delivers to that layer. In a plain net it is multiplied
+by Wᵀ·diag(tanh′) at every layer; in a residual net by (I + Wᵀ·diag(tanh′)), whose identity part
+carries it past every block unchanged.
+
+:func:`output_gradient_norms` measures it for any Keras model built of Dense layers (the
+notebook's nets, the grader's checks). The explorer uses its own compiled TensorFlow function
+over a stack of square weight matrices (``tf.scan``), traced once per mode, so a slider move
+costs milliseconds.
+"""
+
+import numpy as np
+
+from gradclinic.widgets import Explorer
+
+MAX_DEPTH = 60
+WIDTH = 64
+BATCH = 128
+SMALL_SCALE = 0.1  # the lesson's initializer: weights of variance 0.1 / fan_in
+
+
+def small_initializer(seed=None):
+    """The lesson's kernel initializer: truncated normal of variance ``SMALL_SCALE / fan_in``."""
+    import keras
+
+    return keras.initializers.VarianceScaling(SMALL_SCALE, mode="fan_in", distribution="truncated_normal",
+                                              seed=seed)
+
+
+def hidden_dense_layers(model):
+    """The model's Dense layers except the last one (the output layer), input side first."""
+    import keras
+
+    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    return dense[:-1]
+
+
+def output_gradient_norms(model, x, y, loss=None):
+    """(n_hidden,) ‖∂loss/∂a[l]‖ for the output a[l] of each hidden Dense layer, input side first.
+
+    ``loss`` defaults to sparse categorical cross-entropy (mean over the batch). In a residual
+    net the gradient of a block's Dense output equals that of the stream after its Add.
+    """
+    import keras
+    import tensorflow as tf
+
+    loss = loss or keras.losses.SparseCategoricalCrossentropy()
+    hidden = hidden_dense_layers(model)
+    if not hidden:
+        raise ValueError("the model has no hidden Dense layer")
+    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs  # a list would expect a list
+    probe = keras.Model(inputs, [layer.output for layer in hidden] + [model.output])
+    with tf.GradientTape() as tape:
+        outputs = probe(np.asarray(x, "float32"), training=False)
+        value = loss(y, outputs[-1])
+    return np.array([float(tf.norm(g)) for g in tape.gradient(value, outputs[:-1])])
+
+
+def first_to_last_ratio(norms):
+    """norms[0] / norms[-1]: < 1 when the gradient shrinks on its way to the input."""
+    norms = np.asarray(norms, dtype=float)
+    return float(norms[0] / norms[-1])
+
+
+def train_curves(model, data, epochs, batch_size=128, learning_rate=3e-3):
+    """Train ``model`` with Adam on ``data`` (a :class:`gradclinic.data.Split`); returns the
+    History's dict (loss, accuracy, val_loss, val_accuracy per epoch)."""
+    import keras
+
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(data.x_train, data.y_train, epochs=epochs, batch_size=batch_size, verbose=0,
+                        validation_data=(data.x_test, data.y_test))
+    return {key: np.asarray(values, dtype=float) for key, values in history.history.items()}
+
+
+class StackProfiles:
+    """‖∂loss/∂a[l]‖ per layer of a square tanh MLP (width ``WIDTH``) at any depth, plain or
+    residual, for one fixed stack of small weights (``MAX_DEPTH`` layers drawn once; a net of
+    depth L uses the first L). The loss is Σ g·a[L] for a fixed random g of unit norm per
+    example, so the profile shows how the net itself carries gradients."""
+
+    def __init__(self, rng, width=WIDTH, batch=BATCH, max_depth=MAX_DEPTH, scale=SMALL_SCALE):
+        import tensorflow as tf
+
+        self.width, self.max_depth = width, max_depth
+        self.kernels = (rng.standard_normal((max_depth, width, width)) * np.sqrt(scale / width)).astype("float32")
+        self.inputs = rng.standard_normal((batch, width)).astype("float32")
+        upstream = rng.standard_normal((batch, width))
+        self.upstream = (upstream / np.linalg.norm(upstream, axis=1, keepdims=True)).astype("float32")
+        self._functions = {}
+        self._tf = tf
+
+    def _compiled(self, residual):
+        if residual not in self._functions:
+            tf = self._tf
+            spec = [tf.TensorSpec([None, self.width, self.width], tf.float32),
+                    tf.TensorSpec([None, None, self.width], tf.float32),
+                    tf.TensorSpec([None, self.width], tf.float32),
+                    tf.TensorSpec([None, self.width], tf.float32)]
+
+            @tf.function(input_signature=spec)
+            def run(kernels, probes, x, upstream):
+                # A zero probe is added to every layer's output: ∂loss/∂probe[l] = ∂loss/∂a[l].
+                with tf.GradientTape() as tape:
+                    tape.watch(probes)
+
+                    def layer(a, weights):
+                        kernel, probe = weights
+                        return tf.tanh(tf.matmul(a, kernel)) + (a if residual else 0.0) + probe
+
+                    outputs = tf.scan(layer, (kernels, probes), initializer=x)
+                    loss = tf.reduce_sum(outputs[-1] * upstream)
+                return tf.sqrt(tf.reduce_sum(tf.square(tape.gradient(loss, probes)), axis=[1, 2]))
+
+            self._functions[residual] = run
+        return self._functions[residual]
+
+    def gradient_norms(self, depth, residual):
+        """(depth,) ‖∂loss/∂a[l]‖ for l = 1..depth, input side first."""
+        if not 1 <= depth <= self.max_depth:
+            raise ValueError(f"depth must lie in 1..{self.max_depth}, got {depth}")
+        probes = np.zeros((depth, len(self.inputs), self.width), "float32")
+        return self._compiled(bool(residual))(self.kernels[:depth], probes, self.inputs, self.upstream).numpy()
+
+
+class ResidualExplorer(Explorer):
+    """Depth and plain/residual → the per-layer gradient profile, both nets drawn, the chosen one
+    bold, with the first-layer gradient norm and the first/last ratio in the title."""
+
+    def __init__(self, rng=None, depth=20, mode="plain"):
+        import ipywidgets as widgets
+        import matplotlib.pyplot as plt
+
+        self.profiles = StackProfiles(np.random.default_rng(0) if rng is None else rng)
+        figure, self.axes = plt.subplots(figsize=(8, 3.6))
+        ax = self.axes
+        self.lines = {m: ax.plot([], [], "o-", ms=3, label=m)[0] for m in ("plain", "residual")}
+        ax.set_yscale("log")
+        ax.set_xlabel("layer l (input side left)")
+        ax.set_ylabel("‖∂loss/∂a[l]‖ (log)")
+        ax.legend(loc="lower right")
+        figure.set_layout_engine("none")
+        figure.subplots_adjust(left=0.11, right=0.98, top=0.88, bottom=0.15)
+        controls = {"depth": widgets.IntSlider(value=depth, min=1, max=MAX_DEPTH, description="depth L"),
+                    "mode": widgets.ToggleButtons(options=("plain", "residual"), value=mode, description="net")}
+        super().__init__(figure, controls)
+        self.draw(**self.values())
+
+    def draw(self, depth, mode):
+        layers = np.arange(1, depth + 1)
+        shown = {}
+        for name, line in self.lines.items():
+            norms = self.profiles.gradient_norms(depth, name == "residual")
+            norms = np.where(norms > 0, norms, np.nan)  # an underflow to 0 cannot sit on a log axis
+            line.set_data(layers, norms)
+            line.set_linewidth(2.5 if name == mode else 0.8)
+            line.set_alpha(1.0 if name == mode else 0.4)
+            shown[name] = norms
+        values = np.concatenate([v[np.isfinite(v)] for v in shown.values()] + [np.array([1.0])])
+        self.axes.set_xlim(0.5, max(depth, 2) + 0.5)
+        self.axes.set_ylim(values.min() / 3, values.max() * 3)
+        chosen = shown[mode]
+        self.axes.set_title(f"{mode}, depth {depth}: first-layer gradient {chosen[0]:.2g}, "
+                            f"first/last = {chosen[0] / chosen[-1]:.2g}")
