@@ -21,7 +21,6 @@ class Profile:
 
     ``activations``: (depth, batch, width) post-activation values a[l].
     ``preactivations``: (depth, batch, width) z[l] = W[l] a[l−1] + b[l].
-    ``activation_grad_norms``: (depth,) ‖∂loss/∂a[l]‖ over the batch.
     ``kernel_grad_norms``: (depth,) ‖∂loss/∂W[l]‖ (Frobenius), input side first.
     The loss is Σ g·a[depth] for a fixed random g of unit norm per example, so the profile
     shows how the net itself propagates gradients, independent of any particular loss.
@@ -29,7 +28,6 @@ class Profile:
 
     activations: np.ndarray
     preactivations: np.ndarray
-    activation_grad_norms: np.ndarray
     kernel_grad_norms: np.ndarray
 
     @property
@@ -110,10 +108,10 @@ class MLPProfiler:
                     activations, preactivations = tf.scan(layer, (kernels, biases),
                                                           initializer=(x, tf.zeros_like(x)))
                     loss = tf.reduce_sum(activations[-1] * upstream)
-                kernel_grads, activation_grads = tape.gradient(loss, [kernels, activations])
-                return (activations, preactivations,
-                        tf.sqrt(tf.reduce_sum(tf.square(activation_grads), axis=[1, 2])),
-                        tf.sqrt(tf.reduce_sum(tf.square(kernel_grads), axis=[1, 2])))
+                # (∂loss/∂a[l] is not asked of the tape: the stacked scan output holds only the
+                # loss's direct use of a[L], not the path through later layers.)
+                kernel_grads = tape.gradient(loss, kernels)
+                return activations, preactivations, tf.sqrt(tf.reduce_sum(tf.square(kernel_grads), axis=[1, 2]))
 
             self._functions[key] = run
         return self._functions[key]
@@ -129,6 +127,6 @@ class MLPProfiler:
             raise ValueError(f"kernels must have shape (depth ≥ 1, {self.width}, {self.width}), got {kernels.shape}")
         biases = np.zeros(kernels.shape[:2], "float32") if biases is None else np.asarray(biases, "float32")
         x = self.inputs if inputs is None else np.asarray(inputs, "float32")
-        activations, pre, activation_grads, kernel_grads = self._compiled(activation, residual)(
-            kernels, biases, x, self.upstream[: len(x)])
-        return Profile(activations.numpy(), pre.numpy(), activation_grads.numpy(), kernel_grads.numpy())
+        activations, pre, kernel_grads = self._compiled(activation, residual)(kernels, biases, x,
+                                                                               self.upstream[: len(x)])
+        return Profile(activations.numpy(), pre.numpy(), kernel_grads.numpy())

@@ -7,8 +7,8 @@ import pytest
 
 import gradclinic
 from autograder import check, exercise
-from autograder.exercise import CheckFailed
 from autograder.lessons import l03_relu_and_friends as l03
+from test_autograder_checks import failure_of  # pytest.raises(CheckFailed) around check(), its message
 
 NAMES = ["relu", "relu_grad", "leaky_relu", "elu", "elu_grad", "active_fraction", "dead_units"]
 GRID = np.concatenate([np.linspace(-100, 100, 41), [-1e-6, -0.0, 0.0, 1e-6]])
@@ -16,12 +16,6 @@ GRID = np.concatenate([np.linspace(-100, 100, 41), [-1e-6, -0.0, 0.0, 1e-6]])
 
 def setup_module():
     gradclinic.seed(0)
-
-
-def failure_of(name, function):
-    with pytest.raises(CheckFailed) as caught:
-        check(name, function)
-    return str(caught.value)
 
 
 def autodiff_slope(activation, z):

@@ -6,20 +6,14 @@ import pytest
 
 import gradclinic
 from autograder import check, harness
-from autograder.exercise import CheckFailed
 from autograder.lessons import l08_l2_regularization as l08
 from gradclinic.data import load_digits
 from gradclinic.explorers import l2
+from test_autograder_checks import failure_of  # pytest.raises(CheckFailed) around check(), its message
 
 
 def setup_module():
     gradclinic.seed(0)
-
-
-def failure_of(name, function):
-    with pytest.raises(CheckFailed) as caught:
-        check(name, function)
-    return str(caught.value)
 
 
 def refusing_negative(formula):
