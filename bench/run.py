@@ -43,7 +43,6 @@ def percentile(values, q):
 # -- notebooks ------------------------------------------------------------------------------
 def bench_notebooks():
     """Headless run time of every solution notebook (nbclient, one fresh kernel each)."""
-    import nbformat
     from nbclient import NotebookClient
 
     from autograder.build import lesson_slugs, notebook_from_source

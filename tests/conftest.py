@@ -31,6 +31,24 @@ def run_tool(arguments, cwd, timeout=900):
                           env=course_environment(), timeout=timeout)
 
 
+def run_lesson_code(slug):
+    """Run a lesson's code cells (not its graded test cells) in this process, as the notebook
+    would; return their namespace, with everything they printed under ``"printed"``."""
+    import contextlib
+    import io
+
+    from autograder.build import notebook_from_source, source_path
+
+    notebook = notebook_from_source(source_path(slug))
+    namespace, printed = {"__name__": f"lesson_{slug}"}, io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        for cell in notebook.cells:
+            if cell.cell_type == "code" and not cell.metadata.get("nbgrader", {}).get("grade"):
+                exec(compile(cell.source, slug, "exec"), namespace)
+    namespace["printed"] = printed.getvalue()
+    return namespace
+
+
 @pytest.fixture(scope="session")
 def course_root():
     return COURSE_ROOT

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 import gradclinic
-from gradclinic import diagnostics
 
 gradclinic.seed(0)
 import keras  # noqa: E402  (after gradclinic.seed: quiet, seeded TensorFlow)

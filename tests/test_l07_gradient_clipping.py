@@ -1,7 +1,5 @@
 """Lesson 07, gradient clipping: the hidden checks, the explorer, and the notebook's experiments."""
 
-import contextlib
-import io
 
 import numpy as np
 import pytest
@@ -11,6 +9,7 @@ from autograder import check, exercise, harness
 from autograder.lessons import l07_gradient_clipping as l07
 from gradclinic.explorers.clipping import MAX_DEPTH, MODES, STEPS, ClippedDescent, ClippingExplorer, diverged_at
 from test_autograder_checks import failure_of  # pytest.raises(CheckFailed) around check(), its message
+from conftest import run_lesson_code
 
 NAMES = ("clip_by_value", "clip_by_norm", "clip_by_global_norm")
 
@@ -291,17 +290,8 @@ def test_explorer_widget_has_its_controls_and_redraws_on_change():
 # -- the notebook's experiments ---------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def lesson():
-    """Run the lesson's code cells (not its test cells) and keep their namespace and printed text."""
-    from autograder.build import notebook_from_source, source_path
-
-    notebook = notebook_from_source(source_path("07_gradient_clipping"))
-    namespace, printed = {"__name__": "lesson_07"}, io.StringIO()
-    with contextlib.redirect_stdout(printed):
-        for cell in notebook.cells:
-            if cell.cell_type == "code" and not cell.metadata.get("nbgrader", {}).get("grade"):
-                exec(compile(cell.source, "07_gradient_clipping", "exec"), namespace)
-    namespace["printed"] = printed.getvalue()
-    return namespace
+    """The lesson's code cells run here: their namespace and printed text."""
+    return run_lesson_code("07_gradient_clipping")
 
 
 @pytest.mark.slow

@@ -2,8 +2,6 @@
 each learner mistake the hidden tests claim to catch is caught with its hint, the explorer's BN
 is the layer and updates in place at its slider ends, and the notebook's experiments."""
 
-import contextlib
-import io
 import warnings
 
 import numpy as np
@@ -15,6 +13,7 @@ from autograder.exercise import CheckFailed
 from autograder.lessons import l09_batch_normalization as l09
 from autograder.registry import exercise, run_in_process
 from gradclinic.explorers import batchnorm as bn
+from conftest import run_lesson_code
 
 
 def setup_module():
@@ -240,17 +239,8 @@ def test_keras_batchnorm_helper_is_one_layer_call():
 # -- the notebook's experiments --------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def lesson():
-    """Run the lesson's code cells (not its test cells) and keep their namespace and printed text."""
-    from autograder.build import notebook_from_source, source_path
-
-    notebook = notebook_from_source(source_path("09_batch_normalization"))
-    namespace, printed = {"__name__": "lesson_09"}, io.StringIO()
-    with contextlib.redirect_stdout(printed):
-        for cell in notebook.cells:
-            if cell.cell_type == "code" and not cell.metadata.get("nbgrader", {}).get("grade"):
-                exec(compile(cell.source, "09_batch_normalization", "exec"), namespace)
-    namespace["printed"] = printed.getvalue()
-    return namespace
+    """The lesson's code cells run here: their namespace and printed text."""
+    return run_lesson_code("09_batch_normalization")
 
 
 @pytest.mark.slow

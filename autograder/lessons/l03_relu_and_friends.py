@@ -435,7 +435,7 @@ class _ActivityExercise(Exercise):
             return
         model, x = case.args[0].model, np.asarray(case.args[1])
         activity, flat_input = _layer_activity(model, x)
-        hidden, output = activity[:-1], activity[-1]
+        hidden = activity[:-1]
         if array.shape == (len(expected) + 1,):
             if self.matches(array[:-1], expected):
                 fail(self.name, case, expected, got, "the output layer is included: only the Dense layers "

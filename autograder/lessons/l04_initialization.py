@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 
-from autograder.exercise import Case, CheckFailed, Exercise, RngArg, allclose, as_float_array, fail
+from autograder.exercise import Case, CheckFailed, Exercise, RngArg, as_float_array, fail
 from autograder.registry import register
 
 KERAS_TRUNCATION_STD = 0.87962566103423978  # std of N(0, 1) cut to [−2, 2]: Keras divides by it

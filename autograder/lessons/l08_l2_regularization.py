@@ -12,7 +12,6 @@ the learner a copy). When the harness offers the call kind ``MUTATION_KIND`` (it
 that the arrays passed in are left alone; the notebook's visible self-checks check it meanwhile.
 """
 
-import numbers
 
 import numpy as np
 

@@ -469,7 +469,7 @@ class Orthogonal(Exercise):
             except (harness.BadResult, KeyError, TypeError):
                 return failures
             if not allclose(first, second, rtol=0, atol=1e-12):
-                failures.append(f"orthogonal(the same (128, 128) kernel twice, with generators seeded alike): two "
+                failures.append("orthogonal(the same (128, 128) kernel twice, with generators seeded alike): two "
                                 "different matrices came back.\n  Likely cause: the function ignores its rng "
                                 "argument (np.random.randn / a new default_rng()); draw every random number "
                                 "from rng, so a seed reproduces the kernel.")
