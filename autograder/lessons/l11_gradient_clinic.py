@@ -1,0 +1,164 @@
+"""Lesson 11, the gradient clinic: references (the treatments) and the judge that trains them.
+
+Each ``treat_case_<x>()`` returns a compiled Keras model for one of the four sick set-ups of
+:mod:`gradclinic.clinic`. The learner's model crosses as data (JSON architecture, initial weights,
+compile settings); the judge rebuilds it here, refuses a model that changes the task (fewer hidden
+layers than the case, another input shape or number of classes, a layer that shortens the gap),
+asks lesson 02's reference ``diagnose`` about the per-kernel gradient norms at the start of
+training, then trains it with the case's data, epochs, batch size and a fixed seed and requires the
+case's validation accuracy.
+"""
+
+import math
+
+from autograder.exercise import Case, CheckFailed, Exercise, short
+from autograder.lessons.l02_causes_and_detection import diagnose
+from autograder.registry import register
+
+
+def _dense_stack(name, activation, initializer, optimizer):
+    import keras
+
+    from gradclinic.clinic import CASES
+
+    case = CASES[name]
+    keras.utils.set_random_seed(0)
+    layers = [keras.Input(case["input_shape"])]
+    layers += [keras.layers.Dense(case["width"], activation=activation, kernel_initializer=initializer)
+               for _ in range(case["depth"])]
+    layers.append(keras.layers.Dense(case["classes"], activation="softmax"))
+    model = keras.Sequential(layers)
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+    return model
+
+
+def treat_case_a():
+    """Vanishing sigmoid stack → ReLU with He initialisation (and Adam)."""
+    import keras
+
+    return _dense_stack("a", "relu", "he_normal", keras.optimizers.Adam(learning_rate=2e-3))
+
+
+def treat_case_b():
+    """Exploding linear net under a large step → a smaller step, with the gradient norm clipped."""
+    import keras
+
+    return _dense_stack("b", "linear", "glorot_uniform", keras.optimizers.SGD(learning_rate=0.05, clipnorm=1.0))
+
+
+def treat_case_c():
+    """SimpleRNN over a long gap → an LSTM (gated path through time), same embedding and width."""
+    import keras
+
+    from gradclinic.clinic import CASES, case_data
+
+    case = CASES["c"]
+    keras.utils.set_random_seed(0)
+    vocabulary = int(case_data("c")[0].max()) + 1
+    model = keras.Sequential([
+        keras.Input(case["input_shape"], dtype="int32"),
+        keras.layers.Embedding(vocabulary, 8, embeddings_initializer=keras.initializers.RandomNormal(stddev=1.0)),
+        keras.layers.LSTM(case["width"]),
+        keras.layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.02), loss="binary_crossentropy")
+    return model
+
+
+def treat_case_d():
+    """Tiny initial weights → He initialisation, which keeps every layer's signal at scale."""
+    import keras
+
+    return _dense_stack("d", "relu", "he_normal", keras.optimizers.Adam(learning_rate=2e-3))
+
+
+def _rebuild(exercise_name, label, got):
+    from autograder.harness import ModelData
+
+    if not isinstance(got, ModelData):
+        raise CheckFailed(f"{exercise_name}({label}) returned {short(got)}; return the compiled Keras model "
+                          "itself.")
+    if got.compile is None:
+        raise CheckFailed(f"{exercise_name}({label}): the model is not compiled. Call model.compile(optimizer=…, "
+                          "loss=…) before returning it: the optimizer is part of the treatment.")
+    if not isinstance(got.compile, dict) or got.compile.get("loss") is None:
+        raise CheckFailed(f"{exercise_name}({label}): the model was compiled without a loss; pass loss=… "
+                          "(e.g. 'sparse_categorical_crossentropy') to compile.")
+    try:
+        return got.build()
+    except Exception as problem:  # the learner's architecture, not the grader's
+        raise CheckFailed(f"{exercise_name}({label}): the model could not be rebuilt from its configuration "
+                          f"({type(problem).__name__}: {problem}). Use Keras's built-in layers, activations "
+                          "and optimizers by name.") from None
+
+
+def judge_treatment(exercise_name, case_name, got, label):
+    """Raise :class:`CheckFailed` unless ``got`` treats case ``case_name``; return what was measured."""
+    from gradclinic.clinic import CASES, start_gradient_norms, task_problem, train_case
+
+    case = CASES[case_name]
+    model = _rebuild(exercise_name, label, got)
+    problem = task_problem(model, case_name)
+    if problem:
+        raise CheckFailed(f"{exercise_name}({label}): this changes the task instead of treating it: {problem}")
+    norms = start_gradient_norms(model, case_name)
+    verdict = diagnose(norms)
+    if verdict != "healthy":
+        if norms[0] == 0:
+            seen = "no gradient reaches the first layer: its norm is exactly 0"
+        else:
+            ratio = norms[0] / norms[-1] if norms[-1] else math.inf
+            seen = f"first/last kernel-gradient ratio {ratio:.3g}, largest norm {max(norms):.3g}"
+        raise CheckFailed(f"{exercise_name}({label}): at the start of training lesson 02's diagnose says "
+                          f"{verdict!r} ({seen}); the treatment must make the gradient healthy from step 0, "
+                          "before any training can hide it.")
+    accuracy, loss = train_case(model, case_name)
+    if not (math.isfinite(loss) and math.isfinite(accuracy)):
+        raise CheckFailed(f"{exercise_name}({label}): training diverged: the loss became {loss} within "
+                          f"{case['epochs']} epochs. The updates blew up: a smaller learning rate or "
+                          "gradient clipping (clipnorm=…) keeps each step bounded.")
+    if accuracy < case["target"]:
+        raise CheckFailed(f"{exercise_name}({label}): validation accuracy {accuracy:.3f} after {case['epochs']} "
+                          f"epochs, below the case's target {case['target']:.2f} (final training loss "
+                          f"{loss:.3g}); the gradient starts healthy, but this model does not learn the task "
+                          "in time.")
+    return {"accuracy": accuracy, "loss": loss, "norms": norms}
+
+
+class _Treatment(Exercise):
+    case_name = None
+
+    def basic_cases(self):
+        from gradclinic.clinic import CASES
+
+        case = CASES[self.case_name]
+        return [Case(f"case {self.case_name}, {case['title']}: validation accuracy ≥ {case['target']:.2f} "
+                     f"in {case['epochs']} epochs")]
+
+    def hidden_cases(self):
+        return []  # one case: the grader trains the model once
+
+    def reference(self):
+        return None  # the target is the case's, not the reference's score
+
+    def judge(self, case, got, expected):
+        judge_treatment(self.name, self.case_name, got, case.label)
+
+
+@register
+class TreatCaseA(_Treatment):
+    name, case_name = "treat_case_a", "a"
+
+
+@register
+class TreatCaseB(_Treatment):
+    name, case_name = "treat_case_b", "b"
+
+
+@register
+class TreatCaseC(_Treatment):
+    name, case_name = "treat_case_c", "c"
+
+
+@register
+class TreatCaseD(_Treatment):
+    name, case_name = "treat_case_d", "d"
