@@ -1,15 +1,20 @@
-"""The whole chain for lessons 00–01: release → worked submissions → nbgrader autograde →
-gradebook scores → feedback HTML without hidden tests."""
+"""The whole chain for every lesson: release → worked submissions → nbgrader autograde →
+gradebook scores → feedback HTML without hidden tests.
 
+Each lesson is graded in its own scratch course, once per worker that needs it; its tests share
+an xdist group, so the lessons spread over the workers and each is graded once.
+"""
+
+import json
 import shutil
 
 import pytest
 
-from autograder.build import copy_course
+from autograder.build import copy_course, lesson_slugs, release_notebook_path
 from autograder.classroom import submit, worked_notebook
 from conftest import run_tool
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("roundtrip")]  # one worker grades the course once
+pytestmark = pytest.mark.slow
 
 WRONG_ACTIVATIONS = '''def deep_linear_activations(x, scale, depth):
     x = np.asarray(x, dtype=float)
@@ -17,26 +22,42 @@ WRONG_ACTIVATIONS = '''def deep_linear_activations(x, scale, depth):
         raise ValueError("bad input")
     return np.array([np.linalg.norm(x) * scale ** layer for layer in range(depth)])  # starts at the input
 '''
-MAX_POINTS = {"00_welcome": 3.0, "01_the_problem": 6.0}
+# The foundation's two lessons, with their points stated rather than read back (a check on both).
+STATED_POINTS = {"00_welcome": 3.0, "01_the_problem": 6.0}
+_graded = {}
 
 
-@pytest.fixture(scope="module")
-def graded_course(built_course, tmp_path_factory):
-    root = copy_course(tmp_path_factory.mktemp("roundtrip"), course_root=built_course)
-    for slug in MAX_POINTS:
+def by_lesson(*names):
+    """Parametrize over lessons; each lesson's tests go to one worker together."""
+    return pytest.mark.parametrize("slug", [pytest.param(slug, marks=pytest.mark.xdist_group(f"roundtrip-{slug}"))
+                                            for slug in names])
+
+
+def released_points(slug):
+    """The points the release promises: the sum over its graded cells."""
+    cells = json.loads(release_notebook_path(slug).read_text())["cells"]
+    return sum(float(c["metadata"]["nbgrader"].get("points", 0)) for c in cells
+               if c["metadata"].get("nbgrader", {}).get("grade"))
+
+
+@pytest.fixture
+def graded(slug, built_course, tmp_path_factory):
+    """A scratch course in which ``slug`` was submitted (reference, untouched release, and for
+    lesson 01 one wrong function), autograded and given feedback."""
+    if slug not in _graded:
+        root = copy_course(tmp_path_factory.mktemp(f"roundtrip-{slug}"), course_root=built_course)
         shutil.copy(built_course / "solutions" / slug / f"{slug}.ipynb", root / "solutions" / slug)
         done = run_tool(["nbgrader", "generate_assignment", slug, "--force"], root)
         assert done.returncode == 0, done.stderr
         submit(root, "reference", slug, worked_notebook(slug, root))
         submit(root, "untouched", slug, worked_notebook(slug, root, solve=False))
-    submit(root, "one_wrong", "01_the_problem",
-           worked_notebook("01_the_problem", root, {"deep_linear_activations": WRONG_ACTIVATIONS}))
-    for slug in MAX_POINTS:
-        done = run_tool(["nbgrader", "autograde", slug, "--create"], root)
-        assert done.returncode == 0, done.stdout + done.stderr
-        done = run_tool(["nbgrader", "generate_feedback", slug], root)
-        assert done.returncode == 0, done.stdout + done.stderr
-    return root
+        if slug == "01_the_problem":
+            submit(root, "one_wrong", slug, worked_notebook(slug, root, {"deep_linear_activations": WRONG_ACTIVATIONS}))
+        for step in (["autograde", slug, "--create"], ["generate_feedback", slug]):
+            done = run_tool(["nbgrader", *step], root)
+            assert done.returncode == 0, done.stdout + done.stderr
+        _graded[slug] = root
+    return _graded[slug]
 
 
 def scores(root, student, slug):
@@ -47,31 +68,35 @@ def scores(root, student, slug):
         return {grade.name: grade.score for grade in notebook.grades}, notebook.score, notebook.max_score
 
 
-@pytest.mark.parametrize("slug", sorted(MAX_POINTS))
-def test_reference_gets_full_marks(graded_course, slug):
-    by_cell, total, maximum = scores(graded_course, "reference", slug)
-    assert maximum == MAX_POINTS[slug] and total == maximum, by_cell
+@by_lesson(*lesson_slugs())
+def test_reference_gets_full_marks(graded, slug):
+    by_cell, total, maximum = scores(graded, "reference", slug)
+    assert maximum == released_points(slug) == STATED_POINTS.get(slug, maximum) > 0
+    assert total == maximum, by_cell
 
 
-@pytest.mark.parametrize("slug", sorted(MAX_POINTS))
-def test_untouched_release_gets_zero(graded_course, slug):
-    by_cell, total, _ = scores(graded_course, "untouched", slug)
+@by_lesson(*lesson_slugs())
+def test_untouched_release_gets_zero(graded, slug):
+    by_cell, total, _ = scores(graded, "untouched", slug)
     assert total == 0, by_cell
 
 
-def test_one_wrong_function_loses_exactly_its_points(graded_course):
-    by_cell, total, _ = scores(graded_course, "one_wrong", "01_the_problem")
+@by_lesson("01_the_problem")
+def test_one_wrong_function_loses_exactly_its_points(graded, slug):
+    by_cell, total, _ = scores(graded, "one_wrong", slug)
     assert by_cell == {"test_deep_linear_activations": 0, "hidden_deep_linear_activations": 0,
                        "test_layer_gradient_norms": 1, "hidden_layer_gradient_norms": 2}
     assert total == 3
 
 
-def test_feedback_teaches_and_keeps_hidden_tests_secret(graded_course):
-    for student, slugs in {"reference": MAX_POINTS, "untouched": MAX_POINTS, "one_wrong": ["01_the_problem"]}.items():
-        for slug in slugs:
-            html = (graded_course / "feedback" / student / slug / f"{slug}.html").read_text()
-            assert "BEGIN HIDDEN TESTS" not in html and "from autograder" not in html
-            assert "check(&quot;" not in html and 'check("' not in html
-            assert "Hidden tests ran here" in html
-    wrong = (graded_course / "feedback" / "one_wrong" / "01_the_problem" / "01_the_problem.html").read_text()
-    assert "off by one layer" in wrong, "the feedback should name the likely misconception"
+@by_lesson(*lesson_slugs())
+def test_feedback_teaches_and_keeps_hidden_tests_secret(graded, slug):
+    students = ["reference", "untouched"] + (["one_wrong"] if slug == "01_the_problem" else [])
+    for student in students:
+        html = (graded / "feedback" / student / slug / f"{slug}.html").read_text()
+        assert "BEGIN HIDDEN TESTS" not in html and "from autograder" not in html
+        assert "check(&quot;" not in html and 'check("' not in html
+        assert "Hidden tests ran here" in html
+    if slug == "01_the_problem":
+        wrong = (graded / "feedback" / "one_wrong" / slug / f"{slug}.html").read_text()
+        assert "off by one layer" in wrong, "the feedback should name the likely misconception"
