@@ -222,3 +222,13 @@ def allclose(a, b, rtol=1e-5, atol=1e-8):
     if a is None or b is None or a.shape != b.shape:
         return False
     return bool(np.allclose(a, b, rtol=rtol, atol=atol, equal_nan=True))
+
+
+def rebuilt_model(got, where, advice):
+    """The Keras model a learner's answer describes (a ``harness.ModelData``), rebuilt on the
+    trusted side; ``CheckFailed`` naming ``where`` and giving ``advice`` when it cannot be."""
+    try:
+        return got.build()
+    except Exception as problem:  # the learner's architecture, not the grader's
+        raise CheckFailed(f"{where}: the model could not be rebuilt from its configuration "
+                          f"({type(problem).__name__}: {problem}). {advice}") from None

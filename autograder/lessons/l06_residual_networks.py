@@ -22,7 +22,7 @@ import numbers
 
 import numpy as np
 
-from autograder.exercise import Case, CheckFailed, Exercise, allclose, short
+from autograder.exercise import Case, CheckFailed, Exercise, allclose, rebuilt_model, short
 from autograder.registry import register
 
 BN_EPSILON = 1e-3  # keras.layers.BatchNormalization's default
@@ -79,12 +79,8 @@ def _rebuild(name, case, got):
     if not isinstance(got, ModelData):
         raise CheckFailed(f"{name}({case.label}) returned {short(got)}; return a Keras tensor (identity_block) "
                           "or a Keras model (residual_mlp).")
-    try:
-        return got.build()
-    except Exception as problem:  # the learner's architecture, not the grader's
-        raise CheckFailed(f"{name}({case.label}): the model could not be rebuilt from its configuration "
-                          f"({type(problem).__name__}: {problem}). Use built-in Keras layers only "
-                          "(Conv2D, BatchNormalization, Activation/ReLU, Add, Dense).") from None
+    return rebuilt_model(got, f"{name}({case.label})", "Use built-in Keras layers only "
+                         "(Conv2D, BatchNormalization, Activation/ReLU, Add, Dense).")
 
 
 # -- identity_block ---------------------------------------------------------------------------

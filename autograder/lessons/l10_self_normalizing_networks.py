@@ -20,7 +20,7 @@ import numbers
 
 import numpy as np
 
-from autograder.exercise import Case, CheckFailed, Exercise, allclose, as_float_array, fail, short
+from autograder.exercise import Case, CheckFailed, Exercise, allclose, as_float_array, fail, rebuilt_model, short
 from autograder.registry import register
 
 # keras/src/backend/numpy/nn.py, tf.nn.selu: the constants of Klambauer et al. (2017).
@@ -446,12 +446,8 @@ class BuildSnn(Exercise):
         if not isinstance(got, ModelData):
             raise CheckFailed(f"{self.name}({case.label}) returned {short(got)}; return the Keras model "
                               "itself (keras.Sequential([...]) or keras.Model).")
-        try:
-            model = got.build()
-        except Exception as problem:  # the learner's architecture, not the grader's
-            raise CheckFailed(f"{self.name}({case.label}): the model could not be rebuilt from its "
-                              f"configuration ({type(problem).__name__}: {problem}). Use built-in layers and "
-                              "activations by name, e.g. activation='selu'.") from None
+        model = rebuilt_model(got, f"{self.name}({case.label})",
+                              "Use built-in layers and activations by name, e.g. activation='selu'.")
         if tuple(model.input_shape) != (None, input_dim):
             raise CheckFailed(f"{self.name}({case.label}): the model takes inputs of shape {model.input_shape}; "
                               f"it should take (None, {input_dim}): keras.Input((input_dim,)).")

@@ -11,7 +11,7 @@ case's validation accuracy.
 
 import math
 
-from autograder.exercise import Case, CheckFailed, Exercise, short
+from autograder.exercise import Case, CheckFailed, Exercise, rebuilt_model, short
 from autograder.lessons.l02_causes_and_detection import diagnose
 from autograder.registry import register
 
@@ -83,12 +83,8 @@ def _rebuild(exercise_name, label, got):
     if not isinstance(got.compile, dict) or got.compile.get("loss") is None:
         raise CheckFailed(f"{exercise_name}({label}): the model was compiled without a loss; pass loss=… "
                           "(e.g. 'sparse_categorical_crossentropy') to compile.")
-    try:
-        return got.build()
-    except Exception as problem:  # the learner's architecture, not the grader's
-        raise CheckFailed(f"{exercise_name}({label}): the model could not be rebuilt from its configuration "
-                          f"({type(problem).__name__}: {problem}). Use Keras's built-in layers, activations "
-                          "and optimizers by name.") from None
+    return rebuilt_model(got, f"{exercise_name}({label})",
+                         "Use Keras's built-in layers, activations and optimizers by name.")
 
 
 def judge_treatment(exercise_name, case_name, got, label):
