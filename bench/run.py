@@ -8,10 +8,8 @@ on this machine; nothing here asserts a time (tests never do either).
 
 import argparse
 import importlib
-import inspect
 import json
 import os
-import pkgutil
 import shutil
 import statistics
 import subprocess
@@ -62,63 +60,27 @@ def bench_notebooks():
 
 
 # -- slider ---------------------------------------------------------------------------------
-def _explorers():
-    """Every Explorer subclass in gradclinic.explorers, with a factory that makes one."""
-    import gradclinic.explorers as package
-    from gradclinic.widgets import Explorer
-
-    found = {}
-    for info in pkgutil.iter_modules(package.__path__):
-        module = importlib.import_module(f"gradclinic.explorers.{info.name}")
-        factory = getattr(module, "bench_explorer", None)  # a module may say how to make one for benches
-        for name, cls in inspect.getmembers(module, inspect.isclass):
-            if issubclass(cls, Explorer) and cls is not Explorer and cls.__module__ == module.__name__:
-                found[name] = factory or cls
-    return found
-
-
-def _sweep(explorer, steps=12):
-    """Slider values to try: deep settings held at their maximum, each control swept in turn."""
-    import ipywidgets as widgets
-
-    base = {}
-    for name, control in explorer.controls.items():
-        if isinstance(control, widgets.IntSlider) and "depth" in name:
-            base[name] = control.max
-    moves = []
-    for name, control in explorer.controls.items():
-        if isinstance(control, (widgets.IntSlider, widgets.FloatSlider)):
-            low, high = control.min, control.max
-            values = [low + (high - low) * i / (steps - 1) for i in range(steps)]
-            values = [int(round(v)) if isinstance(control, widgets.IntSlider) else v for v in values]
-        elif hasattr(control, "options"):
-            values = [o[1] if isinstance(o, tuple) else o for o in control.options]
-        elif isinstance(control, (widgets.Checkbox, widgets.ToggleButton)):
-            values = [False, True]
-        else:
-            continue
-        moves += [{**base, name: v} for v in values]
-    return moves
-
-
 def bench_slider():
-    """Latency of one slider move (compute + in-place Agg redraw) for every explorer."""
+    """Latency of one slider move as the learner feels it: compute, in-place Agg render and
+    the PNG the view shows, for every explorer (made as its lesson makes it)."""
     import gradclinic
+    from bench.explorers import EXPLORERS, explorer_classes, sweep
 
     gradclinic.setup(0)
     per_explorer, everything = {}, []
-    for name, factory in sorted(_explorers().items()):
+    for name in sorted(explorer_classes()):
         try:
-            explorer = factory()
+            explorer = EXPLORERS[name]()
         except Exception as error:
             per_explorer[name] = {"error": f"could not be made for the bench: {error!r}"}
             continue
-        moves = _sweep(explorer)
+        moves = sweep(explorer)
         explorer.update(**moves[0])  # warm-up: first traces and caches
         times = []
         for move in moves:
             started = time.perf_counter()
             explorer.update(**move)
+            explorer.png(render=False)
             times.append((time.perf_counter() - started) * 1000)
         everything += times
         per_explorer[name] = {"moves": len(times), "p50_ms": round(statistics.median(times), 1),

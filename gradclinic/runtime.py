@@ -77,3 +77,20 @@ def setup(seed_value=0, style=True):
 
         use_course_style()
     return np.random.default_rng(seed_value)
+
+
+_BLAS_CONTROLLER = []  # made on first use: scanning the loaded libraries takes ~10 ms
+
+
+def one_blas_thread():
+    """A context in which NumPy's BLAS runs on one thread.
+
+    Explorers multiply small matrices ((256, 100) @ (100, 100)): a second thread saves nothing,
+    and on a busy machine waiting for OpenBLAS's threads made a move up to ten times slower.
+    (threadpoolctl comes with scikit-learn.)
+    """
+    if not _BLAS_CONTROLLER:
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS_CONTROLLER.append(ThreadpoolController())
+    return _BLAS_CONTROLLER[0].limit(limits=1, user_api="blas")

@@ -1,13 +1,31 @@
 """The base of every explorer: ipywidgets controls beside one matplotlib figure that is
-created once and updated in place when a control moves."""
+created once and updated in place when a control moves.
+
+A slider move must feel instant (≤ 100 ms), and a full matplotlib render of a figure with
+ticks, labels and a legend costs 100–200 ms, nearly all of it text. So an explorer renders
+in two layers: the *background* (axes, ticks, labels, legends: everything that only changes
+when an axis range changes) is rendered once per range and cached; a move restores it and
+draws only the *moving* artists (lines, markers, images, titles) on top. The layout is
+computed once, at the first render, and then kept, so tick labels do not shift the axes.
+"""
 
 import io
+from collections import OrderedDict
+
+# Backgrounds kept per explorer: each is one RGBA copy of the figure (about 1 MB).
+CACHED_BACKGROUNDS = 32
 
 
 class Explorer:
     """Controls plus a figure. Subclasses build ``self.figure`` and its artists once, declare
-    ``self.controls`` (name → ipywidget) and implement :meth:`draw`, which recomputes and
-    mutates the existing artists for the given control values.
+    ``self.controls`` (name → ipywidget), register the artists that :meth:`draw` changes with
+    :meth:`moving`, and implement :meth:`draw`, which recomputes and mutates those artists
+    for the given control values.
+
+    The background is cached by :meth:`background_key`: every axes' limits and scales. A
+    subclass whose draw changes anything else that is not registered as moving (say a tick
+    label) must add it to the key. ``tests/test_explorer_rendering.py`` checks, for every
+    explorer, that a cached frame is pixel-identical to one rendered from scratch.
 
     :meth:`update` is what a slider move runs; tests and benchmarks call it directly.
     """
@@ -19,8 +37,16 @@ class Explorer:
         self.figure = figure
         self.controls = controls
         self._output = None
+        self._moving = []
+        self._backgrounds = OrderedDict()
+        self._layout_done = False
         plt.close(figure)  # drawn by the explorer's own output, not again by the inline backend
         FigureCanvasAgg(figure)  # closing left a canvas that draws nothing: render with Agg
+
+    def moving(self, *artists):
+        """Register artists that :meth:`draw` changes: they are drawn over the cached background
+        on every move (in zorder), and hidden while a background is rendered."""
+        self._moving.extend(a for a in artists if a not in self._moving)
 
     def values(self):
         """Current control values by name."""
@@ -29,6 +55,11 @@ class Explorer:
     def draw(self, **values):
         """Recompute and update the figure's artists in place. Subclasses implement this."""
         raise NotImplementedError
+
+    def background_key(self):
+        """What the background depends on: each axes' limits and scales. Extend it in a subclass
+        whose draw changes other static parts of the figure."""
+        return tuple((ax.get_xlim(), ax.get_ylim(), ax.get_xscale(), ax.get_yscale()) for ax in self.figure.axes)
 
     def update(self, **values):
         """Redraw in place for ``values`` (controls not named keep their current value) and
@@ -42,15 +73,66 @@ class Explorer:
                 raise ValueError(f"unknown control {name!r}; this explorer has {sorted(self.controls)}")
         current = {**self.values(), **values}
         self.draw(**current)
-        self.figure.canvas.draw()
+        self.render()
         self._refresh_view()
         return self.figure
 
-    def png(self):
-        """The figure as PNG bytes, exactly as the learner sees it."""
+    def render(self, cached=True):
+        """Render the figure into its Agg canvas: the background for the current axis ranges
+        (from the cache when ``cached``), then the moving artists over it."""
+        canvas = self.figure.canvas
+        if not self._layout_done:
+            for ax in self.figure.axes:  # a title at a fixed height, not one re-fitted to each text
+                ax.set_title(ax.get_title(), y=1.0, fontsize=ax.title.get_fontsize(),
+                             fontweight=ax.title.get_fontweight())
+            canvas.draw()  # the first render runs the layout engine (tight layout) once ...
+            self.figure.set_layout_engine("none")  # ... and then the axes stay where it put them
+            self._layout_done = True
+        key = self.background_key()
+        # With nothing registered as moving, the background is the whole frame: never reuse it.
+        background = self._backgrounds.get(key) if cached and self._moving else None
+        if background is None:
+            background = self._render_background()
+            self._backgrounds[key] = background
+            while len(self._backgrounds) > CACHED_BACKGROUNDS:
+                self._backgrounds.popitem(last=False)
+        else:
+            self._backgrounds.move_to_end(key)
+        canvas.restore_region(background)
+        renderer = canvas.get_renderer()
+        for artist in sorted(self._moving, key=lambda a: a.get_zorder()):
+            artist.draw(renderer)
+
+    def _render_background(self):
+        canvas = self.figure.canvas
+        shown = [a.get_visible() for a in self._moving]
+        for artist in self._moving:
+            artist.set_visible(False)
+        try:
+            canvas.draw()
+        finally:
+            for artist, visible in zip(self._moving, shown):
+                artist.set_visible(visible)
+        return canvas.copy_from_bbox(self.figure.bbox)
+
+    def png(self, render=True):
+        """The figure as PNG bytes, exactly as the learner sees it. ``render=False`` encodes the
+        canvas as last rendered (what :meth:`update` just drew) without rendering it again."""
+        from PIL import Image
+
+        if render:
+            self.render()
+        canvas = self.figure.canvas
+        image = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
         buffer = io.BytesIO()
-        self.figure.savefig(buffer, format="png")
+        image.convert("RGB").save(buffer, format="png", compress_level=1)  # level 1: 10 ms, not 100
         return buffer.getvalue()
+
+    def pixels(self):
+        """The canvas as last rendered, an (height, width, 4) uint8 array (a copy)."""
+        import numpy as np
+
+        return np.array(self.figure.canvas.buffer_rgba())
 
     def _refresh_view(self):
         if self._output is None:
@@ -59,7 +141,7 @@ class Explorer:
 
         self._output.clear_output(wait=True)
         with self._output:
-            display(Image(self.png()))
+            display(Image(self.png(render=False)))
 
     def widget(self):
         """The explorer as one ipywidgets box: controls above, the live figure below."""

@@ -297,6 +297,34 @@ def test_explorer_updates_in_place_at_the_slider_ends(profiles):
     assert explorer.png() != before, "moving the controls must change the rendered figure"
 
 
+def test_profile_stats_are_the_profilers_bit_for_bit_and_kept_read_only(profiles):
+    """One compiled function for every activation computes exactly what MLPProfiler computes."""
+    from gradclinic.explorers.relu_profile import ACTIVATIONS
+
+    for activation in ACTIVATIONS:
+        expected = profiles.profiler.profile(profiles.weights["he_normal"][:40], activation)
+        stats = profiles.stats(40, activation, "he_normal")
+        assert np.array_equal(stats.kernel_grad_norms, expected.kernel_grad_norms, equal_nan=True), activation
+        assert np.array_equal(stats.active_fraction, (expected.activations > 0).mean(axis=(1, 2))), activation
+        assert profiles.stats(40, activation, "he_normal") is stats  # computed once, then kept
+    with pytest.raises(ValueError):
+        stats.kernel_grad_norms[0] = 0.0  # shared: read-only
+
+
+def test_explorer_axes_stay_put_within_a_depth_bucket(profiles):
+    """Within one 1-2-5 depth bucket (51..100) the depth slider moves the points, not the axes."""
+    from gradclinic.explorers.relu_profile import ReluProfileExplorer
+
+    explorer = ReluProfileExplorer(profiles, depth=60)
+    limits = set()
+    for depth in (51, 70, 85, 100):
+        explorer.update(depth=depth, activation="relu", weights="glorot_uniform")
+        limits.add(tuple(limit for axes in explorer.figure.axes for limit in (axes.get_xlim(), axes.get_ylim())))
+        low, high = explorer.gradient_axes.get_ylim()
+        assert np.all((low < explorer.gradient_line.get_ydata()) & (explorer.gradient_line.get_ydata() < high))
+    assert len(limits) == 1, limits
+
+
 def test_explorer_widget_has_its_controls_and_redraws_on_change(profiles):
     from gradclinic.explorers.relu_profile import ReluProfileExplorer
 

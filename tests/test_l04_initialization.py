@@ -331,6 +331,24 @@ def test_explorer_updates_in_place_at_the_slider_ends(explorer):
     assert explorer.png() != before, "moving the controls must change the rendered figure"
 
 
+def test_explorer_axes_follow_the_depth_bucket_and_the_gains_third(explorer):
+    """Within a third of the gain slider the axes stay put (a cached background); the layer
+    axes end at the depth's 1-2-5 bucket; every point stays inside its axes."""
+    limits = []
+    for gain in (1.0, 1.2, 1.45):
+        explorer.update(depth=60, gain=gain, initializer="glorot_uniform", activation="tanh")
+        limits.append((explorer.std_axes.get_ylim(), explorer.map_axes.get_xlim(), explorer.hist_axes.get_xlim()))
+        low, high = explorer.std_axes.get_ylim()
+        assert np.all((explorer.std_line.get_ydata() >= low) & (explorer.std_line.get_ydata() <= high))
+    assert limits[0] == limits[1] == limits[2] and limits[0][1] == (-1.0, 1.0)
+    explorer.update(depth=13, gain=1.0)
+    assert explorer.std_axes.get_xlim() == (0.5, 20.5) and explorer.map_axes.get_ylim() == (20.5, 0.5)
+    assert explorer.map_image.get_array().shape[0] == 13
+    explorer.update(depth=60, gain=2.0, initializer="he_normal", activation="relu")
+    low, high = explorer.map_axes.get_xlim()  # ReLU's values: from 0 to a 1-2-5 step above them
+    assert low == 0 and np.any(np.isclose(high / 10 ** np.floor(np.log10(high)), [1, 2, 5]))
+
+
 def test_explorer_shows_the_lessons_contrasts(explorer):
     from gradclinic.explorers.initialization import layer_histograms
 

@@ -200,12 +200,19 @@ def test_explorer_slider_ends_update_in_place():
     results = _fake_results()
     explorer = GatedRnnExplorer(results)
     figure, before = explorer.figure, explorer.png()
+    scales = set()
     for gap in results.gaps:
         for cell in results.cells:
             assert explorer.update(gap=gap, cell=cell) is figure
             assert len(explorer.trained_line.get_xdata()) == gap + 2  # determiner, subject, gap words
             assert explorer.chosen_point.get_ydata()[0] == results.accuracy[cell, gap]
             assert f"gap {gap}" in explorer.profile_axes.get_title()
+            assert explorer.trained_key.get_color() == explorer.trained_line.get_color()  # legend follows the cell
+            low, high = explorer.profile_axes.get_ylim()
+            shown = np.concatenate([explorer.initial_line.get_ydata(), explorer.trained_line.get_ydata()])
+            assert low <= shown.min() and shown.max() <= high
+            scales.add((explorer.profile_axes.get_xlim(), (low, high)))
+    assert len(scales) == 1  # one scale for every cell and gap: a longer gap shows as a longer, lower line
     assert explorer.png() != before
     box = explorer.widget()
     box.children[0].children[0].value = 2

@@ -160,6 +160,22 @@ def test_explorer_updates_in_place_at_the_slider_ends():
     assert explorer.png() != before
 
 
+def test_explorer_axes_stay_put_within_a_depth_bucket():
+    """Within one 1-2-5 depth bucket (21..50) the depth slider and the net toggle move the
+    points, not the axes, and every point of both profiles lies inside them."""
+    explorer = ResidualExplorer(rng=np.random.default_rng(0))
+    limits = set()
+    for depth in (21, 33, 50):
+        for mode in ("plain", "residual"):
+            explorer.update(depth=depth, mode=mode)
+            limits.add((explorer.axes.get_xlim(), explorer.axes.get_ylim()))
+            low, high = explorer.axes.get_ylim()
+            for line in explorer.lines.values():
+                shown = line.get_ydata()[np.isfinite(line.get_ydata())]
+                assert np.all((low < shown) & (shown < high))
+    assert len(limits) == 1, limits
+
+
 def test_explorer_widget_has_its_controls_and_redraws_on_change():
     explorer = ResidualExplorer()
     controls = explorer.widget().children[0].children

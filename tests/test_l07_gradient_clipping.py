@@ -216,6 +216,15 @@ def test_descent_clipping_is_the_lesson_rule_on_stacked_tensors(descent):
         descent.clip(gradients, "by magic", 1.0)
 
 
+def test_descent_runs_side_by_side_as_each_runs_alone(descent):
+    """Stacked runs (the explorer's probe) are independent: a run that diverges leaves the stack."""
+    settings = [(0.3, "none", 1.0), (1.0, "by value", 0.01), (0.3, "by global norm", 1.0), (0.05, "by norm", 0.1)]
+    together = descent.run_many(20, *zip(*settings))
+    for index, setting in enumerate(settings):
+        assert np.allclose(together[:, index], descent.run(20, *setting), rtol=1e-9, equal_nan=True), setting
+    assert diverged_at(together[0, 0]) is not None and diverged_at(together[0, 2]) is None
+
+
 def test_descent_rejects_bad_controls(descent):
     for kwargs in ({"depth": 0, "learning_rate": 0.1}, {"depth": MAX_DEPTH + 1, "learning_rate": 0.1},
                    {"depth": 5, "learning_rate": 0.0}, {"depth": 5, "learning_rate": 0.1, "threshold": -1.0}):
@@ -273,6 +282,26 @@ def test_explorer_updates_in_place_at_the_slider_ends():
     assert "diverged" in figure._suptitle.get_text()
     assert len(explorer.blowup_marks.get_xdata()) == 2
     assert explorer.png() != before, "moving the sliders must change the rendered figure"
+
+
+def test_explorer_axes_stay_fixed_while_the_sliders_move_and_hold_every_point():
+    """From 3 layers on, the axis ranges hold every setting: a move shifts the curves, not the axes."""
+    explorer = ClippingExplorer(rng=np.random.default_rng(0))
+    limits = set()
+    for values in ({"depth": 3, "learning_rate": 1e-3, "threshold": 1e-2, "mode": "by value"},
+                   {"depth": 20, "learning_rate": 0.3, "threshold": 1.0, "mode": "by global norm"},
+                   {"depth": 20, "learning_rate": 0.3, "threshold": 1e2, "mode": "by norm"},
+                   {"depth": MAX_DEPTH, "learning_rate": 1.0, "threshold": 1e2, "mode": "by global norm"}):
+        explorer.update(**values)
+        limits.add((explorer.loss_axes.get_ylim(), explorer.norm_axes.get_ylim()))
+        for axes in (explorer.loss_axes, explorer.norm_axes):
+            low, high = axes.get_ylim()
+            for line in axes.get_lines():
+                shown = np.asarray(line.get_ydata(), dtype=float)
+                shown = shown[np.isfinite(shown)]
+                assert np.all((low <= shown) & (shown <= high)), f"{line.get_label()} leaves the axes at {values}"
+    assert len(limits) == 1, "the axis ranges moved with the learning rate, threshold, mode or depth"
+    assert explorer.loss_axes.get_ylim()[1] > 1e12, "a run stops at loss 1e12: the axis must reach it"
 
 
 def test_explorer_widget_has_its_controls_and_redraws_on_change():

@@ -253,6 +253,22 @@ def test_explorer_marks_the_overflow_of_the_deep_setup(explorer):
     assert "test accuracy" in explorer.figure._suptitle.get_text()
 
 
+def test_explorer_axes_depend_on_the_setup_only(explorer):
+    """Moving λ moves the curves against fixed axes that hold every run of the grid."""
+    for setup in l2.SETUPS:
+        limits = set()
+        for lam in l2.LAMBDA_GRID:
+            explorer.update(setup=setup, lam=float(lam))
+            limits.add((explorer.norm_ax.get_ylim(), explorer.grad_ax.get_ylim()))
+            for ax in (explorer.norm_ax, explorer.grad_ax):
+                low, high = ax.get_ylim()
+                for line in set(ax.get_lines()) - set(explorer.overflow_marks):  # the mark spans the axes
+                    shown = np.asarray(line.get_ydata(), dtype=float)
+                    shown = shown[np.isfinite(shown)]
+                    assert np.all((low <= shown) & (shown <= high)), f"{line.get_label()} leaves the axes"
+        assert len(limits) == 1, f"the axis ranges of {setup!r} moved with λ"
+
+
 def test_explorer_widget_has_its_controls_and_redraws_on_change(explorer):
     box = explorer.widget()
     setup_control, lam_control = box.children[0].children

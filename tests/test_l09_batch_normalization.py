@@ -216,6 +216,14 @@ def test_explorer_updates_in_place_at_the_slider_ends():
     assert explorer.png()[:4] == b"\x89PNG"
     with pytest.raises(ValueError, match="unknown control"):
         explorer.update(width=3)
+    # Within a depth bucket (55–100 here) the axes stay put, and every gradient stays inside them.
+    explorer.update(depth=55, activation="sigmoid", batchnorm=True)
+    limits = explorer.grad_ax.get_xlim(), explorer.grad_ax.get_ylim(), explorer.histograms.ax.get_xlim()
+    explorer.update(depth=91)
+    assert (explorer.grad_ax.get_xlim(), explorer.grad_ax.get_ylim(), explorer.histograms.ax.get_xlim()) == limits
+    assert limits[0] == (0.5, 100.5)
+    low, high = limits[1]
+    assert all(np.all((line.get_ydata() >= low) & (line.get_ydata() <= high)) for line in lines)
 
 
 def test_explorer_stories_at_initialisation():

@@ -390,6 +390,15 @@ def test_explorer_shows_an_exploding_net_and_raw_inputs(explorer):
     assert np.allclose(explorer.reference_var.get_ydata(), explorer.propagation.statistics()[1][:4])
 
 
+def test_explorer_axes_follow_the_depth_bucket_only(explorer):
+    """Within a depth bucket (here 21..50 layers) the axes stay put while the lines move."""
+    ranges = set()
+    for depth in (21, 35, 50):
+        explorer.update(depth=depth, activation="selu", initializer="lecun_normal", data="standardized")
+        ranges.add((explorer.mean_ax.get_xlim(), explorer.mean_ax.get_ylim(), explorer.var_ax.get_ylim()))
+    assert len(ranges) == 1 and next(iter(ranges))[0] == (0.5, 50.5)
+
+
 def test_explorer_widget_has_its_controls(explorer):
     box = explorer.widget()
     depth, activation, initializer, data = box.children[0].children

@@ -272,6 +272,20 @@ def test_explorer_updates_in_place_at_the_slider_ends(explorer):
     assert np.isclose(explorer.image.get_array().min(), -sp.DECADES_SHOWN)
 
 
+def test_explorer_profile_scale_follows_the_depth_bucket_only(explorer):
+    """σ_w and σ_b move the profile against a fixed scale that holds the theory of every point."""
+    scales = set()
+    for sigma_w, sigma_b in [(0.5, 1.0), (0.5, 0.0), (1.2, 0.3), (3.0, 0.0), (3.0, 1.0)]:
+        explorer.update(sigma_w=sigma_w, sigma_b=sigma_b, depth=45)
+        low, high = explorer.profile_ax.get_ylim()
+        theory = explorer.theory_line.get_ydata()
+        assert low <= theory.min() and theory.max() <= high
+        scales.add((explorer.profile_ax.get_xlim(), (low, high)))
+    assert len(scales) == 1 and next(iter(scales))[0] == (0.5, 50.5)  # depth 45: the 50-layer bucket
+    explorer.update(depth=12)
+    assert explorer.profile_ax.get_xlim() == (0.5, 20.5)
+
+
 def test_explorer_survives_the_point_where_chi1_raises(explorer):
     def refusing(sigma_w, sigma_b, phi):
         raise ValueError("no convergence")

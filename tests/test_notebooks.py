@@ -1,19 +1,24 @@
-"""Every lesson runs headless and offline: solutions pass `nbgrader validate`, stubs fail it.
+"""`nbgrader validate`, the learner's Validate button, on the foundation lessons: solutions pass
+it, stubs fail it.
 
-Run times are printed (pytest -s or the summary), so the closing note can report them.
+Every other lesson is held to the same two facts, more strictly, by
+tests/test_autograde_roundtrip.py (the reference gets full marks, the untouched release 0),
+which executes the same notebooks; running both for every lesson would execute each notebook
+twice more for no new failure either could catch. bench/run.py times every notebook.
 """
 
 import time
 
 import pytest
 
-from autograder.build import lesson_slugs, release_notebook_path, solution_notebook_path
+from autograder.build import release_notebook_path, solution_notebook_path
 from conftest import run_tool
 
 pytestmark = pytest.mark.slow
+VALIDATED = ("00_welcome", "01_the_problem")
 
 
-@pytest.mark.parametrize("slug", lesson_slugs())
+@pytest.mark.parametrize("slug", VALIDATED)
 def test_solution_passes_validate(slug, built_course, record_property):
     start = time.perf_counter()
     done = run_tool(["nbgrader", "validate", str(solution_notebook_path(slug, built_course))], built_course)
@@ -23,7 +28,7 @@ def test_solution_passes_validate(slug, built_course, record_property):
     assert "Success! Your notebook passes all the tests." in done.stdout, done.stdout + done.stderr
 
 
-@pytest.mark.parametrize("slug", lesson_slugs())
+@pytest.mark.parametrize("slug", VALIDATED)
 def test_released_stubs_fail_every_test(slug, built_course):
     done = run_tool(["nbgrader", "validate", "--invert", str(release_notebook_path(slug, built_course))],
                     built_course)

@@ -12,10 +12,18 @@ Keras ops that ``keras.layers.BatchNormalization`` calls in training mode
 (``keras.ops.moments``, then ``keras.ops.batch_normalization``) with γ = 1 and β = 0, the
 layer's initial weights. On one batch at initialisation that *is* the layer (the tests check
 it against real ``BatchNormalization`` layers); moving averages play no part, so nothing here
-shows how they are kept. Both modes share this one compiled function, traced once per
-activation and mode and reused for every depth (a per-layer ``keras.Model`` would retrace on
-every slider move). :class:`gradclinic.profiles.MLPProfiler` computes the plain case too, but
-runs about half as fast here because it also returns what this explorer does not draw.
+shows how they are kept. One compiled function runs the plain net and the BN net side by side
+in one scan, for any depth and any of the three activations (picked at run time by
+``tf.switch_case``, so that it is traced once, about 0.8 s, not once per activation and mode,
+which made the first move to another activation take half a second); a per-layer
+``keras.Model`` would retrace on every slider move. :class:`gradclinic.profiles.MLPProfiler`
+computes the plain case too, but runs about half as fast here because it also returns what
+this explorer does not draw.
+
+The explorer's axes follow the depth bucket (:func:`gradclinic.plots.axis_end`) and the
+activation: the layer axis ends at the bucket's end, and the gradient axis spans whole decades
+around the gradients of the bucket's deepest net, so most depth moves redraw only the data over
+a cached picture of the axes.
 """
 
 from collections import OrderedDict
@@ -23,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gradclinic.plots import log_safe
+from gradclinic.plots import axis_end, decade_limits, log_safe, pin_axis_labels
 from gradclinic.widgets import Explorer
 
 MAX_DEPTH = 100
@@ -68,11 +76,12 @@ class HistogramPanel:
         ax.grid(False)
         ax.set_title(title)
 
-    def show(self, fractions, value_range):
-        """Draw ``fractions`` (layers, bins), as :func:`layer_histograms` returns them."""
+    def show(self, fractions, value_range, layers_axis_end=None):
+        """Draw ``fractions`` (layers, bins), as :func:`layer_histograms` returns them, on a
+        layer axis that ends at ``layers_axis_end`` (default: the last layer)."""
         self.image.set_data(np.asarray(fractions).T)
         self.image.set_extent((0.5, len(fractions) + 0.5, *value_range))
-        self.ax.set_xlim(0.5, len(fractions) + 0.5)
+        self.ax.set_xlim(0.5, max(layers_axis_end or len(fractions), len(fractions)) + 0.5)
         self.ax.set_ylim(*value_range)
 
 
@@ -129,19 +138,13 @@ class BatchNormProfiler:
         self.kernels = draw_weights("glorot_uniform", MAX_DEPTH, WIDTH, rng)
         probe = rng.standard_normal(inputs.shape)
         self.probe = (probe / np.linalg.norm(probe, axis=1, keepdims=True)).astype("float32")
-        self._functions = {}
+        self._function = None
         self._summaries = OrderedDict()
         self._cache_size = cache_size
 
     def activations(self, depth, activation="sigmoid", batchnorm=False):
         """Every layer's activations, (depth, batch, 64), and ‖∂probe/∂W[l]‖, (depth,)."""
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}")
-        if isinstance(depth, bool) or int(depth) != depth or not 1 <= depth <= MAX_DEPTH:
-            raise ValueError(f"depth must be a whole number in 1..{MAX_DEPTH}, got {depth!r}")
-        run = self._compiled(activation, bool(batchnorm))
-        activations, grad_norms = run(self.kernels[: int(depth)], self.inputs, self.probe)
-        return activations.numpy(), grad_norms.numpy()
+        return self._both(depth, activation)[bool(batchnorm)]
 
     def summary(self, depth, activation="sigmoid", batchnorm=False):
         """The :class:`LayerSummary` of the first ``depth`` layers (remembered once computed)."""
@@ -149,46 +152,64 @@ class BatchNormProfiler:
         if key in self._summaries:
             self._summaries.move_to_end(key)
             return self._summaries[key]
-        activations, grad_norms = self.activations(depth, activation, batchnorm)
-        summary = LayerSummary(layer_histograms(activations, VALUE_RANGES[activation]),
-                               activations.reshape(len(activations), -1).std(axis=1), grad_norms)
-        self._summaries[key] = summary
-        if len(self._summaries) > self._cache_size:
+        runs = self._both(depth, activation)  # one run gives both modes: remember both
+        for flag in (False, True):
+            activations, grad_norms = runs[flag]
+            self._summaries[key[:2] + (flag,)] = LayerSummary(
+                layer_histograms(activations, VALUE_RANGES[activation]),
+                activations.reshape(len(activations), -1).std(axis=1), grad_norms)
+        while len(self._summaries) > self._cache_size:
             self._summaries.popitem(last=False)
-        return summary
+        return self._summaries[key]
 
     def clear_cache(self):
         """Forget remembered summaries (benchmarks use it to time real computation)."""
         self._summaries.clear()
 
-    def _compiled(self, activation, batchnorm):
-        key = (activation, batchnorm)
-        if key in self._functions:
-            return self._functions[key]
+    def _both(self, depth, activation):
+        """{False: (activations, grad norms) of the plain net, True: of the BN net}."""
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}")
+        if isinstance(depth, bool) or int(depth) != depth or not 1 <= depth <= MAX_DEPTH:
+            raise ValueError(f"depth must be a whole number in 1..{MAX_DEPTH}, got {depth!r}")
+        plain, normalised, plain_grads, normalised_grads = self._compiled()(
+            self.kernels[: int(depth)], self.inputs, self.probe, np.int32(ACTIVATIONS.index(activation)))
+        return {False: (plain.numpy(), plain_grads.numpy()), True: (normalised.numpy(), normalised_grads.numpy())}
+
+    def _compiled(self):
+        if self._function is not None:
+            return self._function
         import keras
         import tensorflow as tf
 
-        phi = keras.activations.get(activation)
+        functions = [keras.activations.get(name) for name in ACTIVATIONS]
         batch = tf.TensorSpec([None, WIDTH], tf.float32)
 
-        @tf.function(input_signature=[tf.TensorSpec([None, WIDTH, WIDTH], tf.float32), batch, batch],
-                     reduce_retracing=True)
-        def run(kernels, x, probe_direction):
+        @tf.function(input_signature=[tf.TensorSpec([None, WIDTH, WIDTH], tf.float32), batch, batch,
+                                      tf.TensorSpec([], tf.int32)])
+        def run(kernels, x, probe_direction, activation_index):
+            def phi(z):  # the activation chosen at run time: one trace serves all three
+                return tf.switch_case(activation_index, [lambda f=function: f(z) for function in functions])
+
+            plain_kernels, normalised_kernels = tf.identity(kernels), tf.identity(kernels)
             with tf.GradientTape() as tape:
-                tape.watch(kernels)
+                tape.watch([plain_kernels, normalised_kernels])
 
-                def layer(previous, kernel):
-                    z = tf.matmul(previous, kernel)
-                    if batchnorm:  # BatchNormalization's training-mode computation at γ = 1, β = 0
-                        mean, variance = keras.ops.moments(z, axes=[0])
-                        z = keras.ops.batch_normalization(z, mean, variance, axis=-1, epsilon=EPSILON)
-                    return phi(z)
+                def layer(previous, kernel_pair):
+                    plain, normalised = previous
+                    plain_kernel, normalised_kernel = kernel_pair
+                    z = tf.matmul(normalised, normalised_kernel)
+                    # BatchNormalization's training-mode computation at γ = 1, β = 0
+                    mean, variance = keras.ops.moments(z, axes=[0])
+                    z = keras.ops.batch_normalization(z, mean, variance, axis=-1, epsilon=EPSILON)
+                    return phi(tf.matmul(plain, plain_kernel)), phi(z)
 
-                activations = tf.scan(layer, kernels, initializer=x)
-                probe = tf.reduce_sum(activations[-1] * probe_direction)
-            return activations, tf.norm(tape.gradient(probe, kernels), axis=[1, 2])
+                plain, normalised = tf.scan(layer, (plain_kernels, normalised_kernels), initializer=(x, x))
+                probe = tf.reduce_sum(plain[-1] * probe_direction) + tf.reduce_sum(normalised[-1] * probe_direction)
+            plain_grads, normalised_grads = tape.gradient(probe, [plain_kernels, normalised_kernels])
+            return plain, normalised, tf.norm(plain_grads, axis=[1, 2]), tf.norm(normalised_grads, axis=[1, 2])
 
-        self._functions[key] = run
+        self._function = run
         return run
 
 
@@ -210,22 +231,27 @@ class BatchNormExplorer(Explorer):
     def __init__(self, depth=20, batchnorm=False, activation="sigmoid", inputs=None, seed=0):
         import ipywidgets as widgets
         import matplotlib.pyplot as plt
-        from matplotlib.ticker import FuncFormatter, NullFormatter
+        from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
         self.profiler = BatchNormProfiler(inputs=inputs, seed=seed)
         # Fixed axes positions: a layout engine would re-measure every label on every redraw.
         figure = plt.figure(figsize=(10, 3.8), layout="none")
         hist_ax = figure.add_axes((0.065, 0.14, 0.36, 0.74))
         colour_ax = figure.add_axes((0.435, 0.14, 0.012, 0.74))
-        grad_ax = figure.add_axes((0.57, 0.14, 0.41, 0.74))
+        grad_ax = figure.add_axes((0.585, 0.14, 0.395, 0.74))
         self.histograms = HistogramPanel(hist_ax)
         figure.colorbar(self.histograms.image, cax=colour_ax, label="fraction of the layer's values")
         (self.plain_line,) = grad_ax.plot([], [], "o-", ms=3, label="without BN")
         (self.batchnorm_line,) = grad_ax.plot([], [], "s-", ms=3, label="with BN")
         grad_ax.set_yscale("log")
-        # Plain-text powers of ten: mathtext tick labels cost most of a redraw.
+        # Plain-text powers of ten: mathtext tick labels cost most of a redraw. And few ticks:
+        # each label costs 1–2 ms whenever the axes are drawn anew.
+        grad_ax.yaxis.set_major_locator(LogLocator(base=10, numticks=6))
         grad_ax.yaxis.set_major_formatter(FuncFormatter(power_of_ten))
         grad_ax.yaxis.set_minor_formatter(NullFormatter())
+        for ax in (hist_ax, grad_ax):
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
+        hist_ax.yaxis.set_major_locator(MaxNLocator(nbins=4))
         grad_ax.set_xlabel("layer l")
         grad_ax.set_ylabel("‖∂probe/∂W[l]‖ (log scale)")
         grad_ax.legend(loc="lower right")
@@ -238,13 +264,27 @@ class BatchNormExplorer(Explorer):
             "activation": widgets.Dropdown(options=ACTIVATIONS, value=activation, description="φ"),
         }
         super().__init__(figure, controls)
+        self.moving(self.histograms.image, hist_ax.title, self.plain_line, self.batchnorm_line, grad_ax.title)
         self.draw(**self.values())
+        pin_axis_labels(figure, slack=0)  # the first view has the widest tick labels (10⁻¹⁵)
+
+    def _layer_axis_end(self, depth):
+        """Where the layer axes end: the depth's 1-2-5 bucket (5, 10, 20, 50, 100)."""
+        return min(axis_end(depth), MAX_DEPTH)
+
+    def _gradient_limits(self, depth, activation, shown):
+        """Whole decades around both nets' gradients at the end of the depth's bucket (the
+        deepest net of the bucket spans the widest range) and around the ``shown`` ones."""
+        end = self._layer_axis_end(depth)
+        at_end = [self.profiler.summary(end, activation, flag).kernel_grad_norms for flag in (False, True)]
+        return decade_limits(log_safe(np.concatenate(at_end + shown), floor=FLOAT32_TINY), margin=3)
 
     def draw(self, depth, batchnorm, activation):
         plain = self.profiler.summary(depth, activation, batchnorm=False)
         normalised = self.profiler.summary(depth, activation, batchnorm=True)
         shown = normalised if batchnorm else plain
-        self.histograms.show(shown.histograms, VALUE_RANGES[activation])
+        end = self._layer_axis_end(depth)
+        self.histograms.show(shown.histograms, VALUE_RANGES[activation], end)
         self.histograms.ax.set_title(f"{activation}, {depth} layers, BN {'on' if batchnorm else 'off'}: "
                                      f"std of layer {depth} = {shown.stds[-1]:.3g}")
         layers = np.arange(1, depth + 1)
@@ -254,12 +294,10 @@ class BatchNormExplorer(Explorer):
         self.plain_line.set_linewidth(1.0 if batchnorm else 2.5)
         self.batchnorm_line.set_linewidth(2.5 if batchnorm else 1.0)
         ratios = [s.kernel_grad_norms[0] / s.kernel_grad_norms[-1] for s in (plain, normalised)]
-        self.grad_ax.set_title("first-layer ÷ last-layer gradient: "
-                               f"{ratios[0]:.2g} without BN, {ratios[1]:.2g} with BN")
-        every = log_safe(np.concatenate([plain.kernel_grad_norms, normalised.kernel_grad_norms]),
-                         floor=FLOAT32_TINY)
-        self.grad_ax.set_xlim(0.5, max(depth, 2) + 0.5)
-        self.grad_ax.set_ylim(every.min() / 3, every.max() * 3)
+        self.grad_ax.set_title(f"first-layer ÷ last-layer gradient — no BN: {ratios[0]:.2g}, BN: {ratios[1]:.2g}")
+        self.grad_ax.set_xlim(0.5, max(end, 2) + 0.5)
+        self.grad_ax.set_ylim(*self._gradient_limits(depth, activation,
+                                                     [plain.kernel_grad_norms, normalised.kernel_grad_norms]))
 
 
 # -- lesson 09's Keras side: one real layer, and the deep sigmoid net it trains -----------------

@@ -9,11 +9,12 @@ microseconds of arithmetic and one redraw.
 
 import numpy as np
 
-from gradclinic.plots import fast_log_axis, log_safe
+from gradclinic.plots import axis_end, decade_limits, fast_log_axis, log_safe
 from gradclinic.widgets import Explorer
 
 MAX_DEPTH = 100
 WIDTH = 32
+SCALES = (0.5, 1.5)  # the scale slider's ends
 WEIGHT_KINDS = ("identity", "gaussian")
 
 
@@ -89,12 +90,21 @@ class DeepLinearExplorer(Explorer):
         controls = {
             "depth": widgets.IntSlider(value=depth, min=1, max=MAX_DEPTH, description="depth L",
                                        continuous_update=True),
-            "scale": widgets.FloatSlider(value=scale, min=0.5, max=1.5, step=0.01, description="scale",
+            "scale": widgets.FloatSlider(value=scale, min=SCALES[0], max=SCALES[1], step=0.01, description="scale",
                                          continuous_update=True),
             "weights": widgets.Dropdown(options=WEIGHT_KINDS, value=weights, description="W = scale ·"),
         }
         super().__init__(figure, controls)
+        self.moving(self.activation_line, self.gradient_line, self.forward_law, self.backward_law, ax.title)
         self.draw(**self.values())
+
+    def _limits(self, depth, weights):
+        """Axis ranges for every scale at once: moving the scale slider moves the points, not
+        the axes, so growth and decay show as the points climbing and falling."""
+        end = min(axis_end(depth), MAX_DEPTH)
+        extremes = [self.signals.activation_norms(end, s, weights) for s in SCALES]
+        extremes += [self.signals.gradient_norms(end, s, weights) for s in SCALES]
+        return (0.5, max(end, 2) + 0.5), decade_limits(np.concatenate(extremes + [[1.0]]), margin=10)
 
     def draw(self, depth, scale, weights):
         layers = np.arange(1, depth + 1)
@@ -104,9 +114,8 @@ class DeepLinearExplorer(Explorer):
         self.gradient_line.set_data(layers, log_safe(gradients))
         self.forward_law.set_data(layers, log_safe(scale ** layers))
         self.backward_law.set_data(layers, log_safe(scale ** (depth - layers)))
-        every = np.concatenate([activations, gradients, scale ** layers, [1.0]])
-        low, high = log_safe(every).min(), log_safe(every).max()
-        self.axes.set_xlim(0.5, max(depth, 2) + 0.5)
-        self.axes.set_ylim(low / 3, high * 3)
+        x_range, y_range = self._limits(depth, weights)
+        self.axes.set_xlim(*x_range)
+        self.axes.set_ylim(*y_range)
         self.axes.set_title(f"depth {depth}, W = {scale:.2f}·{'I' if weights == 'identity' else 'G'}: "
                             f"output ‖a[L]‖ = {activations[-1]:.3g}, first-layer gradient = {gradients[0]:.3g}")

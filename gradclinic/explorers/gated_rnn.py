@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from gradclinic.plots import log_safe
+from gradclinic.plots import decade_limits, fast_log_axis, log_safe
 from gradclinic.widgets import Explorer
 
 # Name shown → (Keras layer, bias added at the start to the gate that keeps the state).
@@ -197,22 +197,37 @@ class GatedRnnExplorer(Explorer):
         ax.set_ylim(0.4, 1.05)
         ax.set_xlabel("gap (words between subject and verb)")
         ax.set_ylabel("test accuracy")
-        ax.legend(loc="lower left", fontsize=8)
+        # Drawn on every move, over the lines that move (as a full render would draw it).
+        self.accuracy_legend = ax.legend(loc="lower left", fontsize=8)
         ax = self.profile_axes
         (self.initial_line,) = ax.plot([], [], "-", color="0.55", label="at initialisation")
         (self.trained_line,) = ax.plot([], [], "-", color="C0", label="after training")
         self.subject_marker = ax.axvline(1, color="0.3", lw=1, ls="--")
         self.message = ax.text(0.5, 0.5, "", transform=ax.transAxes, ha="center", va="center", wrap=True)
-        ax.set_yscale("log")
+        fast_log_axis(ax)
         ax.set_xlabel("time step t (t = 1: the subject)")
         ax.set_ylabel("‖∂loss/∂x_t‖ / ‖∂loss/∂x_last‖")
-        ax.legend(loc="lower right", fontsize=8)
+        legend = ax.legend(loc="lower right", fontsize=8)
+        # The legend's sample of "after training" takes the chosen cell's colour, as its line does.
+        self.trained_key = legend.legend_handles[1]
         controls = {
             "gap": widgets.SelectionSlider(options=list(results.gaps), value=gap, description="gap"),
             "cell": widgets.ToggleButtons(options=list(results.cells), value=cell, description="cell"),
         }
         super().__init__(figure, controls)
+        self.moving(*self.accuracy_lines.values(), self.chosen_point, self.accuracy_legend, self.initial_line,
+                    self.trained_line, self.trained_key, self.message, self.profile_axes.title)
         self.draw(**self.values())
+
+    def _profile_limits(self):
+        """The profile axes' ranges, the same for every cell and gap: the time steps of the
+        longest sentence, and whole decades around every profile. Switching cells or gaps moves
+        the lines against one scale, so a longer gap shows as a longer line whose subject end
+        sinks lower."""
+        relative = [profile / profile[-1] for profiles in (self.results.initial_profiles, self.results.trained_profiles)
+                    for profile in profiles.values() if profile is not None]
+        every = np.maximum(np.concatenate(relative + [[1.0]]), 1e-30)
+        return (-0.5, max(self.results.gaps) + 1.5), decade_limits(every, margin=3)
 
     def draw(self, gap, cell):
         results = self.results
@@ -223,6 +238,7 @@ class GatedRnnExplorer(Explorer):
         self.chosen_point.set_data([gap], [results.accuracy[cell, gap]])
         initial, trained = results.initial_profiles[cell, gap], results.trained_profiles[cell, gap]
         self.trained_line.set_color(color)
+        self.trained_key.set_color(color)
         ax = self.profile_axes
         if initial is None or trained is None:
             for line in (self.initial_line, self.trained_line):
@@ -235,8 +251,8 @@ class GatedRnnExplorer(Explorer):
         relative_initial, relative_trained = log_safe(initial / initial[-1]), log_safe(trained / trained[-1])
         self.initial_line.set_data(steps, relative_initial)
         self.trained_line.set_data(steps, relative_trained)
-        every = np.concatenate([relative_initial, relative_trained, [1.0]])
-        ax.set_xlim(-0.5, len(steps) - 0.5)
-        ax.set_ylim(max(every.min(), 1e-30) / 3, every.max() * 3)
-        ax.set_title(f"{cell}, gap {gap}: accuracy {results.accuracy[cell, gap]:.2f}; subject/last "
-                     f"{relative_initial[1]:.1e} → {relative_trained[1]:.1e}", fontsize=10)
+        x_range, y_range = self._profile_limits()
+        ax.set_xlim(*x_range)
+        ax.set_ylim(*y_range)
+        ax.set_title(f"{cell}, gap {gap}: accuracy {results.accuracy[cell, gap]:.2f}\nsubject/last "
+                     f"{relative_initial[1]:.1e} → {relative_trained[1]:.1e} (initial → trained)")

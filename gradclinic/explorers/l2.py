@@ -16,6 +16,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from gradclinic.plots import decade_limits, fast_log_axis
 from gradclinic.widgets import Explorer
 
 ACTIVATIONS = ("relu", "linear", "tanh")
@@ -196,9 +197,8 @@ def train_l2_grid(setup, lams, learning_rates=None, weights=None, shuffle_seed=0
     copies; None keeps the data in order, as ``fit(shuffle=False)`` does. Every epoch uses
     whole batches only. ``data``: a :class:`gradclinic.data.Split` (default: digits).
     """
-    from threadpoolctl import threadpool_limits
-
     from gradclinic.data import load_digits
+    from gradclinic.runtime import one_blas_thread
 
     lams = np.asarray(lams, dtype=float)
     if lams.ndim != 1 or lams.size == 0 or not np.all(np.isfinite(lams)) or np.any(lams < 0):
@@ -216,7 +216,7 @@ def train_l2_grid(setup, lams, learning_rates=None, weights=None, shuffle_seed=0
     layer_sq, losses, data_grads = [_squared_norms(net.kernels)], [], []
     # One BLAS thread: these matrices are small, and OpenBLAS's threads thrash on a busy machine
     # (ten times slower on two shared cores). Overflow to inf/NaN is what exploding runs are about.
-    with threadpool_limits(1, user_api="blas"), np.errstate(all="ignore"):
+    with one_blas_thread(), np.errstate(all="ignore"):
         for _ in range(setup.epochs):
             order = np.arange(n) if rng is None else rng.permutation(n)
             for start in range(0, steps_per_epoch * batch, batch):
@@ -365,31 +365,33 @@ def stability_map_figure(runs, lams, learning_rates):
 # -- the explorer ----------------------------------------------------------------------------
 class L2Explorer(Explorer):
     """λ and setup → the weight norm and the gradient norms over training, beside λ = 0.
-    Every run is trained once (:func:`grid_runs`); a move only redraws."""
+    Every run is trained once (:func:`grid_runs`); a move only redraws.
+
+    The axes depend on the setup only: their ranges hold every λ of the grid, so moving the
+    λ slider moves the curves (the weight norm sinking as λ grows), not the axes."""
 
     def __init__(self, setup=DIGITS_MLP, lam=1e-3):
         import ipywidgets as widgets
         import matplotlib.pyplot as plt
-        from matplotlib import ticker
 
         self.runs = {name: grid_runs(name) for name in SETUPS}
-        figure, (self.norm_ax, self.grad_ax) = plt.subplots(1, 2, figsize=(10, 3.8))
+        figure, (self.norm_ax, self.grad_ax) = plt.subplots(1, 2, figsize=(10, 4.4))
         (self.norm_line,) = self.norm_ax.plot([], [], color="C0", label="‖W‖, this λ")
         (self.norm_base,) = self.norm_ax.plot([], [], "--", color="0.5", lw=1, label="‖W‖, λ = 0")
         self.norm_ax.set(ylabel="‖W‖ over all kernels (log)", title="weight norm")
         (self.data_grad_line,) = self.grad_ax.plot([], [], color="C0", label="‖∂data/∂W‖, this λ")
         (self.penalty_grad_line,) = self.grad_ax.plot([], [], color="C1", label="‖2λW‖, the penalty's")
         (self.data_grad_base,) = self.grad_ax.plot([], [], "--", color="0.5", lw=1, label="‖∂data/∂W‖, λ = 0")
-        self.grad_ax.set(yscale="log", ylabel="gradient norm (log)", title="gradient norms")
-        self.norm_ax.set_yscale("log")  # one scale for a collapse to 0.001 and a blow-up to 1000
+        self.grad_ax.set(ylabel="gradient norm (log)", title="gradient norms")
         for ax in (self.norm_ax, self.grad_ax):
-            # Plain tick labels: the default 10^k ones go through mathtext, a fifth of a redraw.
-            ax.yaxis.set_major_formatter(ticker.LogFormatter())
-            ax.yaxis.set_minor_formatter(ticker.LogFormatter(labelOnlyBase=False))
+            # Log scales, for a collapse to 0.001 and a blow-up to 1e9, with plain "1e+03" labels:
+            # the default 10^k ones go through mathtext, a fifth of a redraw.
+            fast_log_axis(ax)
         self.overflow_marks = [ax.axvline(0, color="C3", ls=":", lw=1.5, label="overflow (NaN)")
                                for ax in (self.norm_ax, self.grad_ax)]
-        self.norm_ax.legend(loc="lower right")
-        self.grad_ax.legend(loc="lower left")
+        for ax in (self.norm_ax, self.grad_ax):  # below the panels: the curves cover all of them
+            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=2, fontsize=8)
+        self.title = figure.suptitle(" ", fontsize=11)
         controls = {
             "setup": widgets.Dropdown(options=list(SETUPS), value=setup, description="setup",
                                       layout=widgets.Layout(width="420px")),
@@ -398,11 +400,20 @@ class L2Explorer(Explorer):
                                            description="λ", continuous_update=True),
         }
         super().__init__(figure, controls)
+        self.moving(self.norm_line, self.norm_base, self.data_grad_line, self.penalty_grad_line,
+                    self.data_grad_base, *self.overflow_marks, self.title)
         self.draw(**self.values())
-        # Lay the panels out once, then freeze them: re-running tight_layout on every slider
-        # move would cost more than everything else a move does.
-        figure.canvas.draw()
-        figure.set_layout_engine("none")
+
+    def background_key(self):
+        """The axis ranges and the x label (epoch or step), which change with the setup."""
+        return super().background_key() + tuple(ax.get_xlabel() for ax in (self.norm_ax, self.grad_ax))
+
+    @staticmethod
+    def limits(series):
+        """(weight-norm range, gradient-norm range) in whole decades around every run of the
+        grid (the finite, positive values of ``series``, as :meth:`curves` gives them)."""
+        return (decade_limits(series["norms"], margin=1.5),
+                decade_limits(np.concatenate([series["data"].ravel(), series["penalty"].ravel()]), margin=1.5))
 
     def curves(self, setup, lam):
         """The run of ``setup`` nearest ``lam`` as (runs, its index k, x unit, series): per epoch
@@ -432,13 +443,10 @@ class L2Explorer(Explorer):
         for mark in self.overflow_marks:
             mark.set_xdata([where, where])
             mark.set_visible(bool(overflow))
-        for ax in (self.norm_ax, self.grad_ax):
+        for ax, y_range in zip((self.norm_ax, self.grad_ax), self.limits(series)):
             ax.set_xlim(0, x_norms[-1])
+            ax.set_ylim(*y_range)
             ax.set_xlabel(unit)
-        for ax, values in ((self.norm_ax, series["norms"][:, [0, k]]),
-                           (self.grad_ax, np.concatenate([series["data"][:, [0, k]].ravel(), penalty]))):
-            shown = values[np.isfinite(values) & (values > 0)]
-            ax.set_ylim(shown.min() / 2, shown.max() * 2)
         fate = f"overflow at step {overflow}" if overflow else f"test accuracy {runs.test_accuracy[k]:.3f}"
-        self.figure.suptitle(f"{setup} · {_lambda_label(runs.lams[k])}: ‖W‖ {series['norms'][0, k]:.1f} → "
-                             f"{series['norms'][-1, k]:.1f}, {fate}", fontsize=11)
+        self.title.set_text(f"{setup} · {_lambda_label(runs.lams[k])}: ‖W‖ {series['norms'][0, k]:.1f} → "
+                            f"{series['norms'][-1, k]:.1f}, {fate}")

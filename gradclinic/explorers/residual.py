@@ -8,12 +8,13 @@ carries it past every block unchanged.
 
 :func:`output_gradient_norms` measures it for any Keras model built of Dense layers (the
 notebook's nets, the grader's checks). The explorer uses its own compiled TensorFlow function
-over a stack of square weight matrices (``tf.scan``), traced once per mode, so a slider move
-costs milliseconds.
+over a stack of square weight matrices (``tf.scan``), traced once for both nets, and keeps
+every profile it computed, so a slider move costs at most one pass of a few milliseconds.
 """
 
 import numpy as np
 
+from gradclinic.plots import bucket_depths, decade_limits, fast_log_axis
 from gradclinic.widgets import Explorer
 
 MAX_DEPTH = 60
@@ -81,55 +82,58 @@ class StackProfiles:
     """‖∂loss/∂a[l]‖ per layer of a square tanh MLP (width ``WIDTH``) at any depth, plain or
     residual, for one fixed stack of small weights (``MAX_DEPTH`` layers drawn once; a net of
     depth L uses the first L). The loss is Σ g·a[L] for a fixed random g of unit norm per
-    example, so the profile shows how the net itself carries gradients."""
+    example, so the profile shows how the net itself carries gradients. Each profile is
+    computed once and kept (at most 60 pairs of ≤ 60 numbers)."""
 
     def __init__(self, rng, width=WIDTH, batch=BATCH, max_depth=MAX_DEPTH, scale=SMALL_SCALE):
-        import tensorflow as tf
-
         self.width, self.max_depth = width, max_depth
         self.kernels = (rng.standard_normal((max_depth, width, width)) * np.sqrt(scale / width)).astype("float32")
         self.inputs = rng.standard_normal((batch, width)).astype("float32")
         upstream = rng.standard_normal((batch, width))
         self.upstream = (upstream / np.linalg.norm(upstream, axis=1, keepdims=True)).astype("float32")
-        self._functions = {}
-        self._tf = tf
+        self._run = self._compiled()
+        self._norms = {}
 
-    def _compiled(self, residual):
-        if residual not in self._functions:
-            tf = self._tf
-            spec = [tf.TensorSpec([None, self.width, self.width], tf.float32),
-                    tf.TensorSpec([None, None, self.width], tf.float32),
-                    tf.TensorSpec([None, self.width], tf.float32),
-                    tf.TensorSpec([None, self.width], tf.float32)]
+    def _compiled(self):
+        """One function for both nets, side by side in the batch: copy 0 plain, copy 1 residual."""
+        import tensorflow as tf
 
-            @tf.function(input_signature=spec)
-            def run(kernels, probes, x, upstream):
-                # A zero probe is added to every layer's output: ∂loss/∂probe[l] = ∂loss/∂a[l].
-                with tf.GradientTape() as tape:
-                    tape.watch(probes)
+        skip = tf.constant([0.0, 1.0])[:, None, None]  # × a: no skip in the plain copy, the identity in the other
+        inputs, upstream = tf.constant(np.stack([self.inputs] * 2)), tf.constant(np.stack([self.upstream] * 2))
 
-                    def layer(a, weights):
-                        kernel, probe = weights
-                        return tf.tanh(tf.matmul(a, kernel)) + (a if residual else 0.0) + probe
+        @tf.function(input_signature=[tf.TensorSpec([None, self.width, self.width], tf.float32)])
+        def run(kernels):
+            # A zero probe is added to every layer's output: ∂loss/∂probe[l] = ∂loss/∂a[l].
+            probes = tf.zeros(tf.concat([tf.shape(kernels)[:1], tf.shape(inputs)], axis=0))
+            with tf.GradientTape() as tape:
+                tape.watch(probes)
 
-                    outputs = tf.scan(layer, (kernels, probes), initializer=x)
-                    loss = tf.reduce_sum(outputs[-1] * upstream)
-                return tf.sqrt(tf.reduce_sum(tf.square(tape.gradient(loss, probes)), axis=[1, 2]))
+                def layer(a, weights):
+                    kernel, probe = weights
+                    return tf.tanh(tf.matmul(a, kernel)) + skip * a + probe
 
-            self._functions[residual] = run
-        return self._functions[residual]
+                outputs = tf.scan(layer, (kernels, probes), initializer=inputs)
+                loss = tf.reduce_sum(outputs[-1] * upstream)
+            return tf.sqrt(tf.reduce_sum(tf.square(tape.gradient(loss, probes)), axis=[2, 3]))  # (depth, 2)
+
+        return run
 
     def gradient_norms(self, depth, residual):
         """(depth,) ‖∂loss/∂a[l]‖ for l = 1..depth, input side first."""
         if not 1 <= depth <= self.max_depth:
             raise ValueError(f"depth must lie in 1..{self.max_depth}, got {depth}")
-        probes = np.zeros((depth, len(self.inputs), self.width), "float32")
-        return self._compiled(bool(residual))(self.kernels[:depth], probes, self.inputs, self.upstream).numpy()
+        if int(depth) not in self._norms:  # both nets at once: the explorer draws both
+            self._norms[int(depth)] = self._run(self.kernels[: int(depth)]).numpy().T
+        return self._norms[int(depth)][int(bool(residual))].copy()
 
 
 class ResidualExplorer(Explorer):
     """Depth and plain/residual → the per-layer gradient profile, both nets drawn, the chosen one
-    bold, with the first-layer gradient norm and the first/last ratio in the title."""
+    bold, with the first-layer gradient norm and the first/last ratio in the title.
+
+    The axes depend on the depth's 1-2-5 bucket only (they cover both nets' profiles at the
+    bucket's ends), so within a bucket moving the depth moves the points against fixed axes.
+    """
 
     def __init__(self, rng=None, depth=20, mode="plain"):
         import ipywidgets as widgets
@@ -139,16 +143,24 @@ class ResidualExplorer(Explorer):
         figure, self.axes = plt.subplots(figsize=(8, 3.6))
         ax = self.axes
         self.lines = {m: ax.plot([], [], "o-", ms=3, label=m)[0] for m in ("plain", "residual")}
-        ax.set_yscale("log")
+        fast_log_axis(ax)  # plain-text decade labels: a cheaper background to render
         ax.set_xlabel("layer l (input side left)")
         ax.set_ylabel("‖∂loss/∂a[l]‖ (log)")
-        ax.legend(loc="lower right")
+        ax.legend(loc="lower right")  # its handles are copies: a mode's weight shows on its line only
         figure.set_layout_engine("none")
         figure.subplots_adjust(left=0.11, right=0.98, top=0.88, bottom=0.15)
         controls = {"depth": widgets.IntSlider(value=depth, min=1, max=MAX_DEPTH, description="depth L"),
                     "mode": widgets.ToggleButtons(options=("plain", "residual"), value=mode, description="net")}
         super().__init__(figure, controls)
+        self.moving(*self.lines.values(), ax.title)
         self.draw(**self.values())
+
+    def _limits(self, depth, shown):
+        """(x range, y range): the bucket's, widened only if the ``shown`` profiles fall outside it."""
+        depths = bucket_depths(depth, MAX_DEPTH)
+        ends = [self.profiles.gradient_norms(d, residual) for d in depths for residual in (False, True)]
+        values = np.concatenate(ends + list(shown.values()) + [np.array([1.0])])
+        return (0.5, max(depths[-1], 2) + 0.5), decade_limits(values, margin=3)
 
     def draw(self, depth, mode):
         layers = np.arange(1, depth + 1)
@@ -160,9 +172,9 @@ class ResidualExplorer(Explorer):
             line.set_linewidth(2.5 if name == mode else 0.8)
             line.set_alpha(1.0 if name == mode else 0.4)
             shown[name] = norms
-        values = np.concatenate([v[np.isfinite(v)] for v in shown.values()] + [np.array([1.0])])
-        self.axes.set_xlim(0.5, max(depth, 2) + 0.5)
-        self.axes.set_ylim(values.min() / 3, values.max() * 3)
+        x_range, y_range = self._limits(depth, shown)
+        self.axes.set_xlim(*x_range)
+        self.axes.set_ylim(*y_range)
         chosen = shown[mode]
         self.axes.set_title(f"{mode}, depth {depth}: first-layer gradient {chosen[0]:.2g}, "
                             f"first/last = {chosen[0] / chosen[-1]:.2g}")

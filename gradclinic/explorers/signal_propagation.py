@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from gradclinic.plots import fast_log_axis, log_safe
+from gradclinic.plots import axis_end, decade_limits, fast_log_axis, log_safe
 from gradclinic.widgets import Explorer
 
 WIDTH = 256
@@ -135,6 +135,10 @@ class SignalPropagationExplorer(Explorer):
 
     ``grid``: the learner's χ₁ on (GRID_SIGMA_B, GRID_SIGMA_W), from :func:`chi1_grid`, if
     already computed. A point where ``chi1`` raises ValueError shows no theory line.
+
+    The profile's axes depend only on the depth's bucket (10, 20, 50 layers): they span the
+    theory's profile at every (σ_w, σ_b) of the sliders, so moving σ_w or σ_b moves the points
+    (falling away in the ordered phase, climbing in the chaotic one) against a fixed scale.
     """
 
     def __init__(self, chi1, fixed_point_q, sigma_w=1.5, sigma_b=0.3, depth=40, nets=None, grid=None):
@@ -145,13 +149,16 @@ class SignalPropagationExplorer(Explorer):
         self.nets = nets or RandomTanhNets(n_nets=2, batch=4)
         # once (or handed over from chi1_grid): slider moves only rescale it by the depth
         self.log_chi1 = np.log10(chi1_grid(chi1) if grid is None else np.asarray(grid, dtype=float))
+        self._log_chi1_range = self._theory_range()
         figure, (self.phase_ax, self.profile_ax) = plt.subplots(1, 2, figsize=(11, 4.2))
         extent = (GRID_SIGMA_W[0], GRID_SIGMA_W[-1], GRID_SIGMA_B[0], GRID_SIGMA_B[-1])
         self.image = self.phase_ax.imshow(self.log_chi1, origin="lower", extent=extent, aspect="auto",
                                           cmap="coolwarm", interpolation="bilinear", vmin=-DECADES_SHOWN, vmax=DECADES_SHOWN)
         figure.colorbar(self.image, ax=self.phase_ax, label="log₁₀ predicted gradient change over depth")
-        self.phase_ax.contour(GRID_SIGMA_W, GRID_SIGMA_B, self.log_chi1, levels=[0.0], colors="k")
-        (self.marker,) = self.phase_ax.plot([], [], "o", ms=9, mfc="yellow", mec="k")
+        self.edge = self.phase_ax.contour(GRID_SIGMA_W, GRID_SIGMA_B, self.log_chi1, levels=[0.0], colors="k")
+        # Unclipped: the sliders' ends lie just outside the grid, and the marker must show whole there.
+        (self.marker,) = self.phase_ax.plot([], [], "o", ms=9, mfc="yellow", mec="k", clip_on=False)
+        self.phase_ax.grid(False)  # no grid over the colour map
         self.phase_ax.set_xlabel("σ_w")
         self.phase_ax.set_ylabel("σ_b")
         self.phase_ax.set_title("tanh: black line χ₁ = 1 (edge of chaos)")
@@ -160,9 +167,8 @@ class SignalPropagationExplorer(Explorer):
         fast_log_axis(self.profile_ax)
         self.profile_ax.set_xlabel("layer l")
         self.profile_ax.set_ylabel("gradient norm / its value at layer L")
+        # Upper right: every profile ends at 1 at layer L, below it, so no line crosses it.
         self.profile_ax.legend(loc="upper right")
-        figure.tight_layout()
-        figure.set_layout_engine("none")  # laid out once: a redraw must not re-run tight_layout
         controls = {
             "sigma_w": widgets.FloatSlider(value=sigma_w, min=SIGMA_W_RANGE[0], max=SIGMA_W_RANGE[1], step=0.025,
                                            description="σ_w", continuous_update=True),
@@ -172,7 +178,31 @@ class SignalPropagationExplorer(Explorer):
                                        continuous_update=True),
         }
         super().__init__(figure, controls)
+        # The colour map changes with the depth, so it is drawn on every move, and with it what
+        # lies over it (the edge of chaos, the marker).
+        self.moving(self.image, self.edge, self.marker, self.measured_line, self.theory_line, self.profile_ax.title)
         self.draw(**self.values())
+
+    def _theory_range(self):
+        """(lowest, highest) log₁₀ χ₁ over the grid and the sliders' corners (where chi1 answers)."""
+        values = [self.log_chi1[np.isfinite(self.log_chi1)]]
+        for sigma_w in SIGMA_W_RANGE:
+            for sigma_b in SIGMA_B_RANGE:
+                try:
+                    values.append([math.log10(self.chi1(sigma_w, sigma_b, np.tanh))])
+                except (ValueError, ArithmeticError):
+                    pass
+        values = np.concatenate(values)
+        values = values[np.isfinite(values)]
+        return (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
+
+    def _limits(self, depth):
+        """The profile's ranges for the depth's bucket: the theory χ₁^((L−l)/2) of every point of
+        the sliders fits, with a decade to spare."""
+        end = min(axis_end(depth), self.nets.max_depth)
+        low, high = self._log_chi1_range
+        spread = 10.0 ** (np.array([min(low, 0.0), max(high, 0.0)]) * (end - 1) / 2)
+        return (0.5, end + 0.5), decade_limits(spread, margin=10)
 
     def point(self, sigma_w, sigma_b, depth):
         """(χ₁, measured per-layer rate, normalised measured profile (depth,)) at one point."""
@@ -193,14 +223,13 @@ class SignalPropagationExplorer(Explorer):
         self.marker.set_data([sigma_w], [sigma_b])
         self.measured_line.set_data(layers, log_safe(profile))
         self.theory_line.set_data(layers, log_safe(theory))
-        finite = np.concatenate([profile, theory, [1.0]])
-        finite = log_safe(finite[np.isfinite(finite)])
-        self.profile_ax.set_xlim(0.5, depth + 0.5)
-        self.profile_ax.set_ylim(finite.min() / 3, finite.max() * 3)
+        x_range, y_range = self._limits(depth)
+        self.profile_ax.set_xlim(*x_range)
+        self.profile_ax.set_ylim(*y_range)
         if math.isnan(chi):
             self.profile_ax.set_title(f"σ_w={sigma_w:.3g}, σ_b={sigma_b:.3g}: chi1 raised ValueError")
             return
         phase = "ordered: vanishing" if chi < 1 else "chaotic: exploding"
         depth_scale = 1 / abs(math.log(chi)) if chi != 1 else math.inf
         self.profile_ax.set_title(f"χ₁={chi:.3f} ({phase}), ξ={depth_scale:.3g} layers\n"
-                                  f"per layer: measured {rate:.3f}, √χ₁ = {math.sqrt(chi):.3f}", fontsize=10)
+                                  f"per layer: measured {rate:.3f}, √χ₁ = {math.sqrt(chi):.3f}")

@@ -108,7 +108,8 @@ print(f"depth at which scale 1.2 first passes 1,000: layer {int(np.argmax(growin
 # weights from `identity` to `gaussian` (a fixed random matrix with variance 1/width per entry,
 # scaled by the slider) to see that a random network follows the same law on average, with
 # some wobble. Where the two lines of dots cross the lines scale^l and scale^(L−l), the simple
-# C^L argument is exact.
+# C^L argument is exact. The axes hold still while **scale** moves (they cover the slider's whole
+# range at each depth), so growth shows as the dots climbing and decay as the dots falling.
 
 # %%
 explorer = DeepLinearExplorer(rng=rng, depth=30, scale=1.2)

@@ -12,7 +12,7 @@
 #
 # Seed article 004 builds such a network in Keras and reports that it trains faster than a
 # regular one. Its code has a bug that silently breaks the idea; this lesson finds it, fixes it,
-# and measures the claim on digits — including where SELU does *not* win.
+# and measures the claim on digits — and what one short race can and cannot show.
 #
 # **You will:** write `selu` with Keras's exact constants; check by quadrature that they make
 # (0, 1) a fixed point; write `standardize` with the training set's statistics only; see every
@@ -403,11 +403,12 @@ check("build_snn", build_snn)
 #    means in code that does not choose;
 # 3. a ReLU net with He normal, lesson 04's recommended initializer for ReLU: the fair opponent.
 #
-# Validation is the held-out quarter of the digits. Under the grader the race is shortened to the
-# first two contestants and a few epochs (tracing each 20-layer net costs more than several epochs).
+# Validation is the held-out quarter of the digits. The race is short (seed 004 ran 50 epochs; the
+# count used here is printed with the results), and under the grader it is cut to the first two
+# contestants and a few epochs (tracing each 20-layer net costs more than several epochs).
 
 # %%
-epochs = 5 if gradclinic.grading() else 30
+epochs = 5 if gradclinic.grading() else 10
 contestants = {
     "SNN (selu, lecun_normal)": lambda: build_snn(64, 20, 100, 10),
     "ReLU, glorot_uniform": lambda: deep_mlp(64, 10, depth=20, width=100, activation="relu"),
@@ -423,8 +424,9 @@ print(f"validation accuracy, {epochs} epochs of Nadam(learning_rate=7e-4), batch
 for name, history in histories.items():
     accuracy = np.array(history["val_accuracy"])
     reaching = {level: first_epoch_reaching(accuracy, level) for level in (0.90, 0.95)}
+    reaching = {level: "never" if epoch is None else f"at epoch {epoch}" for level, epoch in reaching.items()}
     print(f"{name:>25}: after epoch 1 {accuracy[0]:.3f}, epoch 2 {accuracy[1]:.3f}; best {accuracy.max():.3f} "
-          f"at epoch {epochs_to_best(accuracy)}; first ≥ 0.90 at epoch {reaching[0.90]}, ≥ 0.95 at epoch {reaching[0.95]}")
+          f"at epoch {epochs_to_best(accuracy)}; first ≥ 0.90 {reaching[0.90]}, ≥ 0.95 {reaching[0.95]}")
 
 figure, (acc_ax, loss_ax) = plt.subplots(1, 2, figsize=(11, 3.6))
 for name, history in histories.items():
@@ -441,15 +443,19 @@ plt.show()
 # %% [markdown]
 # Compare the printed numbers rather than trusting a headline. On digits the SNN is the first
 # to reach high validation accuracy if its epoch-1 and epoch-2 accuracies are the largest printed
-# — the fixed point gives it well-scaled signals from the first step, where the default-initialised
-# ReLU net must first climb out of lesson 04's 2^−L shrinkage. Whether it also ends *better* is a
-# different question: look at the best accuracies, and at how the ReLU net with He
-# initialisation compares (it runs outside the grader, over the full 30 epochs). If the best accuracies are within a point or so of each other, the SNN's
-# advantage is speed, not a better final model — and "epochs to the best validation accuracy" is
-# a noisy measure, because validation accuracy wobbles from epoch to epoch (the curves above), so
-# the best epoch can land late even for a net that was near its best early. The first epoch to
-# reach a level (0.90, 0.95) is steadier. Seed 004's percentages came from one run per net and
-# task; with three nets and one seed here, treat every difference of a few epochs as within noise.
+# and its first epoch ≥ 0.90 the earliest — the fixed point gives it well-scaled signals from the
+# first step, where the default-initialised ReLU net must first climb out of lesson 04's 2^−L
+# shrinkage. Whether it also ends *better* is a different question, and a race of the few epochs
+# printed above cannot settle it: the best accuracies say which net is ahead **within this
+# budget**, not which would be ahead after seed 004's 50 epochs. If they are within a point or so
+# of each other, the SNN's advantage here is speed, not a better model. Look also at how the ReLU
+# net with He initialisation, the fair opponent, compares (it runs outside the grader only).
+# "Epochs to the best validation accuracy" is a noisy measure besides: validation accuracy wobbles
+# from epoch to epoch (the curves above), so the best epoch can land late even for a net that was
+# near its best early, or early just before a dip. The first epoch to reach a level (0.90, 0.95;
+# "never" if not within the race) is steadier. Seed 004's percentages came from one run per net
+# and task; with three nets and one seed here, treat every difference of a few epochs as within
+# noise.
 #
 # ## Explorer: depth, activation, initializer and inputs
 #
@@ -474,7 +480,7 @@ explorer
 # - Seed 004's output layer sat inside the loop: a softmax after every hidden layer, which no error
 #   reveals but which destroys the normalization. The output layer goes after the loop.
 # - On digits, measured: compare the SNN's early epochs and best accuracy with the ReLU nets'
-#   in the numbers printed above; SELU's benefit is well-scaled signals from the start, and
-#   whether it ends ahead depends on the opponent's initializer.
+#   in the numbers printed above; SELU's benefit is well-scaled signals from the start. Whether
+#   it also ends ahead takes a longer race than this one, and more than one seed, to tell.
 #
 # **Next:** lesson 11 puts every treatment of the course to work on four sick networks.
