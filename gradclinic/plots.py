@@ -41,14 +41,16 @@ def fast_log_axis(ax, axis="y", max_ticks=7):
     target.set_major_formatter(FuncFormatter(lambda value, _: f"1e{round(math.log10(value)):+d}" if value > 0 else ""))
 
 
-def axis_end(value):
-    """The smallest number of the 1-2-5 sequence (1, 2, 5, 10, 20, 50, …) that is ≥ ``value``.
+def axis_end(value, at_most=None):
+    """The smallest number of the 1-2-5 sequence (1, 2, 5, 10, 20, 50, …) that is ≥ ``value``,
+    or ``at_most`` if that is smaller (a slider's maximum depth).
 
     Explorers end a depth axis there rather than at the depth itself: the axis then changes
     a few times over a slider's range, not at every step, so a move redraws only the data
     (and the eye can compare one depth with the next on the same axis).
     """
-    return int(round(step_ceiling(max(value, 1))))
+    end = int(round(step_ceiling(max(value, 1))))
+    return end if at_most is None else min(end, at_most)
 
 
 def step_ceiling(value, steps=(1, 2, 5)):
@@ -83,7 +85,7 @@ def bucket_depths(depth, max_depth):
     (:func:`axis_end`, at most ``max_depth``) and the end of the bucket below,
     the deepest and (nearly) the shallowest net drawn on the same axes."""
     end = axis_end(depth)
-    return sorted({min(axis_end(end / 2.5), max_depth), min(end, max_depth)})  # 1-2-5: the step is ×2 or ×2.5
+    return sorted({axis_end(end / 2.5, max_depth), min(end, max_depth)})  # 1-2-5: the step is ×2 or ×2.5
 
 
 def pin_axis_labels(figure, slack=3):

@@ -132,6 +132,21 @@ class MLPProfiler:
         return Profile(activations.numpy(), pre.numpy(), kernel_grads.numpy())
 
 
+def switched_activation(names):
+    """``phi(index, z)``: the Keras activation ``names[index]`` applied to ``z``, chosen inside a
+    compiled function by ``tf.switch_case``, so one trace serves every activation and only the
+    chosen one runs."""
+    import keras
+    import tensorflow as tf
+
+    functions = [keras.activations.get(name) for name in names]
+
+    def phi(index, z):
+        return tf.switch_case(index, [lambda f=function: f(z) for function in functions])
+
+    return phi
+
+
 class SwitchedProfile:
     """:meth:`MLPProfiler.profile <gradclinic.profiles.MLPProfiler.profile>` with zero biases,
     compiled once for all ``activations``: which one the layers apply is an argument of the
@@ -142,11 +157,10 @@ class SwitchedProfile:
     """
 
     def __init__(self, profiler, activations):
-        import keras
         import tensorflow as tf
 
         self.activations = tuple(activations)
-        phis = [keras.activations.get(name) for name in self.activations]
+        phi = switched_activation(self.activations)
         inputs, upstream = tf.constant(profiler.inputs), tf.constant(profiler.upstream)
         width = profiler.width
 
@@ -158,7 +172,7 @@ class SwitchedProfile:
 
                 def layer(a, kernel):
                     z = tf.matmul(a, kernel)
-                    return tf.switch_case(chosen, [lambda phi=phi: phi(z) for phi in phis])
+                    return phi(chosen, z)
 
                 outputs = tf.scan(layer, kernels, initializer=inputs)
                 loss = tf.reduce_sum(outputs[-1] * upstream)  # the profiler's unit-gradient loss

@@ -182,14 +182,16 @@ class BatchNormProfiler:
         import keras
         import tensorflow as tf
 
-        functions = [keras.activations.get(name) for name in ACTIVATIONS]
+        from gradclinic.profiles import switched_activation
+
+        switched = switched_activation(ACTIVATIONS)
         batch = tf.TensorSpec([None, WIDTH], tf.float32)
 
         @tf.function(input_signature=[tf.TensorSpec([None, WIDTH, WIDTH], tf.float32), batch, batch,
                                       tf.TensorSpec([], tf.int32)])
         def run(kernels, x, probe_direction, activation_index):
             def phi(z):  # the activation chosen at run time: one trace serves all three
-                return tf.switch_case(activation_index, [lambda f=function: f(z) for function in functions])
+                return switched(activation_index, z)
 
             plain_kernels, normalised_kernels = tf.identity(kernels), tf.identity(kernels)
             with tf.GradientTape() as tape:
@@ -270,7 +272,7 @@ class BatchNormExplorer(Explorer):
 
     def _layer_axis_end(self, depth):
         """Where the layer axes end: the depth's 1-2-5 bucket (5, 10, 20, 50, 100)."""
-        return min(axis_end(depth), MAX_DEPTH)
+        return axis_end(depth, MAX_DEPTH)
 
     def _gradient_limits(self, depth, activation, shown):
         """Whole decades around both nets' gradients at the end of the depth's bucket (the

@@ -101,7 +101,7 @@ class DeepLinearExplorer(Explorer):
     def _limits(self, depth, weights):
         """Axis ranges for every scale at once: moving the scale slider moves the points, not
         the axes, so growth and decay show as the points climbing and falling."""
-        end = min(axis_end(depth), MAX_DEPTH)
+        end = axis_end(depth, MAX_DEPTH)
         extremes = [self.signals.activation_norms(end, s, weights) for s in SCALES]
         extremes += [self.signals.gradient_norms(end, s, weights) for s in SCALES]
         return (0.5, max(end, 2) + 0.5), decade_limits(np.concatenate(extremes + [[1.0]]), margin=10)

@@ -227,7 +227,7 @@ class InitializationExplorer(Explorer):
     def draw(self, depth, gain, initializer, activation):
         deepest, deepest_stds, histograms = self._run(gain, initializer, activation)
         layers, stds = deepest[:depth], deepest_stds[:depth]
-        end = min(axis_end(depth), MAX_DEPTH)
+        end = axis_end(depth, MAX_DEPTH)
         numbers = np.arange(1, depth + 1)
         self.std_line.set_data(numbers, log_safe(stds))
         self.std_axes.set_xlim(0.5, max(end, 2) + 0.5)

@@ -138,7 +138,7 @@ class ReluProfileExplorer(Explorer):
         stats = self.profiles.stats(depth, activation, weights)
         layers = np.arange(1, depth + 1)
         norms = log_safe(stats.kernel_grad_norms, floor=FLOAT32_TINIEST)
-        x_range = (0.5, max(min(axis_end(depth), self.profiles.max_depth), 2) + 0.5)
+        x_range = (0.5, max(axis_end(depth, self.profiles.max_depth), 2) + 0.5)
         self.gradient_line.set_data(layers, norms)
         self.gradient_axes.set_xlim(*x_range)
         self.gradient_axes.set_ylim(*self._gradient_limits(depth, activation, weights, norms))

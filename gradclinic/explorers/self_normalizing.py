@@ -215,7 +215,7 @@ class SelfNormalizingExplorer(Explorer):
     def _limits(self, depth, means, variances):
         """(x, mean, variance) ranges over the first layers up to the depth's bucket end, for the
         chosen net and the reference: whole decades for the variance, 1-2-5 steps for the mean."""
-        end = min(axis_end(depth), MAX_DEPTH)
+        end = axis_end(depth, MAX_DEPTH)
         ref_means, ref_vars = self._statistics()
         finite_means = np.abs(np.concatenate([means[:end], ref_means[:end]]))
         finite_means = finite_means[np.isfinite(finite_means)]

@@ -199,7 +199,7 @@ class SignalPropagationExplorer(Explorer):
     def _limits(self, depth):
         """The profile's ranges for the depth's bucket: the theory χ₁^((L−l)/2) of every point of
         the sliders fits, with a decade to spare."""
-        end = min(axis_end(depth), self.nets.max_depth)
+        end = axis_end(depth, self.nets.max_depth)
         low, high = self._log_chi1_range
         spread = 10.0 ** (np.array([min(low, 0.0), max(high, 0.0)]) * (end - 1) / 2)
         return (0.5, end + 0.5), decade_limits(spread, margin=10)
