@@ -224,6 +224,7 @@ def test_explorer_without_profiles_says_what_to_do():
 
     explorer = GatedRnnExplorer(_fake_results(with_profiles=False), gap=2, cell="LSTM")
     assert explorer.message.get_text() == NO_PROFILE and len(explorer.trained_line.get_xdata()) == 0
+    assert explorer.png()[:4] == b"\x89PNG"  # a learner without profiles still sees the figure
     with pytest.raises(ValueError, match="unknown control"):
         explorer.update(depth=3)
 

@@ -240,6 +240,9 @@ class GatedRnnExplorer(Explorer):
         self.trained_line.set_color(color)
         self.trained_key.set_color(color)
         ax = self.profile_axes
+        x_range, y_range = self._profile_limits()  # set before any return: a log axis left at (0, 1) cannot render
+        ax.set_xlim(*x_range)
+        ax.set_ylim(*y_range)
         if initial is None or trained is None:
             for line in (self.initial_line, self.trained_line):
                 line.set_data([], [])
@@ -251,8 +254,5 @@ class GatedRnnExplorer(Explorer):
         relative_initial, relative_trained = log_safe(initial / initial[-1]), log_safe(trained / trained[-1])
         self.initial_line.set_data(steps, relative_initial)
         self.trained_line.set_data(steps, relative_trained)
-        x_range, y_range = self._profile_limits()
-        ax.set_xlim(*x_range)
-        ax.set_ylim(*y_range)
         ax.set_title(f"{cell}, gap {gap}: accuracy {results.accuracy[cell, gap]:.2f}\nsubject/last "
                      f"{relative_initial[1]:.1e} → {relative_trained[1]:.1e} (initial → trained)")
