@@ -2,6 +2,8 @@
 
   build [SLUG ...]     jupytext sources → solutions/*.ipynb → lessons/ (nbgrader release)
   grade ASSIGNMENT     grade collected submissions in sandboxes, into nbgrader's gradebook
+                       (nbgrader options after --, e.g. -- --LateSubmissionPlugin.penalty_method=zero)
+  report ASSIGNMENT    what the class got wrong: reports/ASSIGNMENT.html and .csv (--course: all)
 """
 
 import argparse
@@ -18,13 +20,23 @@ def main(argv=None):
     grade_parser.add_argument("assignment")
     grade_parser.add_argument("--student", action="append", help="only this student (repeatable)")
     grade_parser.add_argument("--workers", type=int, default=2, help="parallel workers (default 2)")
-    grade_parser.add_argument("--timeout", type=float, default=120.0, help="seconds per cell (default 120)")
-    grade_parser.add_argument("--call-timeout", type=float, default=60.0,
-                              help="seconds per graded function call (default 60)")
-    grade_parser.add_argument("--regrade", action="store_true", help="grade again even if already graded")
+    grade_parser.add_argument("--timeout", type=float, help="seconds per cell (default: SandboxedExecute.cell_seconds, 120)")
+    grade_parser.add_argument("--call-timeout", type=float,
+                              help="seconds per graded function call (default: SandboxedExecute.call_seconds, 60)")
+    grade_parser.add_argument("--regrade", action="store_true",
+                              help="grade again even if graded by this grader and unchanged (hand grades are kept)")
+    grade_parser.add_argument("--in-kernel", action="store_true",
+                              help="run notebooks in a Jupyter kernel as plain nbgrader does, trusting them (no sandbox)")
     grade_parser.add_argument("--unsafe-no-sandbox", action="store_true",
                               help="run learner code WITHOUT isolation (only for trusted submissions)")
-    arguments = parser.parse_args(argv)
+    report_parser = commands.add_parser("report", help="misconception report from the gradebook and records")
+    report_parser.add_argument("assignment", nargs="?", help="the assignment (or --course for all of them)")
+    report_parser.add_argument("--course", action="store_true", help="every assignment in the gradebook, one page")
+    report_parser.add_argument("--out", help="folder for the HTML and CSV (default: reports/ in the course root)")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # After `--` (grade, report): nbgrader's own configuration (--Class.trait=value), passed on unread.
+    nbgrader_options = argv[argv.index("--") + 1:] if "--" in argv else []
+    arguments = parser.parse_args(argv[:argv.index("--")] if "--" in argv else argv)
 
     if arguments.command == "build":
         from autograder.build import BuildError, build
@@ -39,17 +51,33 @@ def main(argv=None):
         from pathlib import Path
 
         from autograder.grading import GradingError, grade_assignment, summary
-        from autograder.sandbox import Limits
 
+        # The flags are nbgrader configuration too: given, they override nbgrader_config.py.
+        flags = {"cell_seconds": arguments.timeout, "call_seconds": arguments.call_timeout,
+                 "in_kernel": arguments.in_kernel or None, "unsafe_no_sandbox": arguments.unsafe_no_sandbox or None}
+        config = [f"--SandboxedExecute.{name}={value}" for name, value in flags.items() if value is not None]
+        config += nbgrader_options
         try:
             results = grade_assignment(Path.cwd(), arguments.assignment, students=arguments.student,
-                                       workers=arguments.workers, limits=Limits(cell_seconds=arguments.timeout,
-                                                                   call_seconds=arguments.call_timeout),
-                                       unsafe=arguments.unsafe_no_sandbox, regrade=arguments.regrade)
+                                       workers=arguments.workers, regrade=arguments.regrade, config_args=config)
         except GradingError as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
         print(summary(results))
+    if arguments.command == "report":
+        from pathlib import Path
+
+        from autograder.report import write_report
+
+        if bool(arguments.assignment) == arguments.course:
+            parser.error("report needs an ASSIGNMENT or --course (one of them)")
+        try:
+            paths = write_report(Path.cwd(), arguments.assignment, course=arguments.course, out_dir=arguments.out,
+                                 config_args=nbgrader_options)
+        except ValueError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        print("\n".join(f"wrote {path}" for path in paths))
     return 0
 
 

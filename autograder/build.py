@@ -7,6 +7,8 @@ committed. Both are written deterministically: cell ids come from the cell's pos
 grade_id, never at random, and no outputs are kept, so a rebuild reproduces them byte for byte.
 """
 
+import ast
+import builtins
 import json
 import re
 import shutil
@@ -72,6 +74,125 @@ def normalise(notebook, where="notebook"):
     return notebook
 
 
+# -- visible self-checks, generated from each exercise's basic cases -------------------------
+def generate_visible_checks(notebook, where="notebook"):
+    """Fill every ``test_<name>`` cell that holds only its docstring with one ``check`` line per
+    basic case of exercise ``name`` (see :func:`visible_check_source`). Cells with more than a
+    docstring are left as written (lessons not converted yet)."""
+    from autograder.registry import exercise
+
+    for index, cell in enumerate(notebook.cells):
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") or ""
+        if cell.cell_type != "code" or not grade_id.startswith("test_") or not _only_docstring(cell.source):
+            continue
+        name = grade_id[len("test_"):]
+        source = cell.source.strip() + "\n" + visible_check_source(exercise(name))
+        _check_names_are_defined(source, exercise(name), notebook.cells[:index], f"{where}, cell {grade_id}")
+        cell.source = source
+    return notebook
+
+
+def _only_docstring(source):
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:
+        return False
+    return len(body) == 1 and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+        and isinstance(body[0].value.value, str)
+
+
+def visible_check_source(exercise_obj):
+    """The code of ``test_<name>``: an import, one ``check(...)`` line per basic case, ``passed``."""
+    from gradclinic.selfcheck import render_value
+
+    unhinted = [case.label for case in exercise_obj.visible_cases() if not case.hint]
+    if unhinted:
+        raise BuildError(f"{exercise_obj.name}: basic cases {unhinted} have no hint; a visible check says "
+                         "what to look at when it fails")
+    lines = ["from gradclinic.selfcheck import check, passed", ""]
+    lines += [check_line(exercise_obj.name, case) for case in exercise_obj.visible_cases()]
+    lines.append(f"passed({render_value(exercise_obj.name)})")
+    return "\n".join(lines)
+
+
+def check_line(function_name, case):
+    """``check(function, args, [kwargs], label=…, returns=…|raises=…, …, hint=…)`` for ``case``."""
+    from gradclinic.selfcheck import render_arguments, render_value
+
+    if case.args_code is not None:
+        positional, keywords = _split_call_code(case.args_code)
+    else:
+        positional = [render_value(a) for a in case.args]
+        keywords = {k: render_value(v) for k, v in case.kwargs.items()}
+    inner = ", ".join(positional)
+    parts = [function_name, f"({inner},)" if len(positional) == 1 else f"({inner})"]
+    if keywords:
+        parts.append("{" + ", ".join(f"{render_value(k)}: {v}" for k, v in keywords.items()) + "}")
+    if case.args_code is not None or case.label != render_arguments(case.args, case.kwargs):
+        parts.append(f"label={render_value(case.label)}")
+    if case.kind != "call":
+        parts.append(f"kind={render_value(case.kind)}")
+        options = (_split_call_code(case.options_code)[1] if case.options_code is not None
+                   else {k: render_value(v) for k, v in case.options.items()})
+        parts += [f"{k}={v}" for k, v in options.items()]
+    parts.append(f"raises={case.raises}" if case.raises else f"returns={render_value(case.expected)}")
+    if case.result_type is not None:
+        parts.append(f"type={case.result_type.__name__}")
+    if case.probe:
+        parts.append(f"probe={render_value(case.probe)}")
+    parts += [f"{key}={render_value(getattr(case, key))}" for key in ("rtol", "atol") if getattr(case, key) is not None]
+    if case.hint:
+        parts.append(f"hint={render_value(case.hint)}")
+    return f"check({', '.join(parts)})"
+
+
+def _split_call_code(code):
+    """The source of each positional argument and of each keyword's value in ``f(code)``."""
+    text = f"f({code})"
+    call = ast.parse(text, mode="eval").body
+    positional = [ast.get_source_segment(text, node) for node in call.args]
+    return positional, {k.arg: ast.get_source_segment(text, k.value) for k in call.keywords}
+
+
+def _check_names_are_defined(source, exercise_obj, earlier_cells, where):
+    """The generated cell may use only names the notebook defines before it, and the names
+    ``args_code`` uses must be imported there just as the grader imports them."""
+    defined = {}
+    for cell in earlier_cells:
+        if cell.cell_type == "code":
+            try:
+                defined.update(_bindings(ast.parse(cell.source)))
+            except SyntaxError:
+                continue
+    generated = ast.parse(source)
+    used = {n.id for n in ast.walk(generated) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    missing = sorted(used - set(defined) - set(_bindings(generated)) - set(dir(builtins)))
+    if missing:
+        raise BuildError(f"{where}: the generated checks use {', '.join(missing)}, which the notebook "
+                         "does not define before this cell")
+    for name, origin in _bindings(ast.parse(exercise_obj.code_imports)).items():
+        if name in used and defined.get(name) != origin:
+            raise BuildError(f"{where}: {name} is {origin} for the grader ({type(exercise_obj).__name__}."
+                             f"code_imports) but {defined.get(name) or 'not imported'} in the notebook")
+
+
+def _bindings(tree):
+    """Names a module binds: imports map to what they import ("numpy", "gradclinic.models.deep_mlp"),
+    other names (assignments, functions, classes) to None."""
+    bound = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            bound.update({a.asname or a.name.split(".")[0]: a.name if a.asname else a.name.split(".")[0]
+                          for a in node.names})
+        elif isinstance(node, ast.ImportFrom):
+            bound.update({a.asname or a.name: f"{node.module}.{a.name}" for a in node.names})
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            bound[node.name] = None
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            bound[node.id] = None
+    return bound
+
+
 def write_notebook(notebook, path):
     import nbformat
 
@@ -82,7 +203,7 @@ def write_notebook(notebook, path):
 
 def build_solution_notebook(slug, course_root=COURSE_ROOT):
     """Write ``solutions/slug/slug.ipynb`` from its jupytext source; return its path."""
-    notebook = notebook_from_source(source_path(slug, course_root))
+    notebook = generate_visible_checks(notebook_from_source(source_path(slug, course_root)), slug)
     target = solution_notebook_path(slug, course_root)
     write_notebook(notebook, target)
     return target

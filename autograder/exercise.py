@@ -6,11 +6,14 @@ against it. The learner's function is only ever *called* through :mod:`autograde
 which hands back plain data; judging happens here, on the trusted side.
 """
 
+import ast
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from autograder import harness
+from gradclinic.selfcheck import as_plain, judge_outcome, probe_function, render_arguments
 
 MAX_REPORTED_FAILURES = 3
 
@@ -53,23 +56,101 @@ class RngArg:
     seed: int
 
 
+UNSET = object()  # a Case's expected outcome before the exercise has computed it
+
+
 @dataclass
 class Case:
-    """One call of a learner's function: its arguments and, for bad input, the error expected.
+    """One call of a learner's function: its arguments and what must come back.
 
-    ``label`` says in words what the case is; it is what a failing learner reads. ``kind`` and
-    ``options`` select how the harness calls the function (see :mod:`autograder.harness`):
-    ``"functional"`` needs ``options={"input_shapes": [...]}``; ``"keras_callback"`` needs
-    ``options={"fit": {"model": KerasModelArg, "optimizer": name or config, "loss": KerasLossArg,
-    "x": array, "y": array, "epochs": int, "batch_size": int, "attribute": "history"}}``.
+    ``label`` says in words what the case is; it is what a failing learner reads (default: the
+    arguments as Python source). ``kind`` and ``options`` select how the harness calls the
+    function (see :mod:`autograder.harness`): ``"functional"`` needs ``options={"input_shapes":
+    [...]}``; ``"keras_callback"`` needs ``options={"fit": {"model": KerasModelArg, "optimizer":
+    name or config, "loss": KerasLossArg, "x": array, "y": array, "epochs": int, "batch_size": int,
+    "attribute": "history"}}``.
+
+    Basic cases are also the visible self-check, so they carry what a visible check needs:
+    ``hint`` (what to look at when it fails); the comparison (``rtol``, ``atol`` — numbers or one
+    per entry of the compared value —, ``result_type`` the result must be an instance of, and
+    ``probe``, the dotted name of a toolkit function applied to the result before comparing);
+    for arguments that are not literals, ``args_code``: the Python source of the arguments (what
+    goes between the call's parentheses, keywords allowed), evaluated in the exercise's
+    ``code_imports`` and shown verbatim in the notebook (``options_code`` likewise for
+    ``options``, e.g. ``fit=dict(...)``). ``expected`` is filled from the reference by
+    :meth:`Exercise.visible_cases`; bad input names its error in ``raises`` instead.
     """
 
-    label: str
+    label: str = None
     args: tuple = ()
     kwargs: dict = field(default_factory=dict)
     raises: str = None
     kind: str = "call"
     options: dict = field(default_factory=dict)
+    hint: str = None
+    args_code: str = None
+    options_code: str = None
+    rtol: object = None
+    atol: object = None
+    result_type: type = None
+    probe: str = None
+    expected: object = UNSET
+
+    def __post_init__(self):
+        if self.label is None:
+            self.label = self.args_code if self.args_code is not None else render_arguments(self.args, self.kwargs)
+
+    @property
+    def needs_code(self):
+        return self.args_code is not None or self.options_code is not None
+
+
+def grader_argument(value):
+    """A live argument built by ``args_code`` as the harness sends it: Keras models and losses
+    become :class:`KerasModelArg` / :class:`KerasLossArg`, NumPy activations
+    :class:`NumpyActivationArg`; containers are converted item by item."""
+    if isinstance(value, (tuple, list)):
+        converted = [grader_argument(v) for v in value]
+        return tuple(converted) if isinstance(value, tuple) else converted
+    if isinstance(value, dict):
+        return {k: grader_argument(v) for k, v in value.items()}
+    if isinstance(value, np.random.Generator):
+        raise ValueError("write a generator in args_code as np.random.default_rng(<int>) itself, so both "
+                         "sides can make it afresh")
+    if isinstance(value, (np.ndarray, np.generic, str, bytes, int, float, bool, type(None))):
+        return value
+    for name, function in harness.NUMPY_ACTIVATIONS.items():
+        if value is function:
+            return NumpyActivationArg(name)
+    keras = sys.modules.get("keras")
+    if keras is not None and isinstance(value, keras.Model):
+        return KerasModelArg(value)
+    if keras is not None and isinstance(value, keras.losses.Loss):
+        return KerasLossArg(type(value).__name__)
+    raise ValueError(f"args_code built a {type(value).__name__}, which the harness cannot send")
+
+
+def evaluate_call_code(code, namespace):
+    """``(args, kwargs)`` of the call whose parentheses hold ``code``, as grader arguments.
+    A top-level ``np.random.default_rng(<int>)`` becomes :class:`RngArg`, made afresh per side."""
+    call = ast.parse(f"_arguments({code})", mode="eval").body
+    args, kwargs = eval(compile(ast.Expression(call), "<args_code>", "eval"),
+                        {**namespace, "_arguments": lambda *a, **k: (a, k)})
+    seeds = [_rng_seed(node) for node in call.args]
+    keyword_seeds = {k.arg: _rng_seed(k.value) for k in call.keywords}
+    args = tuple(RngArg(seed) if seed is not None else grader_argument(a) for a, seed in zip(args, seeds))
+    kwargs = {k: RngArg(keyword_seeds[k]) if keyword_seeds.get(k) is not None else grader_argument(v)
+              for k, v in kwargs.items()}
+    return args, kwargs
+
+
+def _rng_seed(node):
+    """The seed of ``np.random.default_rng(<int>)`` when ``node`` is that call, else None."""
+    if (isinstance(node, ast.Call) and ast.unparse(node.func) == "np.random.default_rng"
+            and len(node.args) == 1 and not node.keywords and isinstance(node.args[0], ast.Constant)
+            and type(node.args[0].value) is int):
+        return node.args[0].value
+    return None
 
 
 def encode_argument(value, store):
@@ -106,12 +187,18 @@ def encode_call(function_name, case, store):
 
 
 class Exercise:
-    """A graded function. Subclasses set ``name`` and implement the four methods below."""
+    """A graded function. Subclasses set ``name`` and implement the four methods below.
+
+    ``code_imports`` are the import lines that the cases' ``args_code`` may use: the notebook
+    imports the same names before the exercise's visible cell (the build checks it).
+    """
 
     name = None
+    code_imports = "import numpy as np"
 
     def basic_cases(self):
-        """Simple cases, the trusted twin of the notebook's visible self-check."""
+        """Few, small, fast cases: the visible self-check ``test_<name>`` is generated from them
+        and the grader scores that cell on them, with the same comparison."""
         raise NotImplementedError
 
     def hidden_cases(self):
@@ -128,32 +215,100 @@ class Exercise:
 
     # -- running cases ------------------------------------------------------------------
     def cases(self, part):
-        """``part`` is ``"basic"`` (visible cell ``test_<name>``) or ``"hidden"``."""
+        """``part`` is ``"basic"`` (visible cell ``test_<name>``) or ``"hidden"`` (basic + hidden)."""
         if part == "basic":
-            return self.basic_cases()
+            return self.visible_cases()
         if part == "hidden":
-            return self.basic_cases() + self.hidden_cases()
+            return self.visible_cases() + self.hidden_cases()
         raise ValueError(f"part must be 'basic' or 'hidden', got {part!r}")
+
+    def visible_cases(self):
+        """The basic cases with their code evaluated and their expected outcome computed from the
+        reference (once per exercise: building Keras models and training take time)."""
+        if getattr(self, "_visible_cases", None) is None:
+            namespace = {}
+            exec(self.code_imports, namespace)
+            cases = self.basic_cases()
+            for case in cases:
+                if case.args_code is not None:
+                    case.args, case.kwargs = evaluate_call_code(case.args_code, namespace)
+                if case.options_code is not None:
+                    case.options = evaluate_call_code(case.options_code, namespace)[1]
+                if case.expected is UNSET and case.hint is not None:
+                    case.expected = self.reference_outcome(case)
+            self._visible_cases = cases
+        return self._visible_cases
+
+    def reference_outcome(self, case):
+        """What the reference gives for ``case``, called through the harness exactly as a
+        learner's function is, then probed: the value the visible check expects (UNSET for a
+        case that expects an error, once the reference is seen to raise it)."""
+        calls, inputs = self.request([case])
+        outputs = harness.ArrayStore()
+        answer = harness.invoke(self.reference, calls[0], harness.ScopedStore(inputs, outputs))
+        if case.raises:
+            if case.raises not in answer.get("error_mro", []):
+                raise RuntimeError(f"the reference of {self.name} does not raise {case.raises} on {case.label!r}")
+            return UNSET
+        if "error" in answer:
+            raise RuntimeError(f"the reference of {self.name} fails on {case.label!r}: {answer['error']}")
+        result = harness.decode_plain(answer["result"], outputs)
+        if isinstance(result, harness.ModelData):
+            result = result.build()
+        if case.result_type is not None and not isinstance(result, case.result_type):
+            raise RuntimeError(f"the reference of {self.name} returns {type(result).__name__} on "
+                               f"{case.label!r}, not {case.result_type.__name__}")
+        return as_plain(probe_function(case.probe)(result)) if case.probe else result
 
     def request(self, cases):
         """Encode calls for ``cases``: (list of call trees, store of input arrays)."""
         store = harness.ArrayStore()
         return [encode_call(self.name, case, store) for case in cases], store
 
-    def verdicts(self, cases, answers, answer_store):
-        """Judge every answer; returns a list of failure messages (empty when all passed)."""
+    def verdicts(self, cases, answers, answer_store, part="hidden"):
+        """Judge every answer; returns a list of failure messages (empty when all passed).
+        ``part="basic"`` judges as the visible cell does (:func:`visible_verdict`), with the
+        same messages; ``"hidden"`` with the exercise's teaching :meth:`judge`. (A basic case
+        without a hint belongs to a visible cell still written by hand: :meth:`judge` it.)"""
         failures = []
         for case, answer in zip(cases, answers, strict=True):
+            if part == "basic" and case.hint is not None:
+                message = self.visible_verdict(case, answer, answer_store)
+                if message:
+                    failures.append(message)
+                continue
             try:
                 self._judge_answer(case, answer, answer_store)
             except CheckFailed as failure:
                 failures.append(str(failure))
         return failures
 
+    def visible_verdict(self, case, answer, answer_store):
+        """The visible check's message for a sandboxed answer (plain data), or None if it passed."""
+        what = f"{self.name}({case.label})"
+        if not isinstance(answer, dict):
+            answer = {"error": "no answer"}
+        error, result = answer.get("error"), None
+        error_names = answer.get("error_mro") or [answer.get("error_type")]
+        if not error:
+            try:
+                result = harness.decode_plain(answer["result"], answer_store)
+            except (harness.BadResult, KeyError) as problem:
+                error, error_names = f"BadResult: returned {problem}", ["BadResult"]
+            if isinstance(result, harness.ModelData):
+                try:
+                    result = result.build()
+                except Exception as problem:  # the learner's architecture, not the grader's
+                    return (f"{what}: the model could not be rebuilt from its configuration "
+                            f"({type(problem).__name__}: {problem}).")
+        return judge_outcome(what, case.hint, expected=case.expected, raises=case.raises, result=result,
+                             error=error, error_names=error_names, rtol=case.rtol, atol=case.atol,
+                             type=case.result_type, probe=case.probe)
+
     def _judge_answer(self, case, answer, answer_store):
         error = answer.get("error") if isinstance(answer, dict) else "no answer"
         if case.raises:
-            if error and answer.get("error_type") == case.raises:
+            if error and case.raises in (answer.get("error_mro") or [answer.get("error_type")]):
                 return
             came_back = f"raised {error}" if error else "returned without an error"
             raise CheckFailed(f"{self.name}({case.label}): bad input should raise {case.raises} "

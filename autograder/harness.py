@@ -18,7 +18,8 @@ JSON cannot hold: ``{"__ndarray__": key}`` (an array stored beside the JSON),
 """
 
 import json
-import math
+import os
+import sys
 import traceback
 
 import numpy as np
@@ -36,6 +37,7 @@ NUMPY_ACTIVATIONS = {
     "sin": np.sin,
 }
 MAX_RESULT_ITEMS = 10_000_000  # elements across all arrays: a result is never bigger than this
+MAX_TREE_DEPTH = 64  # nesting of a decoded value: no answer needs more, and deeper ones exhaust the stack
 
 
 class BadResult(Exception):
@@ -43,17 +45,21 @@ class BadResult(Exception):
 
 
 class ArrayStore:
-    """Arrays that travel beside a JSON tree, keyed ``a0``, ``a1``, …"""
+    """Arrays that travel beside a JSON tree, keyed ``a0``, ``a1``, … (after ``prefix``: the
+    sandbox gives each call's answer its own, so that the answers of one run never collide)."""
 
-    def __init__(self, arrays=None):
+    def __init__(self, arrays=None, prefix=""):
         self.arrays = dict(arrays or {})
+        self.prefix = prefix
 
     def put(self, array):
-        key = f"a{len(self.arrays)}"
+        key = f"{self.prefix}a{len(self.arrays)}"
         self.arrays[key] = np.array(array, copy=True)
         return {"__ndarray__": key}
 
     def get(self, key):
+        if key not in self.arrays:
+            raise BadResult(f"a reference to an array {str(key)[:40]!r} that was not sent")
         return self.arrays[key]
 
 
@@ -132,26 +138,31 @@ class ModelData:
         return model
 
 
-def decode_plain(tree, store):
-    """Inverse of :func:`encode_plain`: plain Python values, NumPy arrays and :class:`ModelData`."""
+def decode_plain(tree, store, depth=0):
+    """Inverse of :func:`encode_plain`: plain Python values, NumPy arrays and :class:`ModelData`.
+    The tree is the learner's claim: anything malformed raises :class:`BadResult`."""
+    if depth > MAX_TREE_DEPTH:
+        raise BadResult(f"a value nested more than {MAX_TREE_DEPTH} levels deep")
     if isinstance(tree, list):
-        return [decode_plain(v, store) for v in tree]
+        return [decode_plain(v, store, depth + 1) for v in tree]
     if isinstance(tree, dict):
         if set(tree) == {"__ndarray__"}:
             array = store.get(tree["__ndarray__"])
             if array.dtype == object:
                 raise BadResult("an array of Python objects")
             return array
-        if set(tree) == {"__tuple__"}:
-            return tuple(decode_plain(v, store) for v in tree["__tuple__"])
-        if set(tree) == {"__dict__"}:
-            return {str(k): decode_plain(v, store) for k, v in tree["__dict__"].items()}
+        if set(tree) == {"__tuple__"} and isinstance(tree["__tuple__"], list):
+            return tuple(decode_plain(v, store, depth + 1) for v in tree["__tuple__"])
+        if set(tree) == {"__dict__"} and isinstance(tree["__dict__"], dict):
+            return {str(k): decode_plain(v, store, depth + 1) for k, v in tree["__dict__"].items()}
         if set(tree) == {"__keras_model__"}:
             spec = tree["__keras_model__"]
-            if not isinstance(spec.get("json"), str):
+            if not isinstance(spec, dict) or not isinstance(spec.get("json"), str):
                 raise BadResult("a model without a JSON architecture")
-            return ModelData(spec["json"], [store.get(str(k)) for k in spec.get("weights", [])],
-                             spec.get("compile"))
+            weights = spec.get("weights", [])
+            if not isinstance(weights, list) or not isinstance(spec.get("compile"), (dict, type(None))):
+                raise BadResult("a model whose weights or compile settings are not plain data")
+            return ModelData(spec["json"], [store.get(str(k)) for k in weights], spec.get("compile"))
         raise BadResult(f"an unknown tagged value {sorted(tree)[:3]}")
     if tree is None or isinstance(tree, (bool, int, float, str)):
         return tree
@@ -210,7 +221,8 @@ def invoke(function, call, store):
         if isinstance(error, (KeyboardInterrupt, GeneratorExit)):
             raise
         return {"error": f"{type(error).__name__}: {error}", "error_type": type(error).__name__,
-                "traceback": _learner_traceback(error)}
+                "error_mro": [cls.__name__ for cls in type(error).__mro__],
+                "traceback": learner_traceback(error)}
     try:
         return {"result": encode_plain(result, store)}
     except BadResult as problem:
@@ -245,13 +257,35 @@ def _callback_call(function, args, kwargs, call, store):
     return getattr(callback, fit["attribute"])
 
 
-CALL_KINDS = {"call": _plain_call, "functional": _functional_call, "keras_callback": _callback_call}
+def _inputs_call(function, args, kwargs, call, store):
+    """A plain call that also hands back its arguments as they are afterwards, so that a check can
+    see whether the function changed its inputs in place: ``{"result": …, "args_after": [...]}``."""
+    result = function(*args, **kwargs)
+    return {"result": result, "args_after": list(args)}
 
 
-def _learner_traceback(error, limit=6):
-    """The innermost frames only, where the learner's code is: enough to find the bug."""
-    lines = traceback.format_exception(type(error), error, error.__traceback__)
-    return "".join(lines[-limit:])
+CALL_KINDS = {"call": _plain_call, "functional": _functional_call, "keras_callback": _callback_call,
+              "call_returning_inputs": _inputs_call}
+
+
+def _is_learners_frame(filename):
+    """A frame of the learner's own code: not the grader's (this folder, autograder/) and not an
+    installed library's or Python's (they would only bury the learner's line)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    libraries = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    path = os.path.realpath(filename) if os.path.isabs(filename) else filename
+    if path.startswith(here + os.sep) or f"{os.sep}autograder{os.sep}" in path:
+        return False
+    return not any(path.startswith(library + os.sep) for library in libraries)
+
+
+def learner_traceback(error, limit=6):
+    """The traceback of ``error`` cut to the learner's own frames (at most ``limit``, the
+    innermost) and the error line: the grader's frames never reach a learner's feedback."""
+    frames = [frame for frame in traceback.extract_tb(error.__traceback__) if _is_learners_frame(frame.filename)]
+    lines = ["Traceback (your code, innermost last):\n"] if frames else []
+    lines += traceback.format_list(frames[-limit:]) + traceback.format_exception_only(type(error), error)
+    return "".join(lines)
 
 
 def lookup_function(namespace, name):
@@ -277,8 +311,3 @@ class ScopedStore:
 
     def put(self, array):
         return self.outputs.put(array)
-
-
-def is_finite_number(value):
-    """True for a real, finite int or float (bools excluded)."""
-    return type(value) in (int, float) and math.isfinite(value)

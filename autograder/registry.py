@@ -49,12 +49,12 @@ def run_in_process(exercise_obj, function, part):
     outputs = harness.ArrayStore()
     store = harness.ScopedStore(inputs, outputs)
     answers = [harness.invoke(function, call, store) for call in calls]
-    return exercise_obj.verdicts(cases, answers, outputs), len(cases)
-
+    return exercise_obj.verdicts(cases, answers, outputs, part=part), len(cases)
 
 
 def check(name, function, part="hidden"):
-    """Hidden-test entry point: compare ``function`` with the reference for exercise ``name``.
+    """Hidden-test entry point: compare ``function`` with the reference for exercise ``name``
+    on ``part``'s cases (``"basic"``: exactly the visible self-check's; ``"hidden"``: all).
 
     Raises :class:`~autograder.exercise.CheckFailed` with teaching messages when any case
     fails; prints nothing when all pass.

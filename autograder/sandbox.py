@@ -7,14 +7,18 @@ Python environment (read-only), the learner toolkit ``gradclinic`` (read-only) a
 job folder (read-only: its cells, the grader's calls, the runner). It has no network (own
 network namespace), no view of other processes (own PID namespace), a private size-capped
 ``/tmp``, and runs as the sandbox user, never root. Memory and process counts are capped by
-cgroups where the kernel offers them, and by rlimits always (file size, CPU time, open files,
-processes per uid). Its only way out is an inherited pipe, read here with a byte cap.
+the strongest mechanism available (:mod:`autograder.caps`: a cgroup v2 or v1, else a watchdog
+thread), and by rlimits always (file size, CPU time, open files; processes per uid and address
+space behind the watchdog). Its only way out is an inherited pipe, read here with a byte cap.
+
+``Sandbox.run`` may be called from several threads at once: nothing runs in the child between
+fork and exec (no ``preexec_fn``); its cgroup and rlimits are set by ``sh`` and ``prlimit``
+commands that exec the sandbox.
 """
 
 import json
 import os
 import pwd
-import resource
 import select
 import shutil
 import signal
@@ -25,8 +29,9 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from autograder import caps
+
 SANDBOX_USER = "gradclinic-sandbox"
-CGROUP_V1 = Path("/sys/fs/cgroup")
 
 
 class SandboxUnavailable(RuntimeError):
@@ -40,13 +45,15 @@ class Limits:
     cell_seconds: float = 120.0       # wall time of one cell
     call_seconds: float = 60.0        # wall time of one graded call
     total_seconds: float = 900.0      # wall time of the whole run
-    memory_bytes: int = 3 * 2**30     # resident memory (cgroup)
-    processes: int = 256              # processes + threads (cgroup; TF starts a few dozen)
+    memory_bytes: int = 3 * 2**30     # resident memory (cgroup or watchdog)
+    processes: int = 256              # processes + threads (cgroup or watchdog; TF starts a few dozen)
     file_bytes: int = 64 * 2**20      # largest file it may write
     tmp_bytes: int = 256 * 2**20      # its private /tmp
     output_chars: int = 20_000        # output kept per cell
     channel_bytes: int = 64 * 2**20   # everything it may send back
     cpu_seconds: int = 1800           # CPU time, all threads together
+    memory_mechanism: str = "auto"    # auto, cgroup-v2, cgroup-v1 or watchdog (see autograder.caps);
+                                      # "auto" defers to the GRADCLINIC_CAP environment variable
 
 
 @dataclass
@@ -59,7 +66,10 @@ class RunResult:
     overflowed: bool
     seconds: float
     stderr_tail: str
-    peak_memory_bytes: int = 0  # the sandbox's peak memory (cgroup), 0 where unmeasured
+    peak_memory_bytes: int = 0  # the sandbox's peak memory (cgroup or watchdog), 0 where unmeasured
+    memory_cap: str = ""        # what capped memory and processes, e.g. "cgroup v1 memory controller"
+    ended_by: str = ""          # "" unless a cap killed the run, e.g. "memory cap (watchdog): 3.1 GiB at kill, cap 3.0 GiB"
+    cap_events: str = ""        # limits hit that did not end the run, e.g. forks refused by pids.max
 
 
 def _sandbox_ids():
@@ -83,8 +93,19 @@ class Sandbox:
         self.toolkit_dir = Path(toolkit_dir) if toolkit_dir else None
         self.uid = self.gid = None
         self.as_root = False
+        self.cap = None
         if not unsafe:
             self.check()
+        else:
+            self.cap = self._choose_cap()
+
+    def _choose_cap(self):
+        if shutil.which("prlimit") is None:
+            raise SandboxUnavailable("prlimit (util-linux) is not installed: run scripts/install-system-packages as root")
+        try:
+            return caps.choose_cap(self.limits)
+        except (caps.CapUnavailable, ValueError) as problem:
+            raise SandboxUnavailable(f"memory and process caps: {problem}") from None
 
     def check(self):
         """Raise :class:`SandboxUnavailable` unless a sandbox can be made on this machine."""
@@ -94,6 +115,7 @@ class Sandbox:
         self.as_root = os.geteuid() == 0
         if self.as_root:
             self.uid, self.gid = _sandbox_ids()
+        self.cap = self._choose_cap()
         probe = subprocess.run(self.command(Path("/nonexistent"), ["true"]), capture_output=True, text=True)
         if probe.returncode != 0:
             how = ("" if self.as_root else "an instructor who is not root needs unprivileged user namespaces; ")
@@ -136,55 +158,33 @@ class Sandbox:
                 "--setenv", "LD_LIBRARY_PATH", str(self.base_python / "lib"),
                 *drop, *argv]
 
-    # -- limits applied in the child before it becomes the sandbox --------------------------
-    def _cgroup_paths(self, name):
-        paths = {}
-        for controller in ("memory", "pids"):
-            base = CGROUP_V1 / controller
-            if (base / "cgroup.procs").exists() and os.access(base, os.W_OK):
-                paths[controller] = base / "gradclinic" / name
-        return paths
-
-    def _make_cgroups(self, name):
-        made = {}
-        for controller, path in self._cgroup_paths(name).items():
-            try:
-                path.mkdir(parents=True, exist_ok=True)
-                if controller == "memory":
-                    (path / "memory.limit_in_bytes").write_text(str(self.limits.memory_bytes))
-                    swap = path / "memory.memsw.limit_in_bytes"
-                    if swap.exists():
-                        swap.write_text(str(self.limits.memory_bytes))
-                else:
-                    (path / "pids.max").write_text(str(self.limits.processes))
-                made[controller] = path
-            except OSError:
-                continue
-        return made
-
-    def _preexec(self, cgroups):
+    def _rlimits(self, cap):
+        """``prlimit`` sets the rlimits and execs the rest (no code runs between fork and exec)."""
         limits = self.limits
-
-        def apply():
-            os.setsid()
-            for path in cgroups.values():
-                (path / "cgroup.procs").write_text(str(os.getpid()))
-            resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
-            resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds))
-            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-            resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024))
-            if "pids" not in cgroups:  # per-uid fallback: shared by concurrent sandboxes
-                resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes * 4, limits.processes * 4))
-            if "memory" not in cgroups:  # address space is a blunt stand-in for a memory cgroup
-                resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes * 4, limits.memory_bytes * 4))
-        return apply
+        options = [f"--fsize={limits.file_bytes}:{limits.file_bytes}",
+                   f"--cpu={limits.cpu_seconds}:{limits.cpu_seconds}", "--core=0:0", "--nofile=1024:1024"]
+        if cap.backstop:  # behind a watchdog, which a fast bomb can outrun between two polls
+            nproc, address_space = limits.processes * 4, limits.memory_bytes * 4  # per uid: shared by sandboxes
+            options += [f"--nproc={nproc}:{nproc}", f"--as={address_space}:{address_space}"]
+        return ["prlimit", *options, "--"]
 
     def run(self, job_dir, argv, environment):
         """Run ``argv(fd)`` sandboxed, where ``argv`` is a function of the pipe's fd number;
         collect the JSON records sent on that pipe until the run ends, times out or overflows."""
         job_dir = Path(job_dir)
         name = f"job-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        cgroups = {} if self.unsafe else self._make_cgroups(name)
+        cap = self.cap.new(self.limits, name)
+        try:
+            prefix = cap.setup()
+        except OSError as problem:
+            cap.cleanup()
+            raise SandboxUnavailable(f"cannot set up the {cap.label} for a run: {problem}") from None
+        try:
+            return self._run(cap, prefix, job_dir, argv, environment)
+        finally:
+            cap.cleanup()
+
+    def _run(self, cap, prefix, job_dir, argv, environment):
         read_end, write_end = os.pipe()
         command = self.command(job_dir, argv(write_end))
         if not self.unsafe:
@@ -194,11 +194,18 @@ class Sandbox:
             env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
         else:
             env = {**os.environ, **environment}
+        command = [*prefix, *self._rlimits(cap), *command]
         started = time.monotonic()
-        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.PIPE, pass_fds=(write_end,), env=env,
-                                   preexec_fn=self._preexec(cgroups), cwd=str(job_dir) if self.unsafe else "/")
-        os.close(write_end)
+        try:
+            process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.PIPE, pass_fds=(write_end,), env=env,
+                                       start_new_session=True, cwd=str(job_dir) if self.unsafe else "/")
+        except BaseException:
+            os.close(read_end)
+            raise
+        finally:
+            os.close(write_end)
+        cap.started(process)
         records, buffer, received = [], b"", 0
         timed_out = overflowed = False
         stderr_tail = b""
@@ -225,13 +232,16 @@ class Sandbox:
                 elif process.poll() is not None and not ready:
                     break
         finally:
+            cap.stop()  # before reaping: the watchdog signals by pid
             _kill_group(process)
             os.close(read_end)
-            peak = _peak_memory(cgroups.get("memory"))
-            for path in cgroups.values():
-                _remove_cgroup(path)
+        outcome = cap.finish(process.returncode)
+        stderr_text = stderr_tail.decode("utf-8", "replace")
+        if process.returncode == 125 and "gradclinic: cannot join cgroup" in stderr_text:
+            raise SandboxUnavailable(f"the sandbox could not enter its {cap.label}: {stderr_text.strip()}")
         return RunResult(_parse_records(records), process.returncode, timed_out, overflowed,
-                         time.monotonic() - started, stderr_tail.decode("utf-8", "replace"), peak)
+                         time.monotonic() - started, stderr_text, outcome.peak_bytes,
+                         memory_cap=cap.label, ended_by=outcome.ended_by, cap_events=outcome.events)
 
 
 def _extra_site_directories(*roots):
@@ -281,19 +291,3 @@ def _kill_group(process):
     process.wait()
     if process.stderr:
         process.stderr.close()
-
-
-def _peak_memory(path):
-    try:
-        return int((path / "memory.max_usage_in_bytes").read_text()) if path else 0
-    except (OSError, ValueError):
-        return 0
-
-
-def _remove_cgroup(path):
-    for _ in range(50):
-        try:
-            path.rmdir()
-            return
-        except OSError:
-            time.sleep(0.05)

@@ -18,6 +18,9 @@ import signal
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # harness.py, copied beside this file
+import harness  # noqa: E402
+
 
 class _Timeout(KeyboardInterrupt):
     """Raised by the alarm; a KeyboardInterrupt so that IPython's handlers let it through."""
@@ -83,21 +86,20 @@ def run_cells(shell, cells, limits, channel):
         finally:
             _disarm()
             sys.stdout, sys.stderr = saved
-        error = None
+        error = error_traceback = None
         if result is not None and not result.success:
             exc = result.error_in_exec or result.error_before_exec
             timed_out = timed_out or isinstance(exc, _Timeout)
             error = f"{type(exc).__name__}: {exc}" if exc is not None else "error"
+            error_traceback = harness.learner_traceback(exc) if exc is not None else None
         channel.send({"type": "cell", "index": index, "stdout": stdout.getvalue(),
-                      "stderr": stderr.getvalue(), "error": error, "timed_out": timed_out,
-                      "seconds": round(time.monotonic() - started, 3)})
+                      "stderr": stderr.getvalue(), "error": error, "traceback": error_traceback,
+                      "timed_out": timed_out, "seconds": round(time.monotonic() - started, 3)})
 
 
 def answer_calls(namespace, job_dir, limits, channel):
     """Call each requested function and send its plain-data answer (arrays as base64 .npz)."""
     import numpy as np
-
-    import harness
 
     with open(os.path.join(job_dir, "request.json")) as f:
         calls = json.load(f)["calls"]
@@ -105,7 +107,7 @@ def answer_calls(namespace, job_dir, limits, channel):
         inputs = harness.ArrayStore({k: arrays[k] for k in arrays.files})
     hung = set()  # functions that already ran out of time: one hang costs one timeout, not one per case
     for index, call in enumerate(calls):
-        outputs = harness.ArrayStore()
+        outputs = harness.ArrayStore(prefix=f"c{index}_")  # keys unique across the run's answers
         function, missing = harness.lookup_function(namespace, call["function"])
         if call["function"] in hung:
             missing = {"error": "Timeout: skipped, an earlier call of this function ran out of time",
@@ -134,7 +136,6 @@ def main(job_dir, fd):
         limits = json.load(f)
     with open(os.path.join(job_dir, "cells.json")) as f:
         cells = json.load(f)["cells"]
-    sys.path.insert(0, job_dir)
     from IPython.core.interactiveshell import InteractiveShell
 
     shell = InteractiveShell.instance(colors="NoColor")

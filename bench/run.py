@@ -1,6 +1,7 @@
 """Gradient Clinic's benchmarks: what learners and instructors feel, measured side by side.
 
-    python bench/run.py [--only notebooks,slider,grading,memory,monitor] [--class-size 24]
+    python bench/run.py [--only notebooks,slider,grading,memory,monitor,report] [--class-size 24]
+    python bench/run.py --only hub [--hub-sizes 1,4,8] [--hub-lesson 00_welcome]   (root: a class hub's capacity)
 
 Writes bench/results.json and prints a table. Figures are medians and percentiles of one run
 on this machine; nothing here asserts a time (tests never do either).
@@ -22,7 +23,9 @@ COURSE_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(COURSE_ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("MPLBACKEND", "Agg")
-SECTIONS = ("notebooks", "slider", "grading", "memory", "monitor")
+SECTIONS = ("notebooks", "slider", "grading", "memory", "monitor", "report")
+# Run only when asked (--only hub): needs root, starts a JupyterHub with Unix accounts.
+ON_REQUEST = ("hub",)
 
 
 def tool_environment():
@@ -46,6 +49,7 @@ def bench_notebooks():
     from autograder.build import lesson_slugs, notebook_from_source
 
     os.environ["PYTHONPATH"] = tool_environment()["PYTHONPATH"]
+    os.environ["GRADCLINIC_HEADLESS"] = "1"  # no frontend: explorers must open no widget comm
     seconds = {}
     for slug in lesson_slugs():
         notebook = notebook_from_source(COURSE_ROOT / "solutions" / slug / f"{slug}.py")
@@ -125,8 +129,9 @@ def bench_grading(size, memory):
     figures = {"submissions": size}
     root = _fresh_course(size)
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "nbgrader", "autograde", "01_the_problem", "--create"], cwd=root,
-                   env=tool_environment(), capture_output=True, text=True)
+    # Plain nbgrader: its own kernel, trusting the notebook (the course's config must be told by name).
+    subprocess.run([sys.executable, "-m", "nbgrader", "autograde", "01_the_problem", "--create",
+                    "--SandboxedExecute.in_kernel=True"], cwd=root, env=tool_environment(), capture_output=True, text=True)
     plain = time.perf_counter() - started
     figures["nbgrader_seconds"] = round(plain, 1)
     figures["nbgrader_per_minute"] = round(size / plain * 60, 2)
@@ -146,10 +151,136 @@ def bench_grading(size, memory):
     figures["speedup_vs_nbgrader"] = round(plain / figures["autograder_2w_seconds"], 2)
     figures["speedup_2w_vs_1w"] = round(figures["autograder_1w_seconds"] / figures["autograder_2w_seconds"], 2)
     records = [json.loads(p.read_text()) for p in (root / ".autograder" / "01_the_problem").glob("*.json")]
-    memory["grading_worker_peak_mb"] = round(max(r["worker_peak_bytes"] for r in records) / 2**20)
-    peaks = [r["sandbox_peak_bytes"] for r in records if r["sandbox_peak_bytes"]]
+    memory["grading_worker_peak_mb"] = round(max(r["grader_peak_bytes"] for r in records) / 2**20)
+    peaks = [r["sandbox_peak_bytes"] for r in records if r.get("sandbox_peak_bytes")]
     memory["lesson_kernel_peak_mb"] = round(max(peaks) / 2**20) if peaks else None
     shutil.rmtree(root.parent, ignore_errors=True)
+    return figures
+
+
+# -- report ---------------------------------------------------------------------------------
+def bench_report(size=200):
+    """``python -m autograder report`` on a synthetic graded class of lesson 05 (tests/test_report.py:
+    real gradebook, records in WriteGradingRecord's format, messages from the real judges)."""
+    sys.path.insert(0, str(COURSE_ROOT / "tests"))
+    from test_report import ASSIGNMENT, CLASS, course_with_class
+
+    students = size * len(CLASS) // (len(CLASS) - 1)  # one in len(CLASS) never submits
+    root = course_with_class(Path(tempfile.mkdtemp(prefix="gradclinic-bench-")) / "course", students)
+    figures = {"submissions": sum(1 for _ in (root / ".autograder" / ASSIGNMENT).glob("*.json"))}
+    for name, arguments in (("assignment", [ASSIGNMENT]), ("course", ["--course"])):
+        started = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "autograder", "report", *arguments], cwd=root,
+                              env=tool_environment(), capture_output=True, text=True)
+        if done.returncode:
+            raise RuntimeError(done.stderr)
+        figures[f"{name}_seconds"] = round(time.perf_counter() - started, 2)
+        print(f"  report {' '.join(arguments)}: {figures[f'{name}_seconds']} s", flush=True)
+    started = time.perf_counter()  # the same work without the interpreter's start and imports
+    from autograder.report import write_report
+
+    write_report(root, ASSIGNMENT, out_dir=root / "reports-in-process")
+    figures["in_process_seconds"] = round(time.perf_counter() - started, 2)
+    figures["html_kb"] = round((root / "reports" / f"{ASSIGNMENT}.html").stat().st_size / 1024)
+    shutil.rmtree(root.parent, ignore_errors=True)
+    return figures
+
+
+# -- hub ------------------------------------------------------------------------------------
+def bench_hub(sizes=(1, 4, 8), lesson="00_welcome"):
+    """Capacity of one machine as a class hub (scripts/setup-hub, root only): for each K, K learner
+    servers started at once, each running a lesson's code (00 unless told) cell by cell in its own
+    kernel and then Validate (nbgrader's handler in the learner's server, the kernel still alive),
+    all at the same time. Per K: time to a ready server, p50/p95 of a cell and of Validate, and
+    each learner's peak memory as charged to the cgroup their server runs in (server, kernel and
+    Validate's kernel; library pages every kernel maps, TensorFlow's, are shared, not charged to
+    each learner)."""
+    import threading
+
+    import nbformat
+
+    sys.path.insert(0, str(COURSE_ROOT / "tests"))
+    import hub_life
+    from autograder.classroom import worked_notebook
+
+    if os.geteuid() != 0:
+        return {"note": "needs root: starts a JupyterHub with Unix accounts (scripts/setup-hub)"}
+    learners = [f"gc-learner{i}" for i in range(1, max(sizes) + 1)]
+    done = subprocess.run([str(COURSE_ROOT / "scripts" / "setup-hub"), "--learners", str(len(learners))],
+                          capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(done.stderr[-2000:])
+    hub = hub_life.Hub()
+    notebook = worked_notebook(lesson, COURSE_ROOT)
+    codes = [cell.source for cell in notebook.cells if cell.cell_type == "code"]
+    for user in learners:
+        folder = Path(f"/home/{user}/bench/{lesson}")
+        folder.mkdir(parents=True, exist_ok=True)
+        nbformat.write(notebook, folder / f"{lesson}.ipynb")
+        subprocess.run(["chown", "-R", f"{user}:{user}", str(folder.parent)], check=True)
+    memory_gb = round(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**30)
+    hub_settings = hub_life.settings()
+    figures = {"lesson": lesson, "by_k": {},
+               "machine": {"cores": os.cpu_count(), "memory_gb": memory_gb, "threads_per_learner": hub_settings["threads"],
+                           "mem_limit": hub_settings["mem_limit"]}}
+    for k in sizes:
+        for user in learners:
+            hub.stop_server(user)
+        group, results, errors = learners[:k], {}, []
+
+        def learner_life(user):
+            try:
+                cgroup = Path(f"/sys/fs/cgroup/memory/gradclinic-hub/{user}")
+                ready = hub.start_server(user)
+                if (cgroup / "memory.max_usage_in_bytes").exists():
+                    (cgroup / "memory.max_usage_in_bytes").write_text("0")
+                token = hub.user_token(user)
+                kernel = hub_life.Kernel(user, token)
+                cells = []
+                for code in codes:
+                    outcome = kernel.run(code, timeout=900)
+                    cells.append(outcome["seconds"])
+                    if outcome["error"] or outcome["died"]:
+                        raise RuntimeError(f"{user}: a cell failed: {outcome}")
+                started = time.perf_counter()  # Validate while the notebook's own kernel lives, as in JupyterLab
+                status, answer = hub_life.Hub(token).request(
+                    "POST", f"/user/{user}/assignments/validate", {"path": f"bench/{lesson}/{lesson}.ipynb"}, timeout=900)
+                validate = time.perf_counter() - started
+                if status != 200 or not answer.get("success"):  # the learner would see this error
+                    errors.append(f"{user}: Validate failed after {validate:.0f} s: {str(answer)[-300:]}")
+                    validate = None
+                peak = int((cgroup / "memory.max_usage_in_bytes").read_text()) if cgroup.is_dir() else None
+                kernel.close()
+                results[user] = {"ready": ready, "cells": cells, "validate": validate, "peak": peak}
+            except Exception as error:  # reported, not hidden: the figure for this K is then incomplete
+                errors.append(repr(error))
+
+        threads = [threading.Thread(target=learner_life, args=(user,)) for user in group]
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        wall = time.perf_counter() - started
+        cells = [s for r in results.values() for s in r["cells"]]
+        validates = [r["validate"] for r in results.values() if r["validate"] is not None]
+        peaks = [r["peak"] for r in results.values() if r["peak"]]
+        row = {"learners_done": len(results), "validated": len(validates), "errors": errors, "wall_seconds": round(wall, 1),
+               "ready_p50_s": round(statistics.median(r["ready"] for r in results.values()), 1) if results else None,
+               "ready_max_s": round(max(r["ready"] for r in results.values()), 1) if results else None,
+               "cell_p50_s": round(statistics.median(cells), 2) if cells else None,
+               "cell_p95_s": round(percentile(cells, 95), 2) if cells else None,
+               "lesson_p50_s": round(statistics.median(sum(r["cells"]) for r in results.values()), 1) if results else None,
+               "validate_p50_s": round(statistics.median(validates), 1) if validates else None,
+               "validate_p95_s": round(percentile(validates, 95), 1) if validates else None,
+               "peak_mb_per_learner_max": round(max(peaks) / 2**20) if peaks else None,
+               "peak_mb_per_learner_p50": round(statistics.median(peaks) / 2**20) if peaks else None}
+        figures["by_k"][str(k)] = row
+        print(f"  K={k}: {row}", flush=True)
+    for user in learners:
+        hub.stop_server(user)
+        shutil.rmtree(f"/home/{user}/bench", ignore_errors=True)
+    subprocess.run([str(COURSE_ROOT / "scripts" / "setup-hub"), "--stop"], capture_output=True)
     return figures
 
 
@@ -157,11 +288,13 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections")
     parser.add_argument("--class-size", type=int, default=24, help="submissions in the grading bench")
+    parser.add_argument("--hub-sizes", default="1,4,8", help="learners at once in the hub bench (--only hub)")
+    parser.add_argument("--hub-lesson", default="00_welcome", help="the lesson each learner runs in the hub bench")
     arguments = parser.parse_args(argv)
     chosen = [s.strip() for s in arguments.only.split(",") if s.strip()]
-    unknown = set(chosen) - set(SECTIONS)
+    unknown = set(chosen) - set(SECTIONS) - set(ON_REQUEST)
     if unknown:
-        parser.error(f"unknown sections {sorted(unknown)}; choose from {', '.join(SECTIONS)}")
+        parser.error(f"unknown sections {sorted(unknown)}; choose from {', '.join(SECTIONS + ON_REQUEST)}")
     results_path = Path(__file__).with_name("results.json")
     results = json.loads(results_path.read_text()) if results_path.is_file() else {}
     memory = results.get("memory", {})
@@ -177,6 +310,11 @@ def main(argv=None):
         elif section == "memory" and "grading" not in chosen:
             results["grading"] = bench_grading(max(3, arguments.class_size // 8), memory)
             results["memory"] = memory
+        elif section == "hub":
+            figures = bench_hub(tuple(int(k) for k in arguments.hub_sizes.split(",")), arguments.hub_lesson)
+            results["hub" if arguments.hub_lesson == "00_welcome" else f"hub_{arguments.hub_lesson}"] = figures
+        elif section == "report":
+            results["report"] = bench_report(200)
         elif section == "monitor":
             monitor = _optional("gradclinic.diagnostics", "bench_monitor_overhead")
             results["monitor"] = monitor() if monitor else {"note": "no gradient-health monitor yet"}
@@ -212,8 +350,26 @@ def print_table(results):
                  ("speedup 2 vs 1 workers", f"{g['speedup_2w_vs_1w']}×")]
     if "memory" in results:
         rows += [(f"memory {k}", f"{v} MB") for k, v in results["memory"].items()]
+    if "report" in results:
+        r = results["report"]
+        rows += [("report class", f"{r['submissions']} graded submissions of 05_gated_rnns"),
+                 ("report ASSIGNMENT / --course", f"{r['assignment_seconds']} s / {r['course_seconds']} s "
+                                                  f"({r['in_process_seconds']} s in process, {r['html_kb']} kB)")]
     if "monitor" in results:
         rows += [(f"monitor {k}", str(v)) for k, v in results["monitor"].items()]
+    for key in [k for k in results if k == "hub" or k.startswith("hub_")]:
+        if "by_k" not in results[key]:
+            continue
+        m = results[key]["machine"]
+        rows.append((f"{key} machine", f"{m['cores']} cores, {m['memory_gb']} GB; {m['threads_per_learner']} thread(s) "
+                                       f"and {m['mem_limit']} per learner; lesson {results[key].get('lesson', '00_welcome')}"))
+        for k, h in results[key]["by_k"].items():
+            rows.append((f"{key} K={k} learners at once",
+                         f"ready p50 {h['ready_p50_s']} s (max {h['ready_max_s']}); cell p50 {h['cell_p50_s']} s, "
+                         f"p95 {h['cell_p95_s']} s; whole lesson {h['lesson_p50_s']} s; Validate p50 {h['validate_p50_s']} s, "
+                         f"p95 {h['validate_p95_s']} s; peak {h['peak_mb_per_learner_p50']} MB/learner "
+                         f"(max {h['peak_mb_per_learner_max']}); Validate passed {h.get('validated')}/{k}"
+                         f"{'; errors ' + str(len(h['errors'])) if h['errors'] else ''}"))
     width = max((len(r[0]) for r in rows), default=10)
     print("\n".join(f"{name:<{width}}  {value}" for name, value in rows))
 

@@ -7,7 +7,8 @@ validation accuracy, with lesson 02's ``diagnose`` saying "healthy" at the start
 :func:`sick_model` builds the patient as it arrives; treating it is the learner's work, so no
 treatment lives here. :func:`task_problem` says in words why a model changes the task (or None),
 :func:`start_gradient_norms` measures the per-kernel gradient norms at step 0 and
-:func:`train_case` trains a model the way the grader does.
+:func:`train_case` trains a model the way the grader does, and :func:`treatment_state` says
+whether a treatment is ready to train (the self-check's probe, judged the same way by the grader).
 """
 
 import functools
@@ -177,26 +178,49 @@ def validation_accuracy(model, x_val, y_val):
     return float(np.mean(guess == y_val))
 
 
-def self_check(model, name, diagnose):
-    """The visible self-check of a treatment, without training: a compiled Keras model that keeps
-    case ``name``'s task and that ``diagnose`` (yours) calls healthy at step 0. Returns the norms."""
+# The clinic's terms for a healthy start (lesson 02's default thresholds): every kernel-gradient
+# norm finite and at most EXPLODE_AT, the first/last ratio within [1/HEALTHY_RATIO, HEALTHY_RATIO].
+EXPLODE_AT = 1e2
+HEALTHY_RATIO = 1e3
+
+
+def start_health(norms):
+    """"healthy", or what is wrong with per-kernel gradient norms (input side first) in words."""
+    norms = np.asarray(norms, dtype=float)
+    if norms.size == 0:
+        return "no trainable kernel has a gradient"
+    if not np.all(np.isfinite(norms)) or norms.max() > EXPLODE_AT:
+        return f"exploding: the largest kernel-gradient norm is {norms.max():.3g} (above {EXPLODE_AT:g})"
+    if norms[0] == 0:
+        return "vanishing: no gradient reaches the first layer (its norm is exactly 0)"
+    ratio = norms[0] / norms[-1] if norms[-1] else np.inf
+    if ratio > HEALTHY_RATIO:
+        return f"exploding: the first/last kernel-gradient ratio is {ratio:.3g} (above {HEALTHY_RATIO:g})"
+    if ratio < 1 / HEALTHY_RATIO:
+        return f"vanishing: the first/last kernel-gradient ratio is {ratio:.3g} (below {1 / HEALTHY_RATIO:g})"
+    return "healthy"
+
+
+def treatment_state(model, name):
+    """What a treatment of case ``name`` is before any training, as one line: "ready to train"
+    for a compiled Keras model that keeps the case's task and whose step-0 gradient is healthy
+    by the clinic's terms, else the first thing that is wrong (plain text, so both sides of the
+    grader can compare it)."""
     import keras
 
-    from gradclinic.selfcheck import SelfCheckFailed
-
     if not isinstance(model, keras.Model):
-        raise SelfCheckFailed(f"treat_case_{name}() returned {type(model).__name__}.\nHint: return the "
-                              "compiled Keras model itself.")
+        return f"not a Keras model but a {type(model).__name__}: return the compiled model itself"
     if not getattr(model, "compiled", False) or getattr(model, "loss", None) is None:
-        raise SelfCheckFailed(f"treat_case_{name}()'s model is not compiled with a loss.\nHint: call "
-                              "model.compile(optimizer=…, loss=…) before returning it.")
+        return "not compiled with a loss: call model.compile(optimizer=…, loss=…) before returning it"
     problem = task_problem(model, name)
     if problem:
-        raise SelfCheckFailed(f"treat_case_{name}() changes the task instead of treating it: {problem}")
-    norms = start_gradient_norms(model, name)
-    verdict = diagnose(norms)
-    if verdict != "healthy":
-        raise SelfCheckFailed(f"at step 0 diagnose says {verdict!r} for treat_case_{name}()'s model "
-                              f"(first/last kernel-gradient norms {norms[0]:.3g} / {norms[-1]:.3g}).\nHint: "
-                              "the treatment must fix the gradient before training starts.")
-    return norms
+        return f"changes the task instead of treating it: {problem}"
+    health = start_health(start_gradient_norms(model, name))
+    if health != "healthy":
+        return f"the gradient at step 0 is {health}: the treatment must fix it before training starts"
+    return "ready to train"
+
+
+# The self-checks' probes: a probe takes the result alone, so one per case.
+treatment_state_a, treatment_state_b, treatment_state_c, treatment_state_d = (
+    functools.partial(treatment_state, name=name) for name in ("a", "b", "c", "d"))

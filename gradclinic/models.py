@@ -32,7 +32,7 @@ def deep_mlp(input_dim, n_classes, depth, width, activation="relu",
 def deep_linear_model(depth, width, scale, weights="identity", rng=None):
     """A Keras net of ``depth`` linear Dense layers without biases, each kernel ``scale · M``.
 
-    ``weights="identity"``: M = I (seed 001's a[L] = C^L x with C = scale·I).
+    ``weights="identity"``: M = I (lesson 01's a[L] = C^L x with C = scale·I).
     ``weights="gaussian"``: M has entries N(0, 1/width), drawn from ``rng``.
     """
     import keras

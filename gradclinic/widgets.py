@@ -7,20 +7,60 @@ in two layers: the *background* (axes, ticks, labels, legends: everything that o
 when an axis range changes) is rendered once per range and cached; a move restores it and
 draws only the *moving* artists (lines, markers, images, titles) on top. The layout is
 computed once, at the first render, and then kept, so tick labels do not shift the axes.
+
+A run without a frontend (nbgrader validate or autograde, the tests' notebook runs: see
+:func:`gradclinic.runtime.headless`) makes no widget at all, since each one opens a comm and
+nbclient can then stall for its whole cell timeout (jupyter/nbclient#312). Explorers make their
+controls through :data:`controls`, which hands out value holders there, and the explorer shows
+its figure as a still image.
 """
 
+import functools
 import io
 from collections import OrderedDict
 
+from gradclinic.runtime import headless
+
 # Backgrounds kept per explorer: each is one RGBA copy of the figure (about 1 MB).
 CACHED_BACKGROUNDS = 32
+HEADLESS_NOTE = "A still image of the explorer: its controls appear when the notebook is opened in Jupyter."
+
+
+class HeadlessControl:
+    """A widget made without a frontend (a control, or a part such as a Layout): ``kind``, the
+    ipywidgets class name, and the options it was made with, as attributes, ``value`` among them."""
+
+    def __init__(self, kind, **options):
+        self.kind = kind
+        vars(self).update(options)
+
+    def __repr__(self):
+        options = ", ".join(f"{name}={option!r}" for name, option in vars(self).items() if name != "kind")
+        return f"HeadlessControl({self.kind!r}, {options})"
+
+
+class _Controls:
+    """``controls.IntSlider(...)``: the ipywidgets class of that name, or in a headless run a
+    :class:`HeadlessControl` of that kind (read at each call, so a test can switch modes)."""
+
+    def __getattr__(self, kind):
+        if kind.startswith("_"):
+            raise AttributeError(kind)
+        if headless():
+            return functools.partial(HeadlessControl, kind)
+        import ipywidgets
+
+        return getattr(ipywidgets, kind)
+
+
+controls = _Controls()
 
 
 class Explorer:
     """Controls plus a figure. Subclasses build ``self.figure`` and its artists once, declare
-    ``self.controls`` (name → ipywidget), register the artists that :meth:`draw` changes with
-    :meth:`moving`, and implement :meth:`draw`, which recomputes and mutates those artists
-    for the given control values.
+    ``self.controls`` (name → control, made through :data:`controls`), register the artists
+    that :meth:`draw` changes with :meth:`moving`, and implement :meth:`draw`, which recomputes
+    and mutates those artists for the given control values.
 
     The background is cached by :meth:`background_key`: every axes' limits and scales. A
     subclass whose draw changes anything else that is not registered as moving (say a tick
@@ -147,6 +187,9 @@ class Explorer:
         """The explorer as one ipywidgets box: controls above, the live figure below."""
         import ipywidgets as widgets
 
+        if headless():  # before any widget is made: an Output would open a comm too
+            raise RuntimeError("no widgets in a headless run (GRADCLINIC_HEADLESS or NBGRADER_EXECUTION is set); "
+                               "display the explorer itself to get its figure")
         if self._output is None:
             self._output = widgets.Output()
             for control in self.controls.values():
@@ -155,6 +198,11 @@ class Explorer:
         return widgets.VBox([widgets.HBox(list(self.controls.values())), self._output])
 
     def _ipython_display_(self):
-        from IPython.display import display
+        from IPython.display import Image, display
 
-        display(self.widget())
+        if headless():  # the frame the widget would show first, and where its controls went
+            self.update()
+            display(Image(self.png(render=False)))
+            display({"text/plain": HEADLESS_NOTE}, raw=True)
+        else:
+            display(self.widget())

@@ -24,6 +24,11 @@ class Attack:
     options: dict = field(default_factory=dict)
 
 
+# Writes a record straight onto the grader's pipe (the runner's argv[2]), as a learner who read the runner would.
+_FORGE = ("import json, os, sys\n"
+          "def forge(record):\n    os.write(int(sys.argv[2]), (json.dumps(record) + '\\n').encode())\n")
+
+
 def attacks(course_root, canary_port):
     """The attack catalogue. ``course_root`` is the grading course's absolute path."""
     root = str(course_root)
@@ -32,8 +37,8 @@ def attacks(course_root, canary_port):
                '"timed_out": true', code="while True:\n    pass\n" + WRONG),
         Attack("infinite_loop_call", "per-call time limit on the graded function", "Timeout",
                code="def compound(scale, depth):\n    while True:\n        pass\n"),
-        Attack("memory_bomb", "memory cgroup (3 GiB): the process is killed, the notebook is graded again without that cell",
-               "ended unexpectedly",
+        Attack("memory_bomb", "memory cap (3 GiB; cgroup, or a watchdog where none can be had): the process is "
+               "killed, the notebook is graded again without that cell", "stopped by the memory cap",
                code="hoard = []\nwhile True:\n    hoard.append(bytearray(200 * 2**20))\n" + RIGHT),
         Attack("fork_bomb", "pids cgroup (256 tasks) and PID namespace", "",
                code="import os\nfor _ in range(10000):\n    try:\n        os.fork()\n    except OSError:\n        break\n" + WRONG),
@@ -90,6 +95,19 @@ def attacks(course_root, canary_port):
         Attack("always_equal_object", "only plain data crosses: an object with a custom __eq__ is refused", "BadResult",
                code="class Anything(float):\n    def __eq__(self, other):\n        return True\n"
                     "def compound(scale, depth):\n    return Anything(0.0)\n"),
+        Attack("forged_answer_record", "records are checked against the calls asked: a forged one costs "
+               "this submission its points, never the run", "an answer to a call that was not asked",
+               code=_FORGE + "forge({'type': 'answer', 'index': 'test_compound', 'answer': {'result': 3.0}})\n" + WRONG),
+        Attack("deflate_bomb_record", "arrays are bounded before they are inflated (declared sizes, headers)",
+               "more than the grader reads",
+               code=_FORGE + "import base64, io, zipfile\nbuffer = io.BytesIO()\n"
+                    "with zipfile.ZipFile(buffer, 'w', zipfile.ZIP_DEFLATED) as archive:\n"
+                    "    with archive.open('c0_a0.npy', 'w', force_zip64=True) as member:\n"
+                    "        member.write(b'\\x93NUMPY\\x01\\x00v\\x00' + b\"{'descr': '<f8', 'fortran_order': False, "
+                    "'shape': (150000000,), }\" + b' ' * 43 + b'\\n')\n"
+                    "        for _ in range(150):\n            member.write(bytes(8_000_000))\n"
+                    "forge({'type': 'answer', 'index': 0, 'answer': {'result': {'__ndarray__': 'c0_a0'}}, "
+                    "'arrays': base64.b64encode(buffer.getvalue()).decode()})\n" + WRONG),
         Attack("hidden_source_to_feedback", "hidden tests are not in the sandbox; feedback shows verdicts only", "",
                code="import glob\nfor path in glob.glob('/**/*.py', recursive=True):\n"
                     "    if 'hidden' in path: print(open(path).read())\n" + WRONG),

@@ -17,11 +17,13 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 
 def course_environment():
-    """Environment for nbgrader subprocesses: this interpreter's tools on PATH, course importable."""
+    """Environment for nbgrader subprocesses and notebook executions: this interpreter's tools on
+    PATH, course importable, explorers headless (no frontend: a widget's comm can stall nbclient)."""
     from autograder.build import tool_environment
 
     env = tool_environment()
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(COURSE_ROOT), env.get("PYTHONPATH")]))
+    env["GRADCLINIC_HEADLESS"] = "1"
     return env
 
 

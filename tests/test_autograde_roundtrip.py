@@ -1,30 +1,37 @@
-"""The whole chain for every lesson: release → worked submissions → nbgrader autograde →
-gradebook scores → feedback HTML without hidden tests.
+"""The whole chain for every lesson, on the one grading path: release → worked submissions →
+nbgrader's autograde with its sandboxed Execute step (``python -m autograder grade``) → gradebook
+scores → feedback without hidden tests; and the same submissions graded in a kernel as plain
+nbgrader does (``--in-kernel``), which must agree in every cell.
 
-Each lesson is graded in its own scratch course, once per worker that needs it; its tests share
-an xdist group, so the lessons spread over the workers and each is graded once.
+Each lesson's class: the reference, the untouched release, and submissions that between them
+make one real mistake per exercise (tests/mistakes.py), so that each mistake is seen to cost
+exactly its own exercise's points. Each lesson is graded once, in its own scratch course; its
+tests share an xdist group, so the lessons spread over the workers.
 """
 
 import json
 import shutil
+from dataclasses import dataclass
 
 import pytest
 
 from autograder.build import copy_course, lesson_slugs, release_notebook_path
 from autograder.classroom import submit, worked_notebook
 from conftest import run_tool
+from mistakes import mistake_submissions
 
 pytestmark = pytest.mark.slow
 
-WRONG_ACTIVATIONS = '''def deep_linear_activations(x, scale, depth):
-    x = np.asarray(x, dtype=float)
-    if x.ndim != 1 or depth < 1:
-        raise ValueError("bad input")
-    return np.array([np.linalg.norm(x) * scale ** layer for layer in range(depth)])  # starts at the input
-'''
 # The foundation's two lessons, with their points stated rather than read back (a check on both).
 STATED_POINTS = {"00_welcome": 3.0, "01_the_problem": 6.0}
 _graded = {}
+
+
+@dataclass
+class GradedLesson:
+    sandboxed: object      # the course graded by the sandboxed pipeline
+    in_kernel: object      # a copy of it, with the same submissions, graded in kernels
+    wrong: dict            # student → the exercises that student got wrong
 
 
 def by_lesson(*names):
@@ -40,10 +47,14 @@ def released_points(slug):
                if c["metadata"].get("nbgrader", {}).get("grade"))
 
 
+def _grade(root, slug, *options):
+    done = run_tool(["autograder", "grade", slug, "--workers", "2", *options], root, timeout=1800)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert ", 0 could not be graded" in done.stdout, done.stdout
+
+
 @pytest.fixture
 def graded(slug, built_course, tmp_path_factory):
-    """A scratch course in which ``slug`` was submitted (reference, untouched release, and for
-    lesson 01 one wrong function), autograded and given feedback."""
     if slug not in _graded:
         root = copy_course(tmp_path_factory.mktemp(f"roundtrip-{slug}"), course_root=built_course)
         shutil.copy(built_course / "solutions" / slug / f"{slug}.ipynb", root / "solutions" / slug)
@@ -51,16 +62,22 @@ def graded(slug, built_course, tmp_path_factory):
         assert done.returncode == 0, done.stderr
         submit(root, "reference", slug, worked_notebook(slug, root))
         submit(root, "untouched", slug, worked_notebook(slug, root, solve=False))
-        if slug == "01_the_problem":
-            submit(root, "one_wrong", slug, worked_notebook(slug, root, {"deep_linear_activations": WRONG_ACTIVATIONS}))
-        for step in (["autograde", slug, "--create"], ["generate_feedback", slug]):
-            done = run_tool(["nbgrader", *step], root)
-            assert done.returncode == 0, done.stdout + done.stderr
-        _graded[slug] = root
+        wrong = {}
+        for number, replacements in enumerate(mistake_submissions(slug), 1):
+            submit(root, f"mistakes{number}", slug, worked_notebook(slug, root, replacements))
+            wrong[f"mistakes{number}"] = set(replacements)
+        in_kernel = tmp_path_factory.mktemp(f"roundtrip-{slug}-kernel") / "course"
+        shutil.copytree(root, in_kernel)
+        _grade(root, slug)
+        _grade(in_kernel, slug, "--in-kernel")
+        done = run_tool(["nbgrader", "generate_feedback", slug], root)
+        assert done.returncode == 0, done.stdout + done.stderr
+        _graded[slug] = GradedLesson(root, in_kernel, wrong)
     return _graded[slug]
 
 
 def scores(root, student, slug):
+    """Scores by cell, the total and the maximum, as nbgrader's gradebook holds them."""
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
@@ -68,35 +85,57 @@ def scores(root, student, slug):
         return {grade.name: grade.score for grade in notebook.grades}, notebook.score, notebook.max_score
 
 
+def record(root, student, slug):
+    return json.loads((root / ".autograder" / slug / f"{student}.json").read_text())
+
+
 @by_lesson(*lesson_slugs())
 def test_reference_gets_full_marks(graded, slug):
-    by_cell, total, maximum = scores(graded, "reference", slug)
+    by_cell, total, maximum = scores(graded.sandboxed, "reference", slug)
     assert maximum == released_points(slug) == STATED_POINTS.get(slug, maximum) > 0
     assert total == maximum, by_cell
+    assert record(graded.sandboxed, "reference", slug)["path"] == "sandboxed"
 
 
 @by_lesson(*lesson_slugs())
 def test_untouched_release_gets_zero(graded, slug):
-    by_cell, total, _ = scores(graded, "untouched", slug)
+    by_cell, total, _ = scores(graded.sandboxed, "untouched", slug)
     assert total == 0, by_cell
 
 
-@by_lesson("01_the_problem")
-def test_one_wrong_function_loses_exactly_its_points(graded, slug):
-    by_cell, total, _ = scores(graded, "one_wrong", slug)
-    assert by_cell == {"test_deep_linear_activations": 0, "hidden_deep_linear_activations": 0,
-                       "test_layer_gradient_norms": 1, "hidden_layer_gradient_norms": 2}
-    assert total == 3
+@by_lesson(*lesson_slugs())
+def test_each_mistake_loses_exactly_its_exercise(graded, slug):
+    assert graded.wrong, "every lesson's exercises have mistakes to grade"
+    for student, wrong in graded.wrong.items():
+        by_cell, _, _ = scores(graded.sandboxed, student, slug)
+        lost = {cell for cell, score in by_cell.items() if score == 0}
+        expected = {f"{part}_{name}" for name in wrong for part in ("test", "hidden")}
+        assert lost == expected, (student, by_cell)
+        kept = {cell: score for cell, score in by_cell.items() if cell not in expected}
+        assert all(score > 0 for score in kept.values()), (student, kept)
 
 
 @by_lesson(*lesson_slugs())
-def test_feedback_teaches_and_keeps_hidden_tests_secret(graded, slug):
-    students = ["reference", "untouched"] + (["one_wrong"] if slug == "01_the_problem" else [])
-    for student in students:
-        html = (graded / "feedback" / student / slug / f"{slug}.html").read_text()
+def test_sandboxed_and_in_kernel_grading_agree_in_every_cell(graded, slug):
+    students = ["reference", "untouched", *graded.wrong]
+    table = {s: (scores(graded.sandboxed, s, slug)[0], scores(graded.in_kernel, s, slug)[0]) for s in students}
+    print(f"\n{slug} sandboxed / in-kernel, per cell:")
+    for student, (sandboxed, in_kernel) in table.items():
+        print(f"  {student:<10} " + "  ".join(f"{cell} {sandboxed[cell]:g}/{in_kernel[cell]:g}" for cell in sandboxed))
+    assert all(record(graded.in_kernel, s, slug)["path"] == "in a kernel" for s in students)
+    for student, (sandboxed, in_kernel) in table.items():
+        assert sandboxed == in_kernel, student
+
+
+@by_lesson(*lesson_slugs())
+def test_feedback_teaches_and_keeps_the_graders_code_secret(graded, slug):
+    for student in ["reference", "untouched", *graded.wrong]:
+        html = (graded.sandboxed / "feedback" / student / slug / f"{slug}.html").read_text()
         assert "BEGIN HIDDEN TESTS" not in html and "from autograder" not in html
         assert "check(&quot;" not in html and 'check("' not in html
         assert "Hidden tests ran here" in html
-    if slug == "01_the_problem":
-        wrong = (graded / "feedback" / "one_wrong" / slug / f"{slug}.html").read_text()
-        assert "off by one layer" in wrong, "the feedback should name the likely misconception"
+        # tracebacks show the learner's frames only: never the runner, the harness or the grader
+        assert "/job/" not in html and "harness.py" not in html and "sandbox_runner" not in html, student
+    for student in graded.wrong:
+        html = (graded.sandboxed / "feedback" / student / slug / f"{slug}.html").read_text()
+        assert "checks failed" in html, "the feedback of a wrong answer says which checks failed"

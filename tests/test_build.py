@@ -60,3 +60,54 @@ def test_build_refuses_an_unknown_lesson(tmp_path):
     root = copy_course(tmp_path / "course")
     with pytest.raises(BuildError, match="no lesson source"):
         build(["99_nothing"], course_root=root)
+
+
+def _notebook(*cells):
+    """An in-memory notebook of (source, grade_id or None) code cells."""
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    for source, grade_id in cells:
+        cell = nbformat.v4.new_code_cell(source)
+        if grade_id:
+            cell.metadata["nbgrader"] = {"grade": True, "grade_id": grade_id, "locked": True, "points": 1}
+        notebook.cells.append(cell)
+    return notebook
+
+
+def test_a_docstring_only_test_cell_gets_one_check_per_basic_case():
+    from autograder.build import generate_visible_checks
+    from autograder.registry import exercise
+
+    notebook = generate_visible_checks(_notebook(("def compound(scale, depth):\n    return 1.0", None),
+                                                 ('"""Self-check: compound."""', "test_compound")))
+    lines = notebook.cells[1].source.splitlines()
+    assert lines[0] == '"""Self-check: compound."""'
+    assert sum(line.startswith("check(compound, ") for line in lines) == len(exercise("compound").basic_cases())
+    assert lines[-1] == 'passed("compound")'
+
+
+def test_a_hand_written_test_cell_is_left_as_written():
+    from autograder.build import generate_visible_checks
+
+    written = '"""Self-check: compound."""\nassert compound(2, 3) == 8.0'
+    notebook = generate_visible_checks(_notebook(("def compound(scale, depth):\n    return 1.0", None),
+                                                 (written, "test_compound")))
+    assert notebook.cells[1].source == written
+
+
+def test_generated_checks_may_use_only_names_defined_before_them():
+    from autograder.build import generate_visible_checks
+
+    with pytest.raises(BuildError, match="compound"):
+        generate_visible_checks(_notebook(('"""Self-check: compound."""', "test_compound"),
+                                          ("def compound(scale, depth):\n    return 1.0", None)))
+
+
+def test_args_code_names_must_be_imported_as_the_grader_imports_them():
+    from autograder.build import generate_visible_checks
+
+    defined_otherwise = "import keras\nimport numpy as np\n\n\ndef deep_linear_model(depth, width, scale):\n    pass"
+    with pytest.raises(BuildError, match="gradclinic.models.deep_linear_model"):
+        generate_visible_checks(_notebook((defined_otherwise + "\n\n\ndef layer_gradient_norms(*a):\n    pass", None),
+                                          ('"""Self-check."""', "test_layer_gradient_norms")))

@@ -125,7 +125,7 @@ def test_hidden_cases_cover_the_edges_the_lesson_promises():
     cases = exercise("dead_units").cases("hidden")
     labels = " ".join(case.label for case in cases)
     assert "Flatten" in labels and "single hidden layer" in labels and "leaky_relu" in labels
-    assert {case.label for case in cases if case.raises} == {"x with 5 features for a net that expects 6",
+    assert {case.label for case in cases if case.raises} >= {"x with 5 features for a net that expects 6",
                                                               "an empty batch (0 examples)"}
 
 
@@ -241,7 +241,10 @@ def test_forgetting_the_empty_batch_check_is_caught():
             return np.array([float(np.mean(a > 0)) if a.size else float("nan")
                              for a in _outputs(model, x, [l for l in model.layers if hasattr(l, "kernel")][:-1])])
     message = failure_of("active_fraction", learner)
-    assert "1 of 10" in message and "empty batch (0 examples)): bad input should raise ValueError" in message
+    cases = exercise("active_fraction").cases("hidden")
+    empty_batches = sum("empty batch" in case.label for case in cases)
+    assert f"{empty_batches} of {len(cases)}" in message
+    assert "empty batch (0 examples)): bad input should raise ValueError" in message
 
 
 # -- the explorer ------------------------------------------------------------------------------

@@ -82,7 +82,7 @@ def _block(order="reference", kernel=None, padding="same", check_f2=True):
 
 
 @pytest.mark.parametrize("learner, hint", [
-    (_block(kernel=(1, 1), padding="valid"), "Seed 000's code hard-codes kernel_size=(1, 1)"),
+    (_block(kernel=(1, 1), padding="valid"), "hard-codes kernel_size=(1, 1) and ignores f"),
     (_block(padding="valid"), "padding='same'"),
     (_block("no final relu"), "the ReLU after the addition is missing"),
     (_block("relu before add"), "add first, then take the ReLU"),

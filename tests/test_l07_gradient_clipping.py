@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import gradclinic
-from autograder import check, exercise, harness
+from autograder import check, exercise
 from autograder.lessons import l07_gradient_clipping as l07
 from gradclinic.explorers.clipping import MAX_DEPTH, MODES, STEPS, ClippedDescent, ClippingExplorer, diverged_at
 from test_autograder_checks import failure_of  # pytest.raises(CheckFailed) around check(), its message
@@ -168,24 +168,10 @@ def _mutating(name):
     return learner
 
 
-def _call_returning_inputs(function, args, kwargs, call, store):
-    """The call kind proposed for autograder/harness.py (see l07's docstring): the result and the
-    arguments as they are after the call."""
-    result = function(*args, **kwargs)
-    return {"result": result, "args_after": list(args)}
-
-
 @pytest.mark.parametrize("name", NAMES)
-def test_in_place_clipping_is_caught_once_the_harness_reports_inputs(name, monkeypatch):
-    monkeypatch.setitem(harness.CALL_KINDS, l07.MUTATION_KIND, _call_returning_inputs)
+def test_in_place_clipping_is_caught(name):
     check(name, getattr(l07, name))  # the reference leaves its inputs alone
     assert "clips the input arrays in place" in failure_of(name, _mutating(name))
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_without_the_harness_kind_no_case_asks_for_it(name, monkeypatch):
-    monkeypatch.delitem(harness.CALL_KINDS, l07.MUTATION_KIND, raising=False)
-    assert all(case.kind == "call" for case in exercise(name).cases("hidden"))
 
 
 # -- the explorer ---------------------------------------------------------------------------------

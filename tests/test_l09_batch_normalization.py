@@ -159,12 +159,13 @@ def test_each_mistake_is_named_in_the_report(slips, hint):
 
 
 def test_statistics_over_the_features_are_named_layer_normalization():
-    assert "Layer Normalization" in report_of(learner(axis="features"))
+    # on the square (6, 6) batch (the non-square ones make this learner raise a broadcasting error)
+    assert any("Layer Normalization" in f for f in failures_of(learner(axis="features")))
 
 
 def test_statistics_over_axis_0_only_of_images_are_caught():
     failures = failures_of(learner(axis="first"))
-    assert all("(6, 5, 5, 3)" in f or "(4, 7, 2)" in f for f in failures) and failures
+    assert all(any(shape in f for shape in ("(2, 2, 2, 2)", "(6, 5, 5, 3)", "(4, 7, 2)")) for f in failures) and failures
     assert any("every axis but the last" in f for f in failures)
 
 

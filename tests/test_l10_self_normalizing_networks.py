@@ -11,6 +11,7 @@ from autograder.lessons import l10_self_normalizing_networks as l10
 from autograder.registry import run_in_process
 from gradclinic.data import load_digits
 from gradclinic.explorers import self_normalizing as sn
+from test_l02_causes_and_detection import failures_on  # the teaching judge on chosen cases
 
 A, L = l10.ALPHA, l10.SCALE
 
@@ -208,12 +209,14 @@ def _net(input_dim, depth, width, n_classes, activation="selu", initializer="lec
     ({"dropout": True}, "Dense layers only"),
 ])
 def test_build_snn_mistakes_are_named(options, hint):
-    assert hint in failure_of("build_snn", lambda *a: _net(*a, **options), part="basic")
+    """The teaching judge on the visible case (the hidden part judges it that way; building the
+    hidden 20 × 100 net for every mistake would take a while)."""
+    assert hint in failures_on("build_snn", lambda *a: _net(*a, **options), ["64, 3, 16, 10"])
 
 
 def test_build_snn_mistake_on_seed_004s_own_sizes_is_named():
-    """The hidden case with seed 004's 20 × 100 net, judged alone (building 40 layers takes a while)."""
-    case = next(c for c in exercise("build_snn").hidden_cases() if c.label.startswith("seed 004"))
+    """The hidden case with the lesson's 20 × 100 net, judged alone (building 40 layers takes a while)."""
+    case = next(c for c in exercise("build_snn").hidden_cases() if c.label.startswith("the lesson's 20 × 100 net"))
     judge = exercise("build_snn")
     calls, inputs = judge.request([case])
     from autograder import harness
@@ -233,6 +236,8 @@ def test_build_snn_counts_an_activation_layer_as_the_dense_layers_activation():
     import keras
 
     def separate_activations(input_dim, depth, width, n_classes):
+        if depth < 1:
+            raise ValueError("depth must be ≥ 1")
         layers = [keras.Input((input_dim,))]
         for _ in range(depth):
             layers += [keras.layers.Dense(width, kernel_initializer="lecun_normal"), keras.layers.Activation("selu")]

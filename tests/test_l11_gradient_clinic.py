@@ -169,11 +169,28 @@ def test_non_model_is_refused():
         l11.judge_treatment("treat_case_a", "a", 3, "case a")
 
 
-def test_learner_self_check_catches_the_same_tricks():
-    from gradclinic.selfcheck import SelfCheckFailed
+def test_visible_probe_catches_the_same_tricks_without_training():
+    """treatment_state is what test_treat_case_<x> compares, in the learner's kernel and on the grader's side."""
+    assert clinic.treatment_state(dense_net("a", depth=2), "a").startswith("changes the task")
+    assert clinic.treatment_state(dense_net("a", depth=10, compiled=False), "a").startswith("not compiled")
+    assert clinic.treatment_state(3, "a").startswith("not a Keras model")
+    assert "vanishing" in clinic.treatment_state(clinic.sick_model("d"), "d")
+    assert "vanishing" in clinic.treatment_state(clinic.sick_model("a"), "a")
+    for name, treatment in TREATMENTS.items():
+        assert getattr(clinic, f"treatment_state_{name}")(treatment()) == "ready to train"
 
-    with pytest.raises(SelfCheckFailed, match="changes the task"):
-        clinic.self_check(dense_net("a", depth=2), "a", diagnose)
-    with pytest.raises(SelfCheckFailed, match="vanishing"):
-        clinic.self_check(clinic.sick_model("d"), "d", diagnose)
-    clinic.self_check(l11.treat_case_a(), "a", diagnose)
+
+def test_the_clinics_health_terms_are_lesson_02s_diagnose():
+    """The toolkit's own step-0 rule agrees with lesson 02's reference on every sick and treated set-up."""
+    for name in clinic.CASES:
+        for model in (clinic.sick_model(name), TREATMENTS[name]()):
+            norms = clinic.start_gradient_norms(model, name)
+            assert (clinic.start_health(norms) == "healthy") == (diagnose(norms) == "healthy")
+    for norms in ([1.0, 2.0], [1e-4, 1.0], [1.0, 1e-4], [float("nan"), 1.0], [150.0, 100.0], [0.0, 1.0]):
+        assert clinic.start_health(norms).split(":")[0] == diagnose(norms), norms
+
+
+def test_visible_check_passes_the_reference_and_fails_the_sick_set_up_without_training():
+    check("treat_case_d", l11.treat_case_d, "basic")
+    with pytest.raises(CheckFailed, match="vanishing"):
+        check("treat_case_d", lambda: clinic.sick_model("d"), "basic")

@@ -18,8 +18,13 @@ class Compound(Exercise):
     name = "compound"
 
     def basic_cases(self):
-        return [Case("scale=1.2, depth=10", (1.2, 10)), Case("scale=0.5, depth=10", (0.5, 10)),
-                Case("scale=2, depth=0", (2, 0))]
+        return [Case(args=(2, 3), result_type=float,
+                     hint="2 · 2 · 2 = 8, as a float: multiply, don't add, and convert, e.g. float(scale) ** depth."),
+                Case(args=(0.5, 2), result_type=float, hint="0.5 · 0.5 = 0.25."),
+                Case(args=(1.2, 0), result_type=float, hint="zero layers leave the signal as it was: 1.0."),
+                Case(args=(1.2, 10), result_type=float, hint="ten layers that each add 20 %: 1.2 ** 10 ≈ 6.19."),
+                Case(args=(1.2, -1), raises="ValueError",
+                     hint="a negative number of layers makes no sense: raise ValueError.")]
 
     def hidden_cases(self):
         rng = np.random.default_rng(1000)

@@ -42,8 +42,11 @@ class DeepLinearActivations(Exercise):
     name = "deep_linear_activations"
 
     def basic_cases(self):
-        return [Case("x=[3, 4], scale=1.2, depth=5", (np.array([3.0, 4.0]), 1.2, 5)),
-                Case("x=[1, 0, 0], scale=0.5, depth=3", (np.array([1.0, 0.0, 0.0]), 0.5, 3))]
+        return [Case(args=(np.array([3.0, 4.0]), 2.0, 3),
+                     hint="‖[3, 4]‖ = 5, and each layer doubles it: 10, 20, 40. The input's 5 is not in the list."),
+                Case(args=(np.array([0.0, 2.0]), 0.5, 1), hint="one layer halves ‖x‖ = 2 to 1."),
+                Case(args=(np.array([3.0, 4.0]), 1.2, 5), hint="each layer multiplies the norm by 1.2: 5·1.2, 5·1.2², …"),
+                Case(args=(np.ones(3), 1.2, 0), raises="ValueError", hint="depth must be at least 1.")]
 
     def hidden_cases(self):
         rng = np.random.default_rng(1001)
@@ -113,16 +116,30 @@ def _conv_model(seed):
 class LayerGradientNorms(Exercise):
     name = "layer_gradient_norms"
 
+    code_imports = "import keras\nimport numpy as np\nfrom gradclinic.models import deep_linear_model"
+
     def basic_cases(self):
-        rng = np.random.default_rng(7)
-        model = _dense_model([8, 8, 1], 4, "tanh", use_bias=False, seed=7)
-        return [Case("a 3-layer tanh net without biases, MSE loss",
-                     (KerasModelArg(model), rng.normal(size=(16, 4)).astype("float32"),
-                      rng.normal(size=(16, 1)).astype("float32"), KerasLossArg("MeanSquaredError")))]
+        # MSE to a zero target: loss = mean(a[3]²) with a[3] = 8·x, so every kernel's gradient has
+        # norm (2/2)·2^(2·3−1)·‖x‖² = 32 (the lesson's outer-product argument).
+        return [Case("3 layers of 2·I, x = [1, 0], y = 0",
+                     args_code="deep_linear_model(depth=3, width=2, scale=2.0), np.array([[1.0, 0.0]], 'float32'), "
+                               "np.zeros((1, 2), 'float32'), keras.losses.MeanSquaredError()",
+                     rtol=1e-5, hint="one norm per kernel, input side first; take the gradient of "
+                                     "loss_fn(y, model(x)) with respect to layer.kernel."),
+                Case("2 Dense layers with biases, all weights 1",
+                     args_code="keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, kernel_initializer='ones'), "
+                               "keras.layers.Dense(1, kernel_initializer='ones')]), np.ones((2, 3), 'float32'), "
+                               "np.ones((2, 1), 'float32'), keras.losses.MeanSquaredError()",
+                     rtol=1e-5, hint="2 layers, 2 norms: take kernels only (layer.kernel), not "
+                                     "model.trainable_variables.")]
 
     def hidden_cases(self):
+        rng = np.random.default_rng(7)
+        model = _dense_model([8, 8, 1], 4, "tanh", use_bias=False, seed=7)
+        cases = [Case("a 3-layer tanh net without biases, MSE loss",
+                      (KerasModelArg(model), rng.normal(size=(16, 4)).astype("float32"),
+                       rng.normal(size=(16, 1)).astype("float32"), KerasLossArg("MeanSquaredError")))]
         rng = np.random.default_rng(1002)
-        cases = []
         for seed, widths, activation in [(1, [16] * 6 + [1], "sigmoid"), (2, [5, 1], "relu"),
                                          (3, [32] * 12 + [1], "tanh")]:
             model = _dense_model(widths, 6, activation, use_bias=True, seed=seed)

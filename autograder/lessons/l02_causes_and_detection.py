@@ -133,9 +133,12 @@ class ElementwiseDerivative(Exercise):
         """(values, misconception) pairs: what known mistakes return for ``z`` (float64 array)."""
         raise NotImplementedError
 
+    basic_hints = None  # (hint at small z, hint at float32 z = ±100), as the notebook states them
+
     def basic_cases(self):
-        return [Case("z = [−2, 0, 2]", (np.array([-2.0, 0.0, 2.0]),)),
-                Case("float32 z = [−100, 100]", (np.array([-100.0, 100.0], "float32"),))]
+        small, extreme = self.basic_hints
+        return [Case(args=(np.array(self.small_z),), hint=small),
+                Case(args=(np.array([-100.0, 100.0], "float32"),), atol=1e-12, hint=extreme)]
 
     def hidden_cases(self):
         rng = np.random.default_rng(self.seed)
@@ -177,6 +180,10 @@ class ElementwiseDerivative(Exercise):
 @register
 class SigmoidGrad(ElementwiseDerivative):
     name, seed, derivative = "sigmoid_grad", 2001, sigmoid_grad
+    small_z = [-2.0, 0.0, 2.0]
+    basic_hints = ("σ'(z) = σ(z)·(1 − σ(z)); σ(0) = ½ gives ¼, and σ' is symmetric.",
+                   "σ'(±100) ≈ 3.7e−44: tiny and finite, never NaN. Never exponentiate a large positive "
+                   "number; e^−|z| stays between 0 and 1.")
 
     def wrong_answers(self, z):
         s = sigmoid(z)
@@ -189,6 +196,9 @@ class SigmoidGrad(ElementwiseDerivative):
 @register
 class TanhGrad(ElementwiseDerivative):
     name, seed, derivative = "tanh_grad", 2002, tanh_grad
+    small_z = [-1.0, 0.0, 1.0]
+    basic_hints = ("tanh'(z) = 1 − tanh(z)²: the square matters (tanh(1) ≈ 0.762).",
+                   "tanh is flat far from 0: its slope is ~0, never NaN.")
 
     def wrong_answers(self, z):
         t = np.tanh(z)
@@ -224,12 +234,27 @@ class GradientNormLoggerExercise(Exercise):
     name = "GradientNormLogger"
     TOLERANCE = {"rtol": 2e-3, "atol": 1e-7}
 
+    code_imports = "import keras\nimport numpy as np"
+    # Lesson 01's net, 3 Dense layers with W = 2·I, given zero biases: its kernels' gradients on
+    # x = [1, 0], y = 0 all have norm 32.
+    IDENTITY_NET = ("keras.Sequential([keras.Input((2,))] + [keras.layers.Dense(2, kernel_initializer="
+                    "keras.initializers.Identity(gain=2.0)) for _ in range(3)])")
+
     def basic_cases(self):
-        rng = np.random.default_rng(8)
-        model = _dense_model([8, 8, 1], 4, "tanh", use_bias=False, seed=8)
-        x, y = rng.normal(size=(32, 4)).astype("float32"), rng.normal(size=(32, 1)).astype("float32")
-        return [Case("a 3-layer tanh net without biases, MSE, 3 epochs of 4 batches", (x, y),
-                     kind="keras_callback", options=_fit(model, x, y, "MeanSquaredError", learning_rate=0.2))]
+        def fit(learning_rate, epochs):
+            return (f"fit=dict(model={self.IDENTITY_NET}, optimizer={{'class_name': 'SGD', 'config': "
+                    f"{{'learning_rate': {learning_rate}}}}}, loss=keras.losses.MeanSquaredError(), "
+                    f"x=np.array([[1.0, 0.0]] * 4, 'float32'), y=np.zeros((4, 2), 'float32'), epochs={epochs}, "
+                    "batch_size=2, attribute='history')")
+
+        arguments = (np.array([[1.0, 0.0]], "float32"), np.zeros((1, 2), "float32"))
+        return [Case(args=arguments, kind="keras_callback", options_code=fit(0.0, 2), rtol=1e-5,
+                     label="x = [1, 0], y = 0; lesson 01's net W = 2·I with biases, lr = 0, 2 epochs of 2 batches",
+                     hint="one list per epoch (not per batch), one norm per kernel (biases excluded); lesson 01 "
+                          "computed 32 for this net and input."),
+                Case(args=arguments, kind="keras_callback", options_code=fit(0.01, 1), rtol=1e-5,
+                     label="x = [1, 0], y = 0; the same net trained 1 epoch with lr = 0.01",
+                     hint="the norms after the epoch's steps, not 32 from before them: log in on_epoch_end.")]
 
     def hidden_cases(self):
         rng = np.random.default_rng(2003)
@@ -332,9 +357,16 @@ class Diagnose(Exercise):
     name = "diagnose"
 
     def basic_cases(self):
-        return [Case("norms = [1e−5, 0.1, 1]", ([1e-5, 0.1, 1.0],)),
-                Case("norms = [5, 2, 1]", ([5.0, 2.0, 1.0],)),
-                Case("norms = [0.5, 1, 1e3]", ([0.5, 1.0, 1e3],))]
+        return [Case(args=([1e-5, 1e-3, 1.0],), hint="r = 1e−5 is below vanish_ratio = 1e−3."),
+                Case(args=([5.0, 2.0, 1.0],), hint="r = 5 lies between 1e−3 and 1e3, and no norm is above 100."),
+                Case(args=([0.5, 1.0, 1e3],), hint="a norm of 1000 is above explode_at = 100, whatever r is."),
+                Case(args=([1.0, float("nan"), 1.0],),
+                     hint="NaN is not finite; NaN > 100 is False, so test np.isfinite."),
+                Case(args=([2.0, 2.0], 1e-3, 2.0),
+                     hint="explode_at = 2 and no norm is *above* 2: the comparisons are strict."),
+                Case(args=([0.2, 0.1, 0.0],), hint="a zero last norm makes r = +∞; do not divide by zero "
+                                                   "(Python raises ZeroDivisionError, NumPy warns)."),
+                Case(args=([],), raises="ValueError", hint="there is nothing to diagnose: raise ValueError.")]
 
     def hidden_cases(self):
         rng = np.random.default_rng(2004)

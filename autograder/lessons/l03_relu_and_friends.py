@@ -141,13 +141,26 @@ def _z(case):
     return np.asarray(case.args[0], dtype=float)
 
 
+# The visible checks' wide grid: 21 values from −100 to 100 as a (3, 7) batch.
+WIDE_Z = "np.linspace(-100, 100, 21).reshape(3, 7)"
+WIDE_LABEL = "z = 21 values from −100 to 100, shape (3, 7)"
+
+
+def wide_case(hint, **keywords):
+    """A visible case on the wide grid, with optional keyword arguments (e.g. alpha=2.0)."""
+    extra = "".join(f", {k}={v!r}" for k, v in keywords.items())
+    label = WIDE_LABEL + "".join(f", {k}={v!r}" for k, v in keywords.items())
+    return Case(label, args_code=WIDE_Z + extra, hint=hint)
+
+
 @register
 class Relu(Exercise):
     name = "relu"
 
     def basic_cases(self):
-        return [Case("z = [−2, −0.5, 0, 0.5, 2]", (np.array([-2.0, -0.5, 0.0, 0.5, 2.0]),)),
-                Case("z = [[−100], [100]]", (np.array([[-100.0], [100.0]]),))]
+        return [Case(args=(np.array([-2.0, -0.5, 0.0, 0.5, 2.0]),),
+                     hint="negative z become 0, positive z pass unchanged."),
+                wide_case("compare entry by entry (np.maximum) and keep z's shape.")]
 
     def hidden_cases(self):
         return _elementwise_cases(3001)
@@ -170,8 +183,11 @@ class ReluGrad(Exercise):
     name = "relu_grad"
 
     def basic_cases(self):
-        return [Case("z = [−2, −0.5, 0, 0.5, 2]", (np.array([-2.0, -0.5, 0.0, 0.5, 2.0]),)),
-                Case("z = [[−100], [100]]", (np.array([[-100.0], [100.0]]),))]
+        return [Case(args=(np.array([-3.0, 0.0, 1e6]),),
+                     hint="slope 0 for z ≤ 0 (z = 0 included, as TensorFlow), 1 for z > 0 — even at z = 10⁶."),
+                Case(args=(np.array([2.0]),),
+                     hint="a slope is a number: return floats, e.g. (z > 0).astype(float), not a boolean mask."),
+                wide_case("1 where z > 0, 0 elsewhere, as TensorFlow's autodiff gives.")]
 
     def hidden_cases(self):
         return _elementwise_cases(3002)
@@ -208,8 +224,13 @@ class LeakyRelu(Exercise):
     name = "leaky_relu"
 
     def basic_cases(self):
-        return [Case("z = [−2, 0, 3] with the default slope", (np.array([-2.0, 0.0, 3.0]),)),
-                Case("z = [−10, 10], negative_slope=0.01", (np.array([-10.0, 10.0]),), {"negative_slope": 0.01})]
+        return [Case(args=(np.array([-2.0, 0.0, 3.0]),),
+                     hint="the default negative_slope is keras.activations.leaky_relu's 0.2 (0.3 is the layer's)."),
+                Case(args=(np.array([-10.0, 10.0]),), kwargs={"negative_slope": 0.01},
+                     hint="use the negative_slope passed in, on z < 0 only."),
+                wide_case("z for z > 0, 0.2·z elsewhere, as keras.activations.leaky_relu."),
+                Case(args=(np.array([-10.0, 10.0]),), kwargs={"negative_slope": -0.1}, raises="ValueError",
+                     hint="a negative slope flips the sign of negative inputs: refuse it with ValueError.")]
 
     def hidden_cases(self):
         cases = _elementwise_cases(3003)
@@ -254,8 +275,15 @@ class Elu(Exercise):
     name = "elu"
 
     def basic_cases(self):
-        return [Case("z = [−1, 0, 2] with the default alpha", (np.array([-1.0, 0.0, 2.0]),)),
-                Case("float32 z = [−100, 100], alpha=2", (np.array([-100.0, 100.0], "float32"),), {"alpha": 2.0})]
+        return [Case(args=(np.array([-1.0, 0.0, 2.0]),),
+                     hint="α·(e^z − 1) for z ≤ 0 (0 at z = 0), z itself for z > 0."),
+                Case(args=(np.array([-1.0, 2.0]),), kwargs={"alpha": 2.0}, hint="alpha multiplies the negative branch only."),
+                Case(args=(np.array([-100.0, 100.0], "float32"),), kwargs={"alpha": 2.0},
+                     hint="ELU approaches −α far below zero; np.where computes both branches, so exponentiate "
+                          "np.minimum(z, 0), never z = 100."),
+                wide_case("z for z > 0, α·(e^z − 1) elsewhere, as keras.activations.elu.", alpha=1.5),
+                Case(args=(np.array([-10.0, 10.0]),), kwargs={"alpha": -1.0}, raises="ValueError",
+                     hint="alpha must be ≥ 0: raise ValueError.")]
 
     def hidden_cases(self):
         cases = _elementwise_cases(3004)
@@ -296,8 +324,11 @@ class EluGrad(Exercise):
     name = "elu_grad"
 
     def basic_cases(self):
-        return [Case("z = [−1, 0, 2] with the default alpha", (np.array([-1.0, 0.0, 2.0]),)),
-                Case("z = [−1, 0, 2], alpha=2", (np.array([-1.0, 0.0, 2.0]),), {"alpha": 2.0})]
+        return [Case(args=(np.array([-1.0, 0.0, 2.0]),),
+                     hint="α·e^z for z ≤ 0 and 1 for z > 0; with α = 1 both give 1 at z = 0."),
+                Case(args=(np.array([-1.0, 0.0, 2.0]),), kwargs={"alpha": 2.0},
+                     hint="at exactly z = 0 TensorFlow takes the negative branch: α·e^0 = α."),
+                wide_case("1 for z > 0, α·e^z elsewhere, as TensorFlow's autodiff gives.", alpha=2.0)]
 
     def hidden_cases(self):
         cases = _elementwise_cases(3005)
@@ -357,14 +388,14 @@ def _model(layers, input_shape, rng, dead_biases=()):
 
 @functools.cache
 def _activity_cases():
-    """(basic, hidden) cases shared by ``active_fraction`` and ``dead_units``."""
+    """Hidden cases shared by ``active_fraction`` and ``dead_units``."""
     rng = np.random.default_rng(3006)
 
     def batch(n, *shape):
         return rng.normal(size=(n, *shape)).astype("float32")
 
-    basic = [Case("a 2-hidden-layer ReLU net (16 and 8 units), 40 examples",
-                  (KerasModelArg(_model([(16, "relu"), (8, "relu"), (3, None)], (6,), rng)), batch(40, 6)))]
+    hidden = [Case("a 2-hidden-layer ReLU net (16 and 8 units), 40 examples",
+                   (KerasModelArg(_model([(16, "relu"), (8, "relu"), (3, None)], (6,), rng)), batch(40, 6)))]
     deep = _model([(32, "relu")] * 5 + [(10, "softmax")], (12,), rng)
     dying = _model([(24, "relu"), (16, "relu"), (4, None)], (8,), rng,
                    dead_biases=[(0, slice(0, 8), -50.0), (0, slice(8, 14), -1.5), (1, slice(0, 3), -50.0)])
@@ -374,7 +405,7 @@ def _activity_cases():
     leaky = _model([(16, "leaky_relu"), (8, "elu"), (2, None)], (5,), rng,
                    dead_biases=[(0, slice(0, 5), -50.0), (1, slice(0, 2), -3.0)])
     single = _model([(10, "relu"), (3, None)], (4,), rng, dead_biases=[(0, slice(0, 2), -50.0)])
-    hidden = [
+    hidden += [
         Case("a 5-hidden-layer ReLU net of width 32, 100 examples", (KerasModelArg(deep), batch(100, 12))),
         Case("a ReLU net with dead units (bias −50) and units that fire for some examples only (bias −1.5)",
              (KerasModelArg(dying), batch(60, 8))),
@@ -388,7 +419,7 @@ def _activity_cases():
                                                              batch(10, 5)), raises="ValueError"),
         Case("an empty batch (0 examples)", (KerasModelArg(deep), batch(0, 12)), raises="ValueError"),
     ]
-    return basic, hidden
+    return hidden
 
 
 def _layer_activity(model, x):
@@ -413,12 +444,20 @@ class _ActivityExercise(Exercise):
     """Shared cases and shape checks of ``active_fraction`` and ``dead_units``."""
 
     per_layer = None  # "fraction" or "count", for messages
+    code_imports = "import keras\nimport numpy as np"
+    # One input, three ReLU units with weights 1, −1, 0.5 and biases 0, 0, −5, then one output
+    # unit: small enough to work out by hand (the lesson does).
+    HAND_WORKED_NET = ("keras.Sequential([keras.Input((1,)), keras.layers.Dense(3, activation='relu', "
+                       "kernel_initializer=keras.initializers.Constant([[1.0, -1.0, 0.5]]), "
+                       "bias_initializer=keras.initializers.Constant([0.0, 0.0, -5.0])), "
+                       "keras.layers.Dense(1, kernel_initializer='ones')])")
 
-    def basic_cases(self):
-        return _activity_cases()[0]
+    def hand_worked_case(self, x, label, hint, raises=None):
+        """A visible case on the hand-worked net with the batch ``x`` (source)."""
+        return Case(f"hand-worked net, {label}", args_code=f"{self.HAND_WORKED_NET}, {x}", raises=raises, hint=hint)
 
     def hidden_cases(self):
-        return _activity_cases()[1]
+        return _activity_cases()
 
     def judge(self, case, got, expected):
         array = as_float_array(got)
@@ -461,6 +500,13 @@ class ActiveFraction(_ActivityExercise):
     name = "active_fraction"
     per_layer = "fraction"
 
+    def basic_cases(self):
+        return [self.hand_worked_case("np.array([[1.0], [-1.0], [2.0]], 'float32')", "x = 1, -1, 2",
+                                      "one number per hidden layer (the output layer is not hidden): active "
+                                      "pairs / (examples × units)."),
+                self.hand_worked_case("np.zeros((0, 1), 'float32')", "an empty batch",
+                                      "no examples, no fraction: raise ValueError.", raises="ValueError")]
+
     def reference(self, model, x):
         return active_fraction(model, x)
 
@@ -488,6 +534,15 @@ class ActiveFraction(_ActivityExercise):
 class DeadUnits(_ActivityExercise):
     name = "dead_units"
     per_layer = "count"
+
+    def basic_cases(self):
+        return [self.hand_worked_case("np.array([[1.0], [-1.0], [2.0]], 'float32')", "x = 1, -1, 2",
+                                      "count units that are 0 for every example (the third), per hidden layer."),
+                self.hand_worked_case("np.array([[1.0]], 'float32')", "x = 1 only",
+                                      "on x = 1 alone the second unit is silent too: dead is judged on the "
+                                      "batch you pass."),
+                self.hand_worked_case("np.zeros((0, 1), 'float32')", "an empty batch",
+                                      "no examples: raise ValueError.", raises="ValueError")]
 
     def reference(self, model, x):
         return dead_units(model, x)

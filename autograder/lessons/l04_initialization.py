@@ -175,8 +175,13 @@ class Fans(Exercise):
     name = "fans"
 
     def basic_cases(self):
-        return [Case("a Dense kernel (3, 5)", ((3, 5),)),
-                Case("a Conv2D kernel (3, 3, 16, 32)", ((3, 3, 16, 32),))]
+        return [Case(args=((784, 128),), hint="a Dense kernel is (inputs, outputs)."),
+                Case(args=((3, 3, 16, 32),), hint="a 3×3 window over 16 channels: each output sees 3·3·16 "
+                                                   "inputs; both fans include the window."),
+                Case(args=((784,),), hint="Keras gives a 1-D shape (n,) fan_in = fan_out = n."),
+                Case(args=((),), hint="a scalar shape has fans 1 and 1, as ints (math.prod(()) is the int 1, "
+                                      "np.prod(()) the float 1.0)."),
+                Case(args=((3, -2),), raises="ValueError", hint="a negative dimension is no shape: raise ValueError.")]
 
     def hidden_cases(self):
         rng = np.random.default_rng(1040)
@@ -239,8 +244,14 @@ class KerasInitializerExercise(Exercise):
                   ("a Conv2D kernel (3, 3, 48, 256)", (3, 3, 48, 256)),
                   ("a 1-D shape (100000,)", (100_000,))]
 
+    # The visible check compares a (300, 500) sample's shape and [mean/std, std, max |w|/std, share
+    # at the edge] with the reference's sample: within sampling error when drawn in another order.
+    basic_tolerances = {"rtol": [0.0, 0.01, 0.01, 0.0], "atol": [0.02, 0.0, 0.0, 0.002]}
+    basic_hint = None
+
     def basic_cases(self):
-        return [Case("a Dense kernel (160, 640)", ((160, 640), RngArg(4000)))]
+        return [Case("(300, 500), rng", args_code=f"(300, 500), np.random.default_rng({self.basic_seed})",
+                     probe="gradclinic.probes.weight_sample", hint=self.basic_hint, **self.basic_tolerances)]
 
     def hidden_cases(self):
         cases = [Case(label, (shape, RngArg(4100 + i))) for i, (label, shape) in enumerate(self.big_shapes)]
@@ -355,6 +366,10 @@ UNIFORM_MAX_OVER_STD, TRUNCATED_MAX_OVER_STD = 2.0, 2.6
 class GlorotUniform(KerasInitializerExercise):
     name = "glorot_uniform"
     family = "uniform"
+    basic_seed = 1
+    basic_hint = ("draw rng.uniform(-L, L, size=shape), symmetric around 0, with L = √(6/(fan_in + fan_out)): "
+                  "Glorot's variance is 2/(fan_in + fan_out) and a uniform on [−L, L] has variance L²/3 (average "
+                  "both fans, and mind the 3); a uniform's largest value is √3 ≈ 1.73 standard deviations.")
 
     def mistakes(self, shape):
         fan_in, fan_out = fans(shape)
@@ -390,6 +405,14 @@ class TruncatedNormalExercise(KerasInitializerExercise):
 
     family = "truncated_normal"
     rule = None  # how the learner's notebook states this initializer's variance
+    basic_seed = 2
+    basic_tolerances = {"rtol": [0.0, 0.01, 0.02, 0.0], "atol": [0.02, 0.0, 0.0, 0.002]}
+
+    @property
+    def basic_hint(self):
+        return (f"Var(w) = {self.rule}; draw N(0, σ²) centred on 0 with σ = √Var / 0.8796… and redraw (not clip) "
+                "every |w| > 2σ: cutting alone leaves 0.8796² of the variance, clipping piles values up at the "
+                "edge, and a normal cut at 2σ reaches 2/0.8796 ≈ 2.27 of its standard deviations.")
 
     def common_mistakes(self, shape):
         variance = variance_of(self.name, shape)
@@ -411,7 +434,7 @@ class TruncatedNormalExercise(KerasInitializerExercise):
                     "Keras then redraws every value beyond 2σ; without that truncation the variance comes out "
                     "1/0.8796² ≈ 1.29× too large.")
         if abs(ratio - 1) <= tolerance:
-            return ("an untruncated normal: seed 001's 'stddev = √(2/(fan_in+fan_out))' leaves out that Keras "
+            return ("an untruncated normal: the common description 'stddev = √(2/(fan_in+fan_out))' leaves out that Keras "
                     "draws a *truncated* normal — values beyond 2σ are redrawn — and divides σ by 0.8796… to "
                     "make up for the lost tails.")
         return "an untruncated normal: Keras redraws every value beyond 2σ (σ = √variance / 0.8796…)."
@@ -512,8 +535,27 @@ class ActivationStds(Exercise):
     name = "activation_stds"
 
     def basic_cases(self):
-        return [Case("depth=5, width=64, glorot_uniform, tanh", (5, 64, "glorot_uniform", "tanh", RngArg(4300))),
-                Case("depth=3, width=32, he_normal, relu", (3, 32, "he_normal", "relu", RngArg(4301)))]
+        return [Case("10, 256, 'lecun_normal', 'linear', rng", rtol=0.15,
+                     args_code="10, 256, 'lecun_normal', 'linear', np.random.default_rng(3)",
+                     hint="one standard deviation per layer, the input not included; LeCun's 1/fan_in keeps a "
+                          "linear net's std at 1: draw each (width, width) kernel with the initializer named by "
+                          "init, and a = a @ W."),
+                Case("1, 256, 'lecun_normal', 'linear', rng, gain=1.5", rtol=0.1,
+                     args_code="1, 256, 'lecun_normal', 'linear', np.random.default_rng(4), gain=1.5",
+                     hint="the gain multiplies the weights, so the std of a linear layer's output by the same factor."),
+                # ReLU of z ~ N(0, 2) (He's variance on unit inputs): E[a²] = 1, E[a] = 1/√π, std = √(1 − 1/π).
+                Case("1, 256, 'he_normal', 'relu', rng", rtol=0.05,
+                     args_code="1, 256, 'he_normal', 'relu', np.random.default_rng(5)",
+                     hint="take the std of φ(z) = max(z, 0) after the layer, not of z itself."),
+                Case("5, 64, 'glorot_uniform', 'tanh', rng", rtol=0.15,
+                     args_code="5, 64, 'glorot_uniform', 'tanh', np.random.default_rng(7)",
+                     hint="a = φ(a @ (gain·W)) layer after layer, φ = np.tanh here."),
+                Case("3, 10, 'xavier', 'tanh', rng", raises="ValueError",
+                     args_code="3, 10, 'xavier', 'tanh', np.random.default_rng(6)",
+                     hint="an unknown init name: raise ValueError."),
+                Case("0, 10, 'he_normal', 'relu', rng", raises="ValueError",
+                     args_code="0, 10, 'he_normal', 'relu', np.random.default_rng(6)",
+                     hint="depth must be ≥ 1: raise ValueError.")]
 
     def hidden_cases(self):
         settings = [(5, 100, "uniform_inv_sqrt_n", "tanh", 1.0), (5, 100, "glorot_uniform", "tanh", 1.0),

@@ -4,6 +4,7 @@ import numpy as np
 
 from autograder.exercise import Case, CheckFailed, Exercise, KerasModelArg, allclose, as_float_array, fail
 from autograder.registry import register
+from gradclinic.case_models import linear_recurrence_model  # noqa: F401 (the tests use it)
 
 
 # -- gru_step ------------------------------------------------------------------------------
@@ -115,11 +116,25 @@ class GruStep(Exercise):
     name = "gru_step"
 
     def basic_cases(self):
-        rng = np.random.default_rng(51)
-        zero = (np.zeros((2, 3), "float32"), np.array([[0.4, -0.8], [1.0, 0.2]], "float32"),
-                np.zeros((3, 6), "float32"), np.zeros((2, 6), "float32"), np.zeros((2, 6), "float32"))
-        return [Case("all weights zero: z = r = ½, h̃ = 0, so h_t = ½·h_prev", zero),
-                _gru_case("batch 4, input_dim 3, units 5, random weights and biases", 4, 3, 5, rng)]
+        # batch 4, input_dim 3, units 5: kernel (3, 15), recurrent_kernel (5, 15), non-zero biases (2, 15)
+        state = "np.random.default_rng(51).normal(size=(4, 3)), np.random.default_rng(52).uniform(-1, 1, size=(4, 5))"
+        kernels = ("np.random.default_rng(53).normal(scale=0.8, size=(3, 15)), "
+                   "np.random.default_rng(54).normal(scale=0.8, size=(5, 15))")
+        bias = "np.random.default_rng(55).normal(scale=0.5, size={})"
+        tolerance = {"rtol": 1e-5, "atol": 1e-5}
+        return [
+            Case("every weight and bias zero", args_code="np.zeros((2, 3)), np.array([[0.4, -0.8], [1.0, 0.2]]), "
+                 "np.zeros((3, 6)), np.zeros((2, 6)), np.zeros((2, 6))", **tolerance,
+                 hint="with zero weights z = r = σ(0) = ½ and h̃ = tanh(0) = 0, so h_t = ½·h_prev."),
+            Case("batch 4, input_dim 3, units 5, random weights and biases",
+                 args_code=f"{state}, {kernels}, {bias.format('(2, 15)')}", **tolerance,
+                 hint="as keras.layers.GRUCell(5) computes it: blocks z, r, h̃ in that order; bias[0] with "
+                      "x_t·kernel, bias[1] with h_prev·recurrent_kernel, inside the reset (Keras resets after "
+                      "the product: r ⊙ (h_prev·U_h + b_rec,h)); h_t = z ⊙ h_prev + (1 − z) ⊙ h̃; gates use "
+                      "the sigmoid."),
+            Case("a bias of shape (15,)", args_code=f"{state}, {kernels}, {bias.format('15')}", raises="ValueError",
+                 hint="reset_after=True keeps two bias rows: bias must have shape (2, 3·units)."),
+        ]
 
     def hidden_cases(self):
         rng = np.random.default_rng(1005)
@@ -224,21 +239,6 @@ def reader_model(cell, steps, features, units, seed):
                              keras.layers.Dense(1, activation="sigmoid")])
 
 
-def linear_recurrence_model(decay, units=2):
-    """The self-check's net, solvable by hand: a linear SimpleRNN with kernel I, recurrent kernel
-    decay·I and no bias, read by Dense(1, sigmoid) with weights all 1 and no bias. From the last
-    step, each step back multiplies ∂loss/∂x_t by ``decay``."""
-    import keras
-
-    model = keras.Sequential([keras.Input((None, units)),
-                              keras.layers.SimpleRNN(units, activation="linear", use_bias=False),
-                              keras.layers.Dense(1, activation="sigmoid", use_bias=False)])
-    recurrent, dense = model.layers
-    recurrent.set_weights([np.eye(units), decay * np.eye(units)])
-    dense.set_weights([np.ones((units, 1))])
-    return model
-
-
 def _reader_case(label, cell, batch, steps, features, units, seed, rng):
     embedded = rng.normal(scale=0.5, size=(batch, steps, features)).astype("float32")
     y = rng.integers(0, 2, batch).astype("float32")
@@ -249,13 +249,23 @@ def _reader_case(label, cell, batch, steps, features, units, seed, rng):
 class TimestepGradientNorms(Exercise):
     name = "timestep_gradient_norms"
 
+    code_imports = "import numpy as np\nfrom gradclinic.case_models import gru_reader, linear_recurrence_model"
+
     def basic_cases(self):
-        embedded = np.zeros((4, 5, 2), "float32")
-        y = np.array([1, 0, 1, 0], "float32")
-        rng = np.random.default_rng(52)
-        return [Case("the linear net with decay 0.5 on zero inputs (answer (√2/4)·0.5^(T−1−t))",
-                     (KerasModelArg(linear_recurrence_model(0.5)), embedded, y)),
-                _reader_case("a GRU reader: batch 6, 8 steps, 3 features, 4 units", "GRU", 6, 8, 3, 4, 5, rng)]
+        return [
+            # Zero inputs: p = ½, ∂loss/∂logit = ±1/8 per example (batch 4), then ∂h_T/∂x_t = ½^(T−1−t)·I.
+            Case("a linear RNN that halves its state, zero inputs, T = 5",
+                 args_code="linear_recurrence_model(0.5), np.zeros((4, 5, 2)), np.array([1.0, 0.0, 1.0, 0.0])",
+                 rtol=1e-5, hint="differentiate the mean binary cross-entropy with respect to the inputs; one L2 "
+                                 "norm per step over batch and features, (√2/4)·½^(4−t); entry 0 is the first step "
+                                 "(the one whose gradient crossed most steps)."),
+            Case("a GRU reader (7 steps, 3 features, 4 units) on 6 random sequences",
+                 args_code="gru_reader(7, 3, 4), np.random.default_rng(7).normal(size=(6, 7, 3)), np.ones(6)",
+                 probe="gradclinic.summaries.norm_profile",  # Keras's float32 GRU: values vary in the last bits
+                 hint="7 positive finite norms, one per step, each over the whole batch and every feature."),
+            Case("embedded as a 2-D array (7, 3)", args_code="gru_reader(7, 3, 4), np.zeros((7, 3)), np.ones(1)",
+                 raises="ValueError", hint="embedded must be (batch, T, features): raise ValueError otherwise."),
+        ]
 
     def hidden_cases(self):
         rng = np.random.default_rng(1006)

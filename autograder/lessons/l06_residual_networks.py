@@ -24,6 +24,8 @@ import numpy as np
 
 from autograder.exercise import Case, CheckFailed, Exercise, allclose, rebuilt_model, short
 from autograder.registry import register
+from gradclinic.summaries import fixed_block_weights as _fixed_weights
+from gradclinic.summaries import layers_of as _layers_of
 
 BN_EPSILON = 1e-3  # keras.layers.BatchNormalization's default
 SMALL_SCALE = 0.1  # the lesson's initializer variance scale (gradclinic.explorers.residual.SMALL_SCALE)
@@ -139,29 +141,6 @@ BLOCK_MISTAKES = {
 }
 
 
-def _layers_of(model, kind):
-    import keras
-
-    return [layer for layer in model.layers if isinstance(layer, getattr(keras.layers, kind))]
-
-
-def _fixed_weights(model, rng):
-    """Draw fixed weights for the model's two Conv2D and two BN layers and set them; returns them
-    as ((kernel, bias, γ, β, mean, var), …) with a zero bias for a conv that has none."""
-    weights = []
-    for conv, bn in zip(_layers_of(model, "Conv2D"), _layers_of(model, "BatchNormalization"), strict=True):
-        kernel = rng.normal(scale=0.4, size=conv.kernel.shape).astype("float32")
-        bias = rng.normal(scale=0.2, size=conv.filters).astype("float32")
-        conv.set_weights([kernel, bias] if conv.use_bias else [kernel])
-        channels = bn.gamma.shape[0] if bn.gamma is not None else conv.filters
-        stats = [rng.uniform(0.5, 1.5, channels), rng.normal(scale=0.3, size=channels),
-                 rng.normal(scale=0.3, size=channels), rng.uniform(0.5, 2.0, channels)]
-        stats = [s.astype("float32") for s in stats]
-        bn.set_weights(stats)
-        weights.append((kernel, bias if conv.use_bias else np.zeros_like(bias), *stats))
-    return weights
-
-
 @register
 class IdentityBlock(Exercise):
     name = "identity_block"
@@ -172,7 +151,15 @@ class IdentityBlock(Exercise):
                     raises=raises)
 
     def basic_cases(self):
-        return [self._case("X of shape (6, 6, 4), f=3, filters=(2, 4)", (6, 6, 4), 3, (2, 4))]
+        block = self._case("X of shape (6, 6, 4), f=3, filters=(2, 4)", (6, 6, 4), 3, (2, 4))
+        block.probe, block.rtol, block.atol = "gradclinic.summaries.identity_block_summary", 0.0, 2e-4
+        block.hint = ("padding='same' keeps height and width, and F2 = 4 the channels; kernel_size=(f, f) in both "
+                      "Conv2D (a widely copied recipe hard-codes (1, 1) windows and never uses f); save X before "
+                      "the first Conv2D and Add()([X, X_shortcut]) after the second BN; the last step is the ReLU "
+                      "of the sum, so no output is negative.")
+        mismatch = self._case("X with 4 channels, f=3, filters=(2, 5)", (6, 6, 4), 3, (2, 5), raises="ValueError")
+        mismatch.hint = "check F2 == X.shape[-1] first and raise ValueError with a message."
+        return [block, mismatch]
 
     def hidden_cases(self):
         c = self._case
@@ -184,7 +171,7 @@ class IdentityBlock(Exercise):
             c("one channel, X (8, 8, 1), f=3, filters=(4, 1)", (8, 8, 1), 3, (4, 1)),
             c("F2 = 5 but X has 4 channels", (6, 6, 4), 3, (2, 5), raises="ValueError"),
             c("F2 = 2 but X has 3 channels (F1 = 3 matches, F2 does not)", (5, 5, 3), 3, (3, 2), raises="ValueError"),
-            c("filters=(2, 4, 4) (a triple, seed 000's bottleneck block)", (6, 6, 4), 3, (2, 4, 4), raises="ValueError"),
+            c("filters=(2, 4, 4) (a triple, as in ResNet-50's bottleneck block)", (6, 6, 4), 3, (2, 4, 4), raises="ValueError"),
         ]
 
     def _judge_answer(self, case, answer, answer_store):
@@ -201,8 +188,11 @@ class IdentityBlock(Exercise):
                                   "longer fits; use padding='same' in both Conv2D layers.") from None
             raise
 
-    def reference(self, f, filters):
-        return f, tuple(filters)  # the block is rebuilt per case in judge (it needs the input shape)
+    def reference(self, *args):
+        if len(args) == 3:  # called on a keras.Input by the harness: the block, for the visible check
+            return identity_block(*args)
+        f, filters = args
+        return f, tuple(filters)  # judge rebuilds the block per case (it needs the input shape)
 
     def judge(self, case, got, expected):
         import keras
@@ -223,7 +213,7 @@ class IdentityBlock(Exercise):
                               "path has two of each: Conv2D → BN → ReLU → Conv2D → BN.")
         sizes = [tuple(conv.kernel_size) for conv in convs]
         if sizes != [(f, f), (f, f)]:
-            hint = (" Seed 000's code hard-codes kernel_size=(1, 1) and ignores f: use kernel_size=(f, f)."
+            hint = (" A widely copied version of this block hard-codes kernel_size=(1, 1) and ignores f: use kernel_size=(f, f)."
                     if (1, 1) in sizes and f != 1 else " Use kernel_size=(f, f) in both.")
             raise CheckFailed(f"{where}: the convolutions' windows are {sizes}, expected {[(f, f)] * 2}.\n"
                               f"  Likely cause: the window is f × f.{hint}")
@@ -288,9 +278,13 @@ class ResidualMlp(Exercise):
     name = "residual_mlp"
 
     def basic_cases(self):
-        return [Case("input_dim=64, depth=4, width=16, n_classes=10", (64, 4, 16, 10)),
-                Case("input_dim=64, depth=4, width=16, n_classes=10, residual=False", (64, 4, 16, 10),
-                     {"residual": False})]
+        probe = "gradclinic.summaries.residual_layers"
+        return [Case(args=(64, 4, 16, 10), probe=probe, hint="the projection Dense(16, tanh), then 4 blocks, each "
+                     "a Dense(16, tanh) added to its input by one Add layer, then Dense(10, softmax): "
+                     "(64+1)·16 + 4·(16+1)·16 + (16+1)·10 parameters (Add has none)."),
+                Case(args=(64, 4, 16, 10), kwargs={"residual": False}, probe=probe, hint="the plain twin: the "
+                     "same Dense layers and no Add layer (each block's output replaces h)."),
+                Case(args=(64, 0, 16, 10), raises="ValueError", hint="depth must be ≥ 1.")]
 
     def hidden_cases(self):
         return [

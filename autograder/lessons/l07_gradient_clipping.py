@@ -5,15 +5,14 @@ The references follow TensorFlow/Keras exactly (``tf.clip_by_value(g, -c, c)``, 
 tests compare them with TensorFlow's own functions. Gradients are lists of NumPy arrays.
 
 Changing an input in place cannot be seen through the plain ``"call"`` kind (the harness hands
-the learner a copy). When the harness offers the call kind ``MUTATION_KIND`` (the arguments
-come back beside the result), the hidden cases also check that the inputs are left alone.
+the learner a copy): with the call kind ``MUTATION_KIND`` the arguments come back beside the
+result, so the hidden cases (and one visible case per exercise) check that they are left alone.
 """
 
 import numbers
 
 import numpy as np
 
-from autograder import harness
 from autograder.exercise import Case, CheckFailed, Exercise, allclose, fail
 from autograder.registry import register
 
@@ -168,15 +167,20 @@ class _ClippingExercise(Exercise):
         """The good-input hidden cases (deterministic)."""
         raise NotImplementedError
 
+    def inputs_left_alone(self, grads, threshold):
+        """The visible case that the caller's gradients come back as they were."""
+        return Case(args=(grads, threshold), kind=MUTATION_KIND, probe="gradclinic.summaries.arguments_after",
+                    hint="build new arrays (np.clip(g, ...) or g * factor) instead of changing g in place "
+                         "(g *= factor, out=g, grads[i] = ...): the caller may still need the raw gradients.")
+
     def hidden_cases(self):
         grads = [np.ones(3)]
         cases = self.input_cases() + [
             Case(f"{self.threshold_name}=0", (grads, 0.0), raises="ValueError"),
             Case(f"{self.threshold_name}=-1 (negative)", (grads, -1.0), raises="ValueError")]
-        if MUTATION_KIND in harness.CALL_KINDS:  # the same calls, the arguments checked afterwards
-            cases += [Case(f"{case.label}, inputs checked afterwards", case.args, kind=MUTATION_KIND)
-                      for case in cases[:3]]
-        return cases
+        # the same calls, the arguments checked afterwards
+        return cases + [Case(f"{case.label}, inputs checked afterwards", case.args, kind=MUTATION_KIND)
+                        for case in cases[:3]]
 
     def reference(self, grads, threshold):
         return type(self).reference_function(grads, threshold)
@@ -222,8 +226,12 @@ class ClipByValue(_ClippingExercise):
     reference_function = staticmethod(clip_by_value)
 
     def basic_cases(self):
-        return [Case("[[-3, 0.2, 5], [[0.5, -0.7]]], clip_value=0.5",
-                     ([np.array([-3.0, 0.2, 5.0]), np.array([[0.5, -0.7]])], 0.5))]
+        grads = [np.array([-3.0, 0.2, 5.0]), np.array([[0.5, -0.7]])]
+        return [Case(args=(grads, 0.5), probe="gradclinic.summaries.tensors", hint="each entry is limited on "
+                     "its own: -3 → -0.5, 5 → 0.5, -0.7 → -0.5; 0.2 and 0.5 stay. Return a new list of new arrays."),
+                Case(args=(grads, 0.0), raises="ValueError",
+                     hint="a threshold of 0 would set every gradient to 0: refuse it with ValueError."),
+                self.inputs_left_alone(grads, 0.5)]
 
     def input_cases(self):
         rng = np.random.default_rng(1070)
@@ -261,8 +269,13 @@ class ClipByNorm(_ClippingExercise):
     reference_function = staticmethod(clip_by_norm)
 
     def basic_cases(self):
-        return [Case("[[3, 4], [0.3, 0.4]], clip_norm=1 (norms 5 and 0.5)",
-                     ([np.array([3.0, 4.0]), np.array([0.3, 0.4])], 1.0))]
+        grads = [np.array([3.0, 4.0]), np.array([0.3, 0.4]), np.zeros(3)]
+        return [Case(args=(grads, 1.0), probe="gradclinic.summaries.tensors", hint="‖[3, 4]‖ = 5 > 1, so it "
+                     "is scaled by 1/5; ‖[0.3, 0.4]‖ = 0.5 ≤ 1 stays as it is (never scale up); the zero gradient "
+                     "stays zero (no 0/0: the factor is c / max(‖g‖, c))."),
+                Case(args=(grads, -1.0), raises="ValueError",
+                     hint="a negative threshold would flip the gradients: refuse it with ValueError."),
+                self.inputs_left_alone(grads, 1.0)]
 
     def input_cases(self):
         rng = np.random.default_rng(1071)
@@ -307,9 +320,16 @@ class ClipByGlobalNorm(_ClippingExercise):
     reference_function = staticmethod(clip_by_global_norm)
 
     def basic_cases(self):
-        return [Case("[[3, 4], [[0, 12]]], clip_norm=1.3 (global norm 13)",
-                     ([np.array([3.0, 4.0]), np.array([[0.0, 12.0]])], 1.3)),
-                Case("[[0.3, 0.4]], clip_norm=1 (global norm 0.5)", ([np.array([0.3, 0.4])], 1.0))]
+        grads = [np.array([3.0, 4.0]), np.array([[0.0, 12.0]])]
+        probe = "gradclinic.summaries.tensors_and_norm"
+        return [Case(args=(grads, 1.3), probe=probe, hint="N = √(3² + 4² + 12²) = 13, so every tensor is scaled "
+                     "by the same 1.3 / 13 = 0.1; return (clipped, N) with N the global norm of the gradients you "
+                     "were given (13), not the norm after clipping."),
+                Case(args=([np.array([0.3, 0.4])], 1.0), probe=probe, hint="N = √(0.3² + 0.4²) = 0.5 is below "
+                     "the threshold 1: nothing changes (never scale up)."),
+                Case(args=(grads, 0.0), raises="ValueError",
+                     hint="a threshold of 0 would set every gradient to 0: refuse it with ValueError."),
+                self.inputs_left_alone(grads, 1.3)]
 
     def input_cases(self):
         rng = np.random.default_rng(1072)

@@ -7,15 +7,14 @@ conventions learners bring from elsewhere (the ½ of textbooks, deeplearning.ai'
 slips (mean for sum, norm for squared norm, λW for 2λW) and name them.
 
 Changing an input in place cannot be seen through the plain ``"call"`` kind (the harness hands
-the learner a copy). When the harness offers the call kind ``MUTATION_KIND`` (it returns
-``{"result": …, "args_after": [the arguments after the call]}``), the hidden cases also check
-that the arrays passed in are left alone; the notebook's visible self-checks check it meanwhile.
+the learner a copy): the call kind ``MUTATION_KIND`` returns ``{"result": …, "args_after": [the
+arguments after the call]}``, so the hidden cases (and one visible case per exercise) check that
+the arrays passed in are left alone.
 """
 
 
 import numpy as np
 
-from autograder import harness
 from autograder.exercise import Case, CheckFailed, Exercise, allclose, as_float_array, fail
 from autograder.registry import register
 
@@ -81,19 +80,21 @@ def _cases():
     return cases
 
 
+def _hand_weights():
+    """The self-check's weights: Σw² = 1 + 4 + 4 + 0 + 9 = 18."""
+    return [np.array([[1.0, 2.0], [2.0, 0.0]]), np.array([3.0])]
+
+
+RANDOM_WEIGHTS_CODE = "[np.random.default_rng(8).normal(size=shape) for shape in [(5, 4), (4,), (4, 3)]], 0.003"
+
+
 class _L2Exercise(Exercise):
     """What the two exercises share: cases, the mutation check, the m's of a λ/2m mistake."""
 
-    def basic_cases(self):
-        return [Case("[[[1, 2], [2, 0]], [3]], λ=0.1", ([np.array([[1.0, 2.0], [2.0, 0.0]]), np.array([3.0])], 0.1)),
-                Case("λ=0 on one array", ([np.array([1.0, -1.0])], 0.0))]
-
     def hidden_cases(self):
         cases = [Case(label, (weights, lam), raises=raises) for label, weights, lam, raises in _cases()]
-        if MUTATION_KIND in harness.CALL_KINDS:
-            cases += [Case(f"{case.label}, arrays checked afterwards", case.args, kind=MUTATION_KIND)
-                      for case in cases[:3]]
-        return cases
+        return cases + [Case(f"{case.label}, arrays checked afterwards", case.args, kind=MUTATION_KIND)
+                        for case in cases[:3]]
 
     def judge(self, case, got, expected):
         if case.kind == MUTATION_KIND:
@@ -125,6 +126,21 @@ class _L2Exercise(Exercise):
 @register
 class L2Penalty(_L2Exercise):
     name = "l2_penalty"
+
+    def basic_cases(self):
+        return [
+            Case(args=(_hand_weights(), 0.1), result_type=float, hint="Σw² = 1 + 4 + 4 + 0 + 9 = 18, and Keras's "
+                 "L2(0.1) adds 0.1 · 18 = 1.8: no ½, no 1/m, a sum over both arrays (not a mean), squares (not a "
+                 "norm); return float(total)."),
+            Case("three random arrays, lam=0.003", args_code=RANDOM_WEIGHTS_CODE, rtol=1e-6,
+                 hint="it should equal Keras's L2(0.003) summed over the arrays."),
+            Case(args=(_hand_weights(), 0.0), hint="λ = 0 means no penalty."),
+            Case(args=(_hand_weights(), -0.1), raises="ValueError",
+                 hint="a negative λ would reward large weights; raise ValueError, as Keras does."),
+            Case(args=(_hand_weights(), 0.1), kind=MUTATION_KIND, probe="gradclinic.summaries.arguments_after",
+                 hint="use np.square(w) or w ** 2 (new arrays), not w **= 2 or out=w: the caller's weights "
+                      "are the model's."),
+        ]
 
     def reference(self, weights, lam):
         return l2_penalty(weights, lam)
@@ -181,6 +197,20 @@ class L2Penalty(_L2Exercise):
 @register
 class L2PenaltyGrad(_L2Exercise):
     name = "l2_penalty_grad"
+
+    def basic_cases(self):
+        probe = "gradclinic.summaries.tensors"
+        return [
+            Case(args=(_hand_weights(), 0.1), probe=probe, hint="one gradient per weight array, in the same "
+                 "order; ∂(λw²)/∂w = 2λw: each entry times 0.2, so 2 · 0.1 · 3 = 0.6 (λW would be the ½ "
+                 "convention's gradient)."),
+            Case("three random arrays, lam=0.003", args_code=RANDOM_WEIGHTS_CODE, probe=probe, rtol=1e-6,
+                 hint="it should equal TensorFlow's gradient of Keras's L2(0.003)."),
+            Case(args=(_hand_weights(), -0.1), raises="ValueError",
+                 hint="raise ValueError for a negative λ, as l2_penalty does."),
+            Case(args=(_hand_weights(), 0.1), kind=MUTATION_KIND, probe="gradclinic.summaries.arguments_after",
+                 hint="build new arrays (2 * lam * w), not w *= 2 * lam: the caller's weights are the model's."),
+        ]
 
     def reference(self, weights, lam):
         return l2_penalty_grad(weights, lam)

@@ -21,6 +21,7 @@ import numpy as np
 from autograder.exercise import Case, CheckFailed, Exercise, allclose, as_float_array, fail
 from autograder.registry import register
 
+MUTATION_KIND = "call_returning_inputs"  # the harness returns the arguments beside the result
 RTOL, ATOL = 1e-4, 1e-6  # a learner computing in float32 stays well inside these
 PARTS = ("y", "new_moving_mean", "new_moving_var")
 
@@ -215,10 +216,44 @@ class BatchnormForward(Exercise):
     name = "batchnorm_forward"
 
     def basic_cases(self):
-        x = np.array([[1.0, 10.0], [3.0, 20.0], [5.0, 60.0]])
-        params = (np.array([1.0, 2.0]), np.array([0.0, 1.0]), np.zeros(2), np.ones(2))
-        return [Case("3×2 batch, training, momentum=0.9", (x, *params, True), {"momentum": 0.9}),
-                Case("3×2 batch, inference", (x, *params, False))]
+        # Features with their own means and scales (so the axis matters), and γ, β and moving
+        # statistics far from 1 and 0 (so every part of the formula shows).
+        batch = "np.random.default_rng(9).normal(size=(6, 3)) * [1.0, 0.05, 4.0] + [2.0, -1.0, 0.0]"
+        images = "np.random.default_rng(9).normal(size=(2, 2, 2, 2)) * [1.0, 3.0] + [0.0, 5.0]"
+        gamma, beta, moving_mean, moving_var = [1.5, 0.8, -1.0], [0.2, 0.0, 1.0], [0.5, -1.0, 0.1], [2.0, 0.01, 9.0]
+
+        def arguments(x, features, **replaced):
+            vectors = {"gamma": gamma, "beta": beta, "moving_mean": moving_mean, "moving_var": moving_var}
+            vectors = {name: f"np.array({values[:features]})" for name, values in vectors.items()}
+            return ", ".join([x, *{**vectors, **replaced}.values()])
+
+        compare = {"rtol": 1e-4, "atol": 1e-5, "probe": "gradclinic.summaries.batchnorm_outputs"}
+        images_hint = ("features are the LAST axis: take each feature's statistics over every other axis "
+                       "(axis=tuple(range(x.ndim - 1))), and mind the defaults momentum=0.99, epsilon=1e-3.")
+        return [
+            Case("a 6×3 batch, training, momentum=0.9", args_code=f"{arguments(batch, 3)}, True, momentum=0.9",
+                 hint="training mode: y = γ·(x − μ)/√(σ² + ε) + β with the batch's μ and σ² (np.var divides by n; "
+                      "ε inside the square root); new_moving_mean = moving_mean·momentum + batch_mean·(1 − momentum) "
+                      "(momentum weights the OLD value), new_moving_var likewise with the biased batch variance.",
+                 **compare),
+            Case("a 6×3 batch, inference, momentum=0.9", args_code=f"{arguments(batch, 3)}, False, momentum=0.9",
+                 hint="inference mode: normalise with moving_mean and moving_var (ε inside the square root), "
+                      "and return them unchanged.", **compare),
+            Case("images of shape (2, 2, 2, 2), training", args_code=f"{arguments(images, 2)}, True",
+                 hint=images_hint, **compare),
+            Case("images of shape (2, 2, 2, 2), inference", args_code=f"{arguments(images, 2)}, False",
+                 hint=images_hint, **compare),
+            Case("a 6×3 batch, gamma with 2 entries", args_code=f"{arguments(batch, 3, gamma='np.ones(2)')}, True",
+                 raises="ValueError", hint="gamma, beta and both moving statistics need one entry per feature "
+                                           "(x.shape[-1])."),
+            Case("a 6×3 batch, momentum=1.5", args_code=f"{arguments(batch, 3)}, True, momentum=1.5",
+                 raises="ValueError", hint="momentum must lie in [0, 1]."),
+            Case("a 6×3 batch, training: γ, β and the moving statistics afterwards",
+                 args_code=f"{arguments(batch, 3)}, True, momentum=0.9", kind=MUTATION_KIND,
+                 probe="gradclinic.summaries.batchnorm_arguments_after",
+                 hint="compute new arrays (moving_mean * momentum + …), never moving_mean *= momentum: the "
+                      "caller's arrays are the layer's state."),
+        ]
 
     def hidden_cases(self):
         return _hidden_cases()
@@ -227,6 +262,16 @@ class BatchnormForward(Exercise):
         return batchnorm_forward(*args, **kwargs)
 
     def judge(self, case, got, expected):
+        if case.kind == MUTATION_KIND:
+            if not isinstance(got, dict) or set(got) != {"result", "args_after"}:
+                raise CheckFailed(f"{self.name}({case.label}): the grader could not read the answer.")
+            for name, after, before in zip(("gamma", "beta", "moving_mean", "moving_var"), got["args_after"][1:5],
+                                           case.args[1:5]):
+                if not allclose(after, before, rtol=0, atol=0):
+                    raise CheckFailed(f"{self.name}({case.label}): the {name} passed in was changed. Likely cause: "
+                                      "an in-place update (moving_mean *= momentum, out=…); compute new arrays "
+                                      "and return them.")
+            got = got["result"]
         if not isinstance(got, (tuple, list)) or len(got) != 3:
             what = f"a {type(got).__name__}" + (f" of length {len(got)}" if isinstance(got, (tuple, list)) else "")
             raise CheckFailed(f"{self.name}({case.label}) returned {what}; return the three arrays "

@@ -22,6 +22,7 @@ import numpy as np
 
 from autograder.exercise import Case, CheckFailed, Exercise, allclose, as_float_array, fail, rebuilt_model, short
 from autograder.registry import register
+from gradclinic import summaries
 
 # keras/src/backend/numpy/nn.py, tf.nn.selu: the constants of Klambauer et al. (2017).
 ALPHA = 1.6732632423543772848170429916717
@@ -116,8 +117,17 @@ class Selu(Exercise):
     name = "selu"
 
     def basic_cases(self):
-        return [Case("x = [−1, 0, 1]", (np.array([-1.0, 0.0, 1.0]),)),
-                Case("x = [−1000, 1000] (e^1000 overflows)", (np.array([-1000.0, 1000.0]),))]
+        exact = {"rtol": 1e-9, "atol": 1e-12}
+        return [
+            Case(args=(np.array([-1.0, 0.0, 1.0]),), **exact, hint="selu(1) = λ = 1.0507…; selu(−1) = "
+                 "λ·α·(e^−1 − 1). Use the constants at full precision, as Keras does."),
+            Case(args=(2.0,), **exact, hint="for x > 0 selu(x) = λ·x with λ = 1.0507…, not α = 1.6733…: check "
+                 "the constants are not swapped."),
+            Case(args=(-50.0,), **exact, hint="as x → −∞, selu(x) → −λ·α ≈ −1.758: λ multiplies the negative "
+                 "branch too."),
+            Case(args=(np.array([-1000.0, 1000.0]),), **exact, hint="finite values: −λα at −1000 and 1000·λ at "
+                 "+1000. np.where evaluates both branches everywhere; exponentiate np.minimum(x, 0) only."),
+        ]
 
     def hidden_cases(self):
         rng = np.random.default_rng(10001)
@@ -245,9 +255,15 @@ class Standardize(Exercise):
     def basic_cases(self):
         train = np.array([[1.0, 10.0], [3.0, 30.0], [5.0, 20.0]])
         test = np.array([[3.0, 20.0], [7.0, 0.0]])
-        return [Case("train [[1, 10], [3, 30], [5, 20]], test [[3, 20], [7, 0]]", (train, test)),
-                Case("a constant training feature (all 0) whose test value is 2",
-                     (np.array([[0.0, 1.0], [0.0, 3.0]]), np.array([[2.0, 2.0]])))]
+        probe = "gradclinic.summaries.standardized"
+        return [Case(args=(train, test), probe=probe, hint="per feature (column): subtract the training mean "
+                     "(3, 20) and divide by the training np.std(axis=0) — the std, not the variance. The test "
+                     "set uses the *training* statistics too; with its own its values would be ±1."),
+                Case(args=(np.array([[0.0, 1.0], [0.0, 3.0]]), np.array([[2.0, 2.0]])), probe=probe,
+                     hint="a feature that is always 0 in training has std 0: divide it by 1, so it becomes "
+                          "test − mean = 2, not NaN or inf."),
+                Case(args_code="np.ones((4, 3)), np.ones((2, 5))", raises="ValueError",
+                     hint="train and test must describe the same features (3 vs 5 here).")]
 
     def hidden_cases(self):
         rng = np.random.default_rng(10002)
@@ -323,41 +339,15 @@ class Standardize(Exercise):
 
 
 # -- build_snn -----------------------------------------------------------------------------------
-INITIALIZER_NAMES = {  # (scale, mode, distribution) → the name Keras accepts for it
-    (1.0, "fan_in", "truncated_normal"): "lecun_normal",
-    (1.0, "fan_in", "untruncated_normal"): "lecun_normal",
-    (1.0, "fan_in", "uniform"): "lecun_uniform",
-    (2.0, "fan_in", "truncated_normal"): "he_normal",
-    (2.0, "fan_in", "uniform"): "he_uniform",
-    (1.0, "fan_avg", "uniform"): "glorot_uniform",
-    (1.0, "fan_avg", "truncated_normal"): "glorot_normal",
-}
-
-
-def initializer_name(initializer):
-    """The Keras name of a kernel initializer, from what it draws (so that ``"lecun_normal"``,
-    ``LecunNormal()`` and ``VarianceScaling(1, "fan_in", "truncated_normal")`` are one)."""
-    if all(hasattr(initializer, a) for a in ("scale", "mode", "distribution")):
-        key = (float(initializer.scale), initializer.mode, initializer.distribution)
-        return INITIALIZER_NAMES.get(key, f"VarianceScaling{key}")
-    return type(initializer).__name__
-
-
 def dense_stack(model):
     """The model's Dense layers as (units, activation, initializer) in order, input side first,
-    an ``Activation`` layer right after a linear Dense counted as its activation. Raises
-    :class:`CheckFailed` naming any other kind of layer."""
-    import keras
-
-    stack = []
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.Dense):
-            stack.append([layer.units, layer.activation.__name__, initializer_name(layer.kernel_initializer)])
-        elif isinstance(layer, keras.layers.Activation) and stack and stack[-1][1] == "linear":
-            stack[-1][1] = layer.activation.__name__
-        elif not isinstance(layer, (keras.layers.InputLayer, keras.layers.Flatten)):
-            raise CheckFailed(f"the model holds a {type(layer).__name__} layer; this SNN is Dense layers only "
-                              "(Klambauer et al. pair SELU with AlphaDropout, but the exercise asks for none).")
+    an ``Activation`` layer right after a linear Dense counted as its activation (the toolkit's
+    :func:`gradclinic.summaries.dense_stack`). Raises :class:`CheckFailed` naming any other kind
+    of layer."""
+    stack, others = summaries.dense_stack(model)
+    if others:
+        raise CheckFailed(f"the model holds a {others[0]} layer; this SNN is Dense layers only "
+                          "(Klambauer et al. pair SELU with AlphaDropout, but the exercise asks for none).")
     return [tuple(spec) for spec in stack]
 
 
@@ -377,7 +367,7 @@ def _stack_mistake(stack, depth, width, n_classes):
     """The misconception behind a wrong Dense stack, or None."""
     hidden, output = stack[:-1], stack[-1]
     if (len(stack) == 2 * depth and depth > 1 and all(s[0] == n_classes and s[1] == "softmax" for s in stack[1::2])):
-        return ("the output layer is inside the loop (seed 004's indentation bug): every hidden layer is "
+        return ("the output layer is inside the loop (a common indentation bug): every hidden layer is "
                 "followed by a softmax layer. Add Dense(n_classes, softmax) once, after the for loop.")
     if sum(s[1] == "softmax" for s in stack) > 1:
         return "only the last layer is softmax: one output layer, after the loop."
@@ -422,11 +412,15 @@ class BuildSnn(Exercise):
     name = "build_snn"
 
     def basic_cases(self):
-        return [Case("input_dim=64, depth=3, width=16, n_classes=10", (64, 3, 16, 10))]
+        return [Case(args=(64, 3, 16, 10), probe="gradclinic.summaries.snn_layers",
+                     hint="depth = 3 hidden Dense(width, activation='selu', kernel_initializer='lecun_normal') "
+                          "(Dense defaults to glorot_uniform), then ONE Dense(n_classes, activation='softmax') "
+                          "after the loop: 3 softmax layers mean the output layer sits inside the loop."),
+                Case(args=(64, 0, 16, 10), raises="ValueError", hint="depth must be ≥ 1.")]
 
     def hidden_cases(self):
         return [
-            Case("seed 004's net: input_dim=64, depth=20, width=100, n_classes=10", (64, 20, 100, 10)),
+            Case("the lesson's 20 × 100 net: input_dim=64, depth=20, width=100, n_classes=10", (64, 20, 100, 10)),
             Case("input_dim=5, depth=1, width=8, n_classes=3", (5, 1, 8, 3)),
             Case("input_dim=30, depth=6, width=32, n_classes=2", (30, 6, 32, 2)),
             Case("input_dim=12, depth=2, width=4, n_classes=7 (narrower than the output)", (12, 2, 4, 7)),

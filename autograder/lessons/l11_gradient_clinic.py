@@ -1,12 +1,14 @@
 """Lesson 11, the gradient clinic: references (the treatments) and the judge that trains them.
 
 Each ``treat_case_<x>()`` returns a compiled Keras model for one of the four sick set-ups of
-:mod:`gradclinic.clinic`. The learner's model crosses as data (JSON architecture, initial weights,
-compile settings); the judge rebuilds it here, refuses a model that changes the task (fewer hidden
-layers than the case, another input shape or number of classes, a layer that shortens the gap),
-asks lesson 02's reference ``diagnose`` about the per-kernel gradient norms at the start of
-training, then trains it with the case's data, epochs, batch size and a fixed seed and requires the
-case's validation accuracy.
+:mod:`gradclinic.clinic`. Its visible self-check (and the grader's score for it) asks the
+toolkit's :func:`gradclinic.clinic.treatment_state` whether the model is ready to train, without
+training; the hidden test does what follows. The learner's model crosses as data (JSON
+architecture, initial weights, compile settings); the judge rebuilds it here, refuses a model that
+changes the task (fewer hidden layers than the case, another input shape or number of classes, a
+layer that shortens the gap), asks lesson 02's reference ``diagnose`` about the per-kernel
+gradient norms at the start of training, then trains it with the case's data, epochs, batch size
+and a fixed seed and requires the case's validation accuracy.
 """
 
 import math
@@ -60,7 +62,7 @@ def treat_case_c():
         keras.layers.Embedding(vocabulary, 8, embeddings_initializer=keras.initializers.RandomNormal(stddev=1.0)),
         keras.layers.LSTM(case["width"]),
         keras.layers.Dense(1, activation="sigmoid")])
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.02), loss="binary_crossentropy")
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.01), loss="binary_crossentropy")
     return model
 
 
@@ -124,19 +126,32 @@ class _Treatment(Exercise):
     case_name = None
 
     def basic_cases(self):
+        """No training: the toolkit's probe says whether the model is ready to train (compiled with
+        a loss, the case's task kept, the gradient healthy at step 0 by the clinic's terms)."""
+        return [Case(probe=f"gradclinic.clinic.treatment_state_{self.case_name}",
+                     hint="return a compiled Keras model that keeps the case's task (input, classes, depth, "
+                          "width) and starts with a healthy gradient: treat the cause (activation, "
+                          "initialisation, step size, cell), not the task.")]
+
+    def hidden_cases(self):
         from gradclinic.clinic import CASES
 
         case = CASES[self.case_name]
         return [Case(f"case {self.case_name}, {case['title']}: validation accuracy ≥ {case['target']:.2f} "
-                     f"in {case['epochs']} epochs")]
-
-    def hidden_cases(self):
-        return []  # one case: the grader trains the model once
+                     f"in {case['epochs']} epochs")]  # the grader trains the model once
 
     def reference(self):
-        return None  # the target is the case's, not the reference's score
+        # The visible check expects the reference treatment's state; the hidden target is the case's.
+        return {"a": treat_case_a, "b": treat_case_b, "c": treat_case_c, "d": treat_case_d}[self.case_name]()
 
     def judge(self, case, got, expected):
+        if case.probe:
+            from gradclinic.clinic import treatment_state
+
+            state = treatment_state(_rebuild(self.name, case.label, got), self.case_name)
+            if state != "ready to train":
+                raise CheckFailed(f"{self.name}({case.label}): {state}")
+            return
         judge_treatment(self.name, self.case_name, got, case.label)
 
 

@@ -139,6 +139,9 @@ def orthogonal(shape, rng, gain=1.0):
 
 # -- cases ---------------------------------------------------------------------------------
 TANH, RELU, LINEAR, SIGMOID, SIN = (NumpyActivationArg(name) for name in ("tanh", "relu", "linear", "sigmoid", "sin"))
+# The notebook's relu and identity are the harness's (visible cases name them in args_code).
+PHI_IMPORTS = ("import numpy as np\nfrom autograder.harness import NUMPY_ACTIVATIONS\n"
+               "relu, identity = NUMPY_ACTIVATIONS['relu'], NUMPY_ACTIVATIONS['linear']")
 
 
 def _random_tanh_points(rng, count):
@@ -186,10 +189,21 @@ def _iterate(sigma_w, sigma_b, phi, steps, start=1.0):
 @register
 class LengthMap(Exercise):
     name = "length_map"
+    code_imports = PHI_IMPORTS
 
     def basic_cases(self):
-        return [Case("q=1, tanh, σ_w=1.5, σ_b=0.3", (1.0, 1.5, 0.3, TANH)),
-                Case("q=2, linear, σ_w=0.5, σ_b=1 (exactly σ_w²·q + σ_b²)", (2.0, 0.5, 1.0, LINEAR))]
+        return [
+            Case(args_code="2.0, 0.5, 1.0, identity", hint="for φ = identity, E[(√q·z)²] = q, so the map is "
+                 "σ_w²·q + σ_b² = 0.25·2 + 1 (σ's squared; the weights divided by their sum √(2π))."),
+            Case(args_code="3.0, 1.2, 0.1, relu", hint="ReLU keeps half of the Gaussian: E[relu(√q·z)²] = q/2, "
+                 "so 1.44·3/2 + 0.01."),
+            Case(args_code="0.0, 1.5, 0.2, np.tanh", hint="a zero signal: tanh(0) = 0, only the bias's variance "
+                 "σ_b² = 0.04 remains."),
+            Case(args_code="np.array([[0.0, 0.5], [2.0, 9.0]]), 2.0, 0.5, np.tanh",
+                 hint="an array q gives an array of the same shape, each entry the map of that q."),
+            Case(args_code="-1.0, 1.0, 0.0, np.tanh", raises="ValueError",
+                 hint="a variance cannot be negative: raise ValueError."),
+        ]
 
     def hidden_cases(self):
         rng = np.random.default_rng(1200)
@@ -299,10 +313,22 @@ class _PhaseExercise(Exercise):
 class FixedPointQ(_PhaseExercise):
     name = "fixed_point_q"
     seed = 1201
+    code_imports = PHI_IMPORTS
 
     def basic_cases(self):
-        return [Case("tanh, σ_w=1.5, σ_b=0.3", (1.5, 0.3, TANH)),
-                Case("linear, σ_w=0.5, σ_b=1 (q* = σ_b²/(1 − σ_w²))", (0.5, 1.0, LINEAR))]
+        return [
+            Case(args_code="0.5, 1.0, identity", rtol=1e-9,
+                 hint="for φ = identity, q* = σ_w²·q* + σ_b² gives q* = σ_b²/(1 − σ_w²) = 4/3."),
+            Case(args_code="1.5, 0.3, np.tanh", rtol=1e-6, hint="q* must be a fixed point: iterate "
+                 "q ← length_map(q) from q = 1 until one more step leaves it where it is "
+                 "(|q_new − q| ≤ TOLERANCE·max(1, q))."),
+            Case(args_code="0.6, 0.0, np.tanh", atol=1e-9, hint="with σ_b = 0 and σ_w < 1 every step shrinks q: "
+                 "q* = 0."),
+            Case(args_code="1.5, 0.0, np.tanh", rtol=1e-6, hint="q = 0 is a fixed point when σ_b = 0, but for "
+                 "σ_w > 1 an unstable one: start from q = 1."),
+            Case(args_code="2.0, 0.1, relu", raises="ValueError", hint="ReLU with σ_w² = 4 > 2 doubles q each "
+                 "layer: raise ValueError once q passes Q_LIMIT."),
+        ]
 
     def reference(self, sigma_w, sigma_b, phi):
         return fixed_point_q(sigma_w, sigma_b, phi)
@@ -332,10 +358,20 @@ class FixedPointQ(_PhaseExercise):
 class Chi1(_PhaseExercise):
     name = "chi1"
     seed = 1202
+    code_imports = PHI_IMPORTS
 
     def basic_cases(self):
-        return [Case("tanh, σ_w=0.5, σ_b=0 (q* = 0, χ₁ = σ_w²)", (0.5, 0.0, TANH)),
-                Case("tanh, σ_w=1.5, σ_b=0.3", (1.5, 0.3, TANH))]
+        return [
+            Case(args_code="0.5, 0.0, np.tanh", rtol=1e-6,
+                 hint="σ_b = 0 and σ_w < 1 give q* = 0, where tanh'(0) = 1: χ₁ = σ_w² = 0.25."),
+            Case(args_code="1.2, 0.1, relu", rtol=1e-6, hint="ReLU's slope is 1 on half the Gaussian and 0 on "
+                 "the other: χ₁ = σ_w²/2 for any q*."),
+            Case(args_code="0.9, 0.3, identity", rtol=1e-6, hint="a linear layer: χ₁ = σ_w² = 0.81."),
+            Case(args_code="1.5, 0.3, np.tanh", rtol=1e-6, hint="average φ'(√q*·z)², squared before averaging, "
+                 "at q* = fixed_point_q(σ_w, σ_b, φ) (not at q = 1)."),
+            Case(args_code="2.0, 0.1, relu", raises="ValueError",
+                 hint="where fixed_point_q raises (no finite q*), χ₁ does not exist either."),
+        ]
 
     def reference(self, sigma_w, sigma_b, phi):
         return chi1(sigma_w, sigma_b, phi)
@@ -383,7 +419,21 @@ class Orthogonal(Exercise):
     same_seed = 1290
 
     def basic_cases(self):
-        return [Case("a square (64, 64) kernel", ((64, 64), RngArg(1203)))]
+        probe = "gradclinic.summaries.orthogonality"
+        return [
+            Case(args_code="(50, 20), np.random.default_rng(12), gain=2.0", probe=probe, atol=1e-5,
+                 hint="a tall kernel has orthonormal columns, times the gain: WᵀW = gain²·I."),
+            Case(args_code="(20, 50), np.random.default_rng(12)", probe=probe, atol=1e-5,
+                 hint="a wide kernel: QR of the transposed (50, 20) matrix, then transpose Q back (WWᵀ = I)."),
+            Case(args_code="(3, 3, 4, 16), np.random.default_rng(12)", probe=probe, atol=1e-5,
+                 hint="flatten a conv kernel to (prod(shape[:-1]), shape[-1]) = (36, 16), make that matrix "
+                      "orthogonal, and reshape it back."),
+            Case(args_code="(256, 256), np.random.default_rng(2)", probe=probe, atol=1e-5,
+                 hint="for a uniformly random (Haar) orthogonal matrix the trace is close to N(0, 1); "
+                      "multiply Q's columns by np.sign(np.diag(R)), or it drifts to about −0.6·√256."),
+            Case(args_code="(5,), np.random.default_rng(0)", raises="ValueError",
+                 hint="a 1-D shape has no matrix to orthogonalise: raise ValueError."),
+        ]
 
     def hidden_cases(self):
         return [
@@ -459,8 +509,8 @@ class Orthogonal(Exercise):
                      "the matrix QR factors must be standard normal (rng.standard_normal): numbers with a "
                      "non-zero mean, such as rng.random(), tilt Q towards the all-ones direction.")
 
-    def verdicts(self, cases, answers, answer_store):
-        failures = super().verdicts(cases, answers, answer_store)
+    def verdicts(self, cases, answers, answer_store, part="hidden"):
+        failures = super().verdicts(cases, answers, answer_store, part=part)
         twins = [i for i, case in enumerate(cases)
                  if case.args and isinstance(case.args[-1], RngArg) and case.args[-1].seed == self.same_seed]
         if len(twins) == 2:

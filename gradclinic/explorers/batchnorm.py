@@ -231,7 +231,7 @@ class BatchNormExplorer(Explorer):
     and the gradient that reaches each layer's kernel with BN off and on."""
 
     def __init__(self, depth=20, batchnorm=False, activation="sigmoid", inputs=None, seed=0):
-        import ipywidgets as widgets
+        from gradclinic.widgets import controls as widgets
         import matplotlib.pyplot as plt
         from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 

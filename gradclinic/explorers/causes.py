@@ -79,7 +79,7 @@ class CausesExplorer(Explorer):
     """
 
     def __init__(self, rng=None, depth=20, activation="sigmoid", weights="glorot_uniform", verdict=None):
-        import ipywidgets as widgets
+        from gradclinic.widgets import controls as widgets
         import matplotlib.pyplot as plt
         from matplotlib.ticker import MaxNLocator
 

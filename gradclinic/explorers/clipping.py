@@ -150,7 +150,7 @@ class ClippingExplorer(Explorer):
     """Learning rate, threshold, clipping mode and depth → loss and gradient norm over 50 steps."""
 
     def __init__(self, rng=None, depth=20, learning_rate=0.3, threshold=1.0, mode="by global norm"):
-        import ipywidgets as widgets
+        from gradclinic.widgets import controls as widgets
         import matplotlib.pyplot as plt
 
         self.descent = ClippedDescent(np.random.default_rng(0) if rng is None else rng)

@@ -21,7 +21,7 @@ WEIGHT_KINDS = ("identity", "gaussian")
 class DeepLinearSignals:
     """Forward activation norms and backward gradient norms of a deep linear net.
 
-    ``weights="identity"`` makes every M the identity (seed 001's C = scale·I);
+    ``weights="identity"`` makes every M the identity (lesson 01's C = scale·I);
     ``"gaussian"`` draws fixed M with entries N(0, 1/width) once, from ``rng``.
     """
 
@@ -72,7 +72,7 @@ class DeepLinearExplorer(Explorer):
     """Depth 1–100 and scale 0.5–1.5 sliders over activation and gradient norms per layer."""
 
     def __init__(self, rng=None, depth=30, scale=1.2, weights="identity"):
-        import ipywidgets as widgets
+        from gradclinic.widgets import controls as widgets
         import matplotlib.pyplot as plt
 
         self.signals = DeepLinearSignals(np.random.default_rng(0) if rng is None else rng)

@@ -180,7 +180,7 @@ class GatedRnnExplorer(Explorer):
     gradient through time, before and after training. Reads :class:`SweepResults` only."""
 
     def __init__(self, results, gap=None, cell="SimpleRNN"):
-        import ipywidgets as widgets
+        from gradclinic.widgets import controls as widgets
         import matplotlib.pyplot as plt
 
         self.results = results

@@ -133,7 +133,7 @@ class InitializationExplorer(Explorer):
     """Depth, gain, initializer and activation → each layer's activation std and histogram."""
 
     def __init__(self, rng=None, depth=10, gain=1.0, initializer="glorot_uniform", activation="tanh"):
-        import ipywidgets as widgets
+        from gradclinic.widgets import controls as widgets
         import matplotlib.pyplot as plt
         from matplotlib.ticker import MaxNLocator
 

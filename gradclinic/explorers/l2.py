@@ -47,8 +47,8 @@ class L2Setup:
 
 DIGITS_MLP = "digits MLP: 2×64 ReLU, SGD 0.1, 30 epochs"
 DEEP_LINEAR = "deep linear: 20×64, SGD 0.05, 1 epoch"
-# The lesson's two setups: a small MLP trained long enough for its weights to grow, and seed
-# 003's deep linear net (20 hidden layers, here 64 wide for digits) at a learning rate whose
+# The lesson's two setups: a small MLP trained long enough for its weights to grow, and the
+# deep linear net of lessons 02 and 07 (20 hidden layers, here 64 wide for digits) at a learning rate whose
 # first steps overflow.
 SETUPS = {
     DIGITS_MLP: L2Setup(hidden=(64, 64), activation="relu", learning_rate=0.1, epochs=30),
@@ -371,7 +371,7 @@ class L2Explorer(Explorer):
     λ slider moves the curves (the weight norm sinking as λ grows), not the axes."""
 
     def __init__(self, setup=DIGITS_MLP, lam=1e-3):
-        import ipywidgets as widgets
+        from gradclinic.widgets import controls as widgets
         import matplotlib.pyplot as plt
 
         self.runs = {name: grid_runs(name) for name in SETUPS}

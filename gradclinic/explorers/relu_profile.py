@@ -90,7 +90,7 @@ class ReluProfileExplorer(Explorer):
     """
 
     def __init__(self, profiles=None, depth=20, activation="relu", weights="glorot_uniform", rng=None):
-        import ipywidgets as widgets
+        from gradclinic.widgets import controls as widgets
         import matplotlib.pyplot as plt
         from matplotlib.ticker import MaxNLocator
 

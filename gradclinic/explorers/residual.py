@@ -136,7 +136,7 @@ class ResidualExplorer(Explorer):
     """
 
     def __init__(self, rng=None, depth=20, mode="plain"):
-        import ipywidgets as widgets
+        from gradclinic.widgets import controls as widgets
         import matplotlib.pyplot as plt
 
         self.profiles = StackProfiles(np.random.default_rng(0) if rng is None else rng)

@@ -1,6 +1,6 @@
 """Lesson 10's explorer and experiments: does a deep MLP keep each layer's activations at mean 0
 and variance 1 at initialisation — SELU vs ReLU vs tanh, LeCun normal vs other initializers,
-standardized vs raw inputs — and how fast does seed 004's 20 × 100 net train on digits.
+standardized vs raw inputs — and how fast does lesson 10's 20 × 100 net train on digits.
 
 The net is ``depth`` Dense layers of ``width`` units without biases (Keras's biases start at
 0), on one fixed batch of digits: layer 1 maps the 64 pixels to ``width`` units, every other
@@ -21,7 +21,7 @@ from gradclinic.runtime import one_blas_thread
 from gradclinic.widgets import Explorer
 
 MAX_DEPTH = 100
-WIDTH = 100  # seed 004's hidden width
+WIDTH = 100  # the hidden width of the SNN recipe lesson 10 tests
 BATCH = 256
 ACTIVATIONS = ("selu", "relu", "tanh")
 INITIALIZERS = ("lecun_normal", "glorot_uniform", "he_normal", "standard_normal")
@@ -106,9 +106,9 @@ class SignalPropagation:
         return "  ".join(f"L{l}: {means[l - 1]:+.3g} / {variances[l - 1]:.3g}" for l in layers)
 
 
-# -- training (seed 004's experiment) -------------------------------------------------------
+# -- training (lesson 10's race) -------------------------------------------------------------
 def train_on_digits(model, x_train, y_train, x_val, y_val, epochs, learning_rate=7e-4, batch_size=32):
-    """Compile ``model`` with seed 004's Nadam(learning_rate=7e-4) and sparse cross-entropy, fit it
+    """Compile ``model`` with the SNN recipe's Nadam(learning_rate=7e-4) and sparse cross-entropy, fit it
     quietly, and return ``{"loss": [...], "val_accuracy": [...]}``, one entry per epoch.
 
     Validation accuracy is measured after each epoch by one plain forward pass over (x_val, y_val)
@@ -169,7 +169,7 @@ class SelfNormalizingExplorer(Explorer):
 
     def __init__(self, inputs, selu=None, depth=32, activation="selu", initializer="lecun_normal",
                  data="standardized", seed=0):
-        import ipywidgets as widgets
+        from gradclinic.widgets import controls as widgets
         import matplotlib.pyplot as plt
         from matplotlib.ticker import FuncFormatter, NullFormatter
 

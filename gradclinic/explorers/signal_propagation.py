@@ -142,7 +142,7 @@ class SignalPropagationExplorer(Explorer):
     """
 
     def __init__(self, chi1, fixed_point_q, sigma_w=1.5, sigma_b=0.3, depth=40, nets=None, grid=None):
-        import ipywidgets as widgets
+        from gradclinic.widgets import controls as widgets
         import matplotlib.pyplot as plt
 
         self.chi1, self.fixed_point_q = chi1, fixed_point_q

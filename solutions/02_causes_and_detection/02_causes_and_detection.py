@@ -25,7 +25,6 @@ from gradclinic.data import load_digits
 from gradclinic.explorers.causes import CausesExplorer
 from gradclinic.models import deep_linear_model, deep_mlp
 from gradclinic.profiles import MLPProfiler, draw_weights
-from gradclinic.selfcheck import SelfCheckFailed, expect_close, expect_raises, passed
 
 # %% [markdown]
 # ## Cause 1: activations that saturate
@@ -58,23 +57,6 @@ def sigmoid_grad(z):
 
 # %% nbgrader={"grade": true, "grade_id": "test_sigmoid_grad", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 """Self-check: sigmoid_grad at 0 and ±2, and at ±100 (float32) without overflow or NaN."""
-def expect_no_overflow(derivative, z, what):
-    """Call derivative(z) with NumPy's overflow and invalid-operation warnings turned into errors."""
-    with np.errstate(over="raise", invalid="raise", divide="raise"):
-        try:
-            return derivative(z)
-        except FloatingPointError as problem:
-            raise SelfCheckFailed(f"{what} overflowed: {problem}.\nHint: never exponentiate a large "
-                                  "positive number; e^−|z| stays between 0 and 1.") from None
-
-
-expect_close(sigmoid_grad(np.array([0.0, 2.0, -2.0])), [0.25, 0.10499359, 0.10499359],
-             "sigmoid_grad([0, 2, −2])", "σ'(z) = σ(z)·(1 − σ(z)); σ(0) = ½ gives ¼, and σ' is symmetric.",
-             rtol=1e-6)
-extreme = expect_no_overflow(sigmoid_grad, np.array([-100.0, 100.0], "float32"), "sigmoid_grad(±100, float32)")
-expect_close(extreme, [0.0, 0.0], "sigmoid_grad(±100, float32)",
-             "σ'(±100) ≈ 3.7e−44: tiny and finite, never NaN.", atol=1e-12)
-passed("sigmoid_grad")
 
 # %% nbgrader={"grade": true, "grade_id": "hidden_sigmoid_grad", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 """Hidden tests: sigmoid_grad against the reference on random, 2-D, scalar, integer and extreme z."""
@@ -104,13 +86,6 @@ def tanh_grad(z):
 
 # %% nbgrader={"grade": true, "grade_id": "test_tanh_grad", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 """Self-check: tanh_grad at 0 and ±1, and at ±100 (float32) without overflow or NaN."""
-expect_close(tanh_grad(np.array([0.0, 1.0, -1.0])), [1.0, 0.41997434, 0.41997434],
-             "tanh_grad([0, 1, −1])", "tanh'(z) = 1 − tanh(z)²: the square matters (tanh(1) ≈ 0.762).",
-             rtol=1e-6)
-extreme = expect_no_overflow(tanh_grad, np.array([-100.0, 100.0], "float32"), "tanh_grad(±100, float32)")
-expect_close(extreme, [0.0, 0.0], "tanh_grad(±100, float32)", "tanh is flat far from 0: its slope is ~0.",
-             atol=1e-12)
-passed("tanh_grad")
 
 # %% nbgrader={"grade": true, "grade_id": "hidden_tanh_grad", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 """Hidden tests: tanh_grad against the reference on random, 2-D, scalar, integer and extreme z."""
@@ -278,37 +253,13 @@ class GradientNormLogger(keras.callbacks.Callback):
 
 # %% nbgrader={"grade": true, "grade_id": "test_GradientNormLogger", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 """Self-check: GradientNormLogger on lesson 01's 3-layer net W = 2·I (known answer 32), with biases."""
-def identity_net_with_biases():
-    """Lesson 01's deep linear net (3 layers, W = 2·I, width 2), with zero biases added."""
-    net = keras.Sequential([keras.Input((2,))] + [keras.layers.Dense(2) for _ in range(3)])
-    for layer in net.layers:
-        layer.kernel.assign(2.0 * np.eye(2, dtype="float32"))
-    return net
-
-
-check_x, check_y = np.array([[1.0, 0.0]], "float32"), np.zeros((1, 2), "float32")
-train_x, train_y = np.repeat(check_x, 4, axis=0), np.repeat(check_y, 4, axis=0)
-check_net = identity_net_with_biases()
-check_net.compile(optimizer=keras.optimizers.SGD(learning_rate=0.0), loss="mse")  # lr 0: weights stay put
-check_logger = GradientNormLogger(check_x, check_y)
-check_net.fit(train_x, train_y, epochs=2, batch_size=2, shuffle=False, verbose=0, callbacks=[check_logger])
-expect_close(check_logger.history, [[32.0] * 3] * 2,
-             "history after 2 epochs of 2 batches (3 kernels of 2·I, biases, lr = 0)",
-             "one list per epoch (not per batch), one norm per kernel (biases excluded); lesson 01 "
-             "computed 32 for this net and input.", rtol=1e-5)
-moving_net = identity_net_with_biases()
-moving_net.compile(optimizer=keras.optimizers.SGD(learning_rate=0.01), loss="mse")
-moving_logger = GradientNormLogger(check_x, check_y)
-moving_net.fit(train_x, train_y, epochs=1, batch_size=2, shuffle=False, verbose=0, callbacks=[moving_logger])
-if len(moving_logger.history) == 1 and np.allclose(moving_logger.history[0], 32.0):
-    raise SelfCheckFailed("after one epoch of training (lr = 0.01) the logger still reports the norms "
-                          "from before it.\nHint: log in on_epoch_end, after the epoch's steps.")
-passed("GradientNormLogger")
 
 # %% nbgrader={"grade": true, "grade_id": "hidden_GradientNormLogger", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 """Hidden tests: GradientNormLogger trained with the grader's models (biases, Conv2D, Adam, depth 1)."""
-smoke_logger = GradientNormLogger(check_x, check_y)  # it must run; the grader adds its hidden comparisons below
-smoke_logger.set_model(check_net)
+smoke_net = deep_linear_model(depth=2, width=2, scale=1.0)
+smoke_net.compile(optimizer="sgd", loss="mse")
+smoke_logger = GradientNormLogger(np.ones((1, 2), "float32"), np.zeros((1, 2), "float32"))  # it must run; the grader adds its hidden comparisons below
+smoke_logger.set_model(smoke_net)
 smoke_logger.on_epoch_end(0)
 ### BEGIN HIDDEN TESTS
 from autograder import check
@@ -317,13 +268,13 @@ check("GradientNormLogger", GradientNormLogger)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## The seed's deep sigmoid net on digits: a plateau, explained
+# ## A tutorial's deep sigmoid net on digits: a plateau, explained
 #
-# Seed article 003 trains a deep sigmoid MLP (Adam, batch 32) and reports that its accuracy
+# A widely read tutorial trains a deep sigmoid MLP (Adam, batch 32) and reports that its accuracy
 # stops improving after a few epochs. Its text says 10 hidden layers; its code builds **11** — the
 # Dense layer it labels "input layer" is the first hidden layer (an input layer holds no
 # weights) — then a softmax layer. We rebuild that code on the 8×8 digits (64 pixels, 10
-# classes; the seed used MNIST, which this course does not download) and, beside it, the same
+# classes; the tutorial used MNIST, which this course does not download) and, beside it, the same
 # net with only 2 hidden layers. Both carry your logger, on a fixed batch of 256 training
 # images.
 
@@ -334,7 +285,7 @@ epochs = 3 if gradclinic.grading() else 4  # under the grader: a shorter demonst
 
 
 def train_sigmoid_mlp(depth):
-    """Seed 003's MLP at the given depth (width 256, sigmoid, Adam).
+    """The tutorial's MLP at the given depth (width 256, sigmoid, Adam).
 
     Returns the trained model, its kernels before training, the fit history and the logger."""
     model = deep_mlp(64, 10, depth=depth, width=256, activation="sigmoid")
@@ -372,8 +323,8 @@ plt.show()
 # your logger shows the gradient reaching the first layer smaller than the output layer's by the
 # orders of magnitude printed above, in every epoch: the 0.25^L table, measured.
 #
-# ### What the weights show — and what seed 003's histogram does not
-# Seed 003 then plots a "histogram of weights" — every kernel's values pooled — and reads it as a
+# ### What the weights show — and what the tutorial's histogram does not
+# The tutorial then plots a "histogram of weights" — every kernel's values pooled — and reads it as a
 # picture of the *gradients* ("dense in −0.1 to 0.1, so vanishing"). It is the weights, not the
 # gradients, and −0.1 to 0.1 is simply where Glorot uniform put them at initialisation. (Its
 # exploding-gradient part also calls a function `compute_gradient_norms` that it never defines —
@@ -391,7 +342,7 @@ figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.4))
 bins = np.linspace(pooled_start.min(), pooled_start.max(), 41)
 left.hist(pooled_start, bins=bins, alpha=0.6, label="at initialisation")
 left.hist(pooled_now, bins=bins, histtype="step", lw=1.5, label=f"after {epochs} epochs")
-left.set(xlabel="weight value", ylabel="count", title="seed 003's plot: all weights, pooled")
+left.set(xlabel="weight value", ylabel="count", title="the tutorial's plot: all weights, pooled")
 left.legend(loc="lower center")
 for index in shown_layers:
     moved = np.log10(np.maximum(layer_moves[index], 1e-12))
@@ -432,8 +383,8 @@ print(f"spacing of float32 numbers near 0.5: {np.spacing(np.float32(0.5)):.0e}")
 #
 # ## A deep linear net, a large learning rate, and a NaN guard
 #
-# Now the other failure. Seed 003's deep linear net — a stack of linear Dense layers, then
-# softmax; 20 layers of width 64 here, where the seed has 21 of width 256 — trained with plain
+# Now the other failure. The same tutorial's deep linear net — a stack of linear Dense layers, then
+# softmax; 20 layers of width 64 here, where the tutorial has 21 of width 256 — trained with plain
 # SGD, once at a small learning rate and once at a three times larger one. A NaN guard, Keras's
 # `keras.callbacks.TerminateOnNaN`, checks the loss after every batch and stops `fit` the moment
 # it is `NaN` or `inf`; without it, training would run its remaining epochs on `NaN` weights.
@@ -504,21 +455,6 @@ def diagnose(norms, vanish_ratio=1e-3, explode_at=1e2):
 
 # %% nbgrader={"grade": true, "grade_id": "test_diagnose", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 """Self-check: diagnose on one profile of each kind, NaN, a strict threshold, a zero last norm and []."""
-for arguments, expected, hint in [
-    (([1e-5, 1e-3, 1.0],), "vanishing", "r = 1e−5 is below vanish_ratio = 1e−3."),
-    (([5.0, 2.0, 1.0],), "healthy", "r = 5 lies between 1e−3 and 1e3, and no norm is above 100."),
-    (([0.5, 1.0, 1e3],), "exploding", "a norm of 1000 is above explode_at = 100, whatever r is."),
-    (([1.0, float("nan"), 1.0],), "exploding", "NaN is not finite; NaN > 100 is False, so test np.isfinite."),
-    (([2.0, 2.0], 1e-3, 2.0), "healthy", "explode_at = 2 and no norm is *above* 2: the comparisons are strict."),
-    (([0.2, 0.1, 0.0],), "exploding", "a zero last norm makes r = +∞; do not divide by zero (Python "
-                                      "raises ZeroDivisionError, NumPy warns)."),
-]:
-    got = diagnose(*arguments)
-    if got != expected:
-        call = ", ".join(repr(a) for a in arguments)
-        raise SelfCheckFailed(f"diagnose({call}) returned {got!r}, expected {expected!r}.\nHint: {hint}")
-expect_raises(ValueError, diagnose, [], what="diagnose([])", hint="there is nothing to diagnose: raise ValueError.")
-passed("diagnose")
 
 # %% nbgrader={"grade": true, "grade_id": "hidden_diagnose", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 """Hidden tests: diagnose on random profiles, every threshold exactly, NaN/inf, zeros, custom thresholds."""
@@ -534,7 +470,7 @@ check("diagnose", diagnose)
 # Your logger recorded every run above; your detector reads the records, epoch by epoch.
 
 # %%
-runs = {"11 sigmoid layers (seed 003)": deep_logger, "2 sigmoid layers": shallow_logger,
+runs = {"11 sigmoid layers (the tutorial's)": deep_logger, "2 sigmoid layers": shallow_logger,
         "20 linear layers, lr 0.01": linear_loggers[0.01], "20 linear layers, lr 0.03": linear_loggers[0.03]}
 for name, logger in runs.items():
     verdicts = [diagnose(norms) for norms in logger.history]

