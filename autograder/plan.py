@@ -31,7 +31,7 @@ def is_test_cell(cell):
 
 
 @dataclass
-class TestCell:
+class GradedCell:
     """One test cell: which exercise and part decide it, and the indices of its calls."""
 
     grade_id: str
@@ -46,7 +46,7 @@ class TestCell:
 class GradingPlan:
     cell_indices: list          # notebook index of each code cell to run, in order
     sources: list               # their sources
-    tests: dict                 # grade_id → TestCell
+    tests: dict                 # grade_id → GradedCell
     calls: list                 # JSON call descriptions, in order
     arrays: dict                # the calls' input arrays by key
 
@@ -101,7 +101,7 @@ def plan_for(notebook):
             continue
         meta = nbgrader_meta(cell)
         grade_id = str(meta.get("grade_id"))
-        test = TestCell(grade_id, float(meta.get("points", 0)))
+        test = GradedCell(grade_id, float(meta.get("points", 0)))
         for prefix, part in (("test_", "basic"), ("hidden_", "hidden")):
             request = exercise_request(grade_id[len(prefix):], part) if grade_id.startswith(prefix) else None
             if request:

@@ -248,6 +248,9 @@ def test_the_class_lives_a_lesson_on_the_hub(hub, tmp_path):
     from autograder.classroom import solution_sources
 
     url, passwords, shots = hub["url"], hub["passwords"], Shots(tmp_path / "screenshots")
+    from autograder.build import build_solution_notebook
+
+    build_solution_notebook(SLUG, COURSE_ROOT)  # generated, not committed: a fresh clone has none
     right = solution_sources(SLUG, COURSE_ROOT)
     for user in ("gc-learner1", "gc-learner2"):
         _render_every_cell(user)

@@ -1,0 +1,50 @@
+"""A test cell's verdict on the trusted side: passed, failed with the checks' words, or — when no
+check exists or the grader's own check crashes — left to a person, never a crash of the run."""
+
+from autograder.exercise import Case, Exercise
+from autograder.pipeline import _judge
+from autograder.plan import GradedCell
+
+
+class Doubling(Exercise):
+    name = "doubling"
+
+    def basic_cases(self):
+        return [Case("2", (2.0,), hint="twice 2 is 4")]
+
+    def hidden_cases(self):
+        return []
+
+    def reference(self, x):
+        return 2 * x
+
+    def judge(self, case, got, expected):
+        if got != expected:
+            raise AssertionError("not reached: basic cases are judged by the shared comparison")
+
+
+class CrashingJudge(Doubling):
+    def verdicts(self, cases, answers, answer_store, part="hidden"):
+        raise ZeroDivisionError("a bug in the grader's check")
+
+
+def _cell(exercise, part="basic"):
+    cases = exercise.cases(part) if exercise else []
+    return GradedCell(f"test_{getattr(exercise, 'name', 'x')}", 1.0, exercise, part, cases, range(len(cases)))
+
+
+def test_a_right_answer_passes_and_a_wrong_one_fails_with_the_checks_words():
+    from autograder.harness import ArrayStore
+
+    assert _judge(_cell(Doubling()), [{"result": 4.0}], ArrayStore()) == (1.0, "doubling: all 1 basic checks passed.")
+    score, message = _judge(_cell(Doubling()), [{"result": 5.0}], ArrayStore())
+    assert score == 0.0 and "twice 2 is 4" in message
+
+
+def test_no_check_or_a_crashing_check_is_left_to_a_person():
+    from autograder.harness import ArrayStore
+
+    score, message = _judge(_cell(None), [], ArrayStore())
+    assert score is None and "grade it by hand" in message
+    score, message = _judge(_cell(CrashingJudge()), [{"result": 4.0}], ArrayStore())
+    assert score is None and "ZeroDivisionError" in message and "flagged for grading by hand" in message
