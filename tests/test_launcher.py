@@ -259,8 +259,9 @@ def _run_in_kernel(url, code):
             "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
             "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {},
                         "allow_stdin": False, "stop_on_error": True}}))
-        printed, deadline = [], time.monotonic() + 90
-        while time.monotonic() < deadline:
+        # The reply (shell) may overtake the printed stream (iopub): done is both the reply and iopub's idle.
+        printed, replied, idle, deadline = [], False, False, time.monotonic() + 90
+        while time.monotonic() < deadline and not (replied and idle):
             message = json.loads(channel.recv())
             if message.get("parent_header", {}).get("msg_id") != msg_id:
                 continue
@@ -269,8 +270,12 @@ def _run_in_kernel(url, code):
             elif message["msg_type"] == "error":
                 raise AssertionError("the probe failed in the kernel: " + "\n".join(message["content"]["traceback"]))
             elif message["msg_type"] == "execute_reply":
-                return "".join(printed)
-        raise AssertionError("the kernel did not answer within 90 s")
+                replied = True
+            elif message["msg_type"] == "status" and message["content"]["execution_state"] == "idle":
+                idle = True
+        if not (replied and idle):
+            raise AssertionError("the kernel did not answer within 90 s")
+        return "".join(printed)
     finally:
         channel.close()
         _request(url, f"/api/kernels/{kernel_id}", "DELETE")
