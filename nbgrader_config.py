@@ -15,8 +15,10 @@ c.CourseDirectory.root = COURSE_ROOT
 c.CourseDirectory.course_id = "gradient-clinic"
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "lessons"
-# The jupytext source NN_slug.py is how a lesson is written, not a file learners receive.
-c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "[0-9][0-9]_*.py"]
+# The jupytext source NN_slug.py is how a lesson is written, and expected_output.json what the build
+# shows in the notebook: neither is a file learners receive.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "[0-9][0-9]_*.py",
+                            "expected_output.json"]
 
 # One grader: nbgrader's autograde pipeline with its Execute step sandboxed (autograder/pipeline.py).
 # `nbgrader autograde`, the formgrader's Autograde button and `python -m autograder grade` all run

@@ -1,6 +1,7 @@
 """``python -m autograder``: the instructor's command line.
 
   build [SLUG ...]     jupytext sources → solutions/*.ipynb → lessons/ (nbgrader release)
+                       (--record-expected: first run each lesson headless and record its expected outputs)
   grade ASSIGNMENT     grade collected submissions in sandboxes, into nbgrader's gradebook
                        (nbgrader options after --, e.g. -- --LateSubmissionPlugin.penalty_method=zero)
   report ASSIGNMENT    what the class got wrong: reports/ASSIGNMENT.html and .csv (--course: all)
@@ -16,6 +17,8 @@ def main(argv=None):
     commands = parser.add_subparsers(dest="command", required=True)
     build_parser = commands.add_parser("build", help="build solution notebooks and the release")
     build_parser.add_argument("slugs", nargs="*", help="lessons to build (default: all)")
+    build_parser.add_argument("--record-expected", action="store_true",
+                              help="run each solution notebook headless and record what its expected-output cells print")
     grade_parser = commands.add_parser("grade", help="grade submitted/*/ASSIGNMENT into the gradebook")
     grade_parser.add_argument("assignment")
     grade_parser.add_argument("--student", action="append", help="only this student (repeatable)")
@@ -39,13 +42,19 @@ def main(argv=None):
     arguments = parser.parse_args(argv[:argv.index("--")] if "--" in argv else argv)
 
     if arguments.command == "build":
+        from nbclient.exceptions import CellExecutionError
+
         from autograder.build import BuildError, build
 
         try:
-            for path in build(arguments.slugs):
+            for path in build(arguments.slugs, record_expected=arguments.record_expected,
+                              report=lambda line: print(line, flush=True)):
                 print(f"built {path}")
-        except BuildError as error:
+        except (BuildError, ValueError) as error:
             print(f"error: {error}", file=sys.stderr)
+            return 1
+        except CellExecutionError as error:
+            print(f"error: the reference run failed, nothing recorded:\n{error}", file=sys.stderr)
             return 1
     if arguments.command == "grade":
         from pathlib import Path

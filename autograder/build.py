@@ -9,7 +9,6 @@ grade_id, never at random, and no outputs are kept, so a rebuild reproduces them
 
 import ast
 import builtins
-import json
 import re
 import shutil
 import subprocess
@@ -202,11 +201,15 @@ def write_notebook(notebook, path):
 
 
 def build_solution_notebook(slug, course_root=COURSE_ROOT):
-    """Write ``solutions/slug/slug.ipynb`` from its jupytext source; return its path."""
+    """Write ``solutions/slug/slug.ipynb`` from its jupytext source, with the recorded expected
+    outputs (autograder/expected_output.py); return the ids of marked cells that have none."""
+    from autograder.expected_output import add_blocks
+
     notebook = generate_visible_checks(notebook_from_source(source_path(slug, course_root)), slug)
-    target = solution_notebook_path(slug, course_root)
-    write_notebook(notebook, target)
-    return target
+    unrecorded = add_blocks(notebook, slug, course_root)
+    # Ids by position again: the inserted blocks shift every later cell.
+    write_notebook(normalise(notebook, slug), solution_notebook_path(slug, course_root))
+    return unrecorded
 
 
 def tool_environment():
@@ -239,15 +242,26 @@ def release(slug, course_root=COURSE_ROOT):
     return path
 
 
-def build(slugs=None, course_root=COURSE_ROOT):
-    """Build solution notebooks and releases for ``slugs`` (default: every lesson)."""
+def build(slugs=None, course_root=COURSE_ROOT, record_expected=False, report=lambda line: None):
+    """Build solution notebooks and releases for ``slugs`` (default: every lesson).
+
+    With ``record_expected``, first run each solution notebook headless and record what its
+    marked cells print. Returns the release paths; ``report`` hears timings and unrecorded cells.
+    """
+    from autograder.expected_output import record
+
     slugs = slugs or lesson_slugs(course_root)
     unknown = sorted(set(slugs) - set(lesson_slugs(course_root)))
     if unknown:
         raise BuildError(f"no lesson source for {', '.join(unknown)} in {course_root / 'solutions'}")
     built = []
     for slug in slugs:
-        build_solution_notebook(slug, course_root)
+        if record_expected:
+            report(f"{slug}: ran headless in {record(slug, course_root):.1f} s; expected outputs recorded")
+        unrecorded = build_solution_notebook(slug, course_root)
+        if unrecorded:
+            report(f"{slug}: cells {', '.join(unrecorded)} are marked expected-output but have no recorded "
+                   f"output for their current code: python -m autograder build --record-expected {slug}")
         built.append(release(slug, course_root))
     return built
 
@@ -262,6 +276,3 @@ def copy_course(destination, course_root=COURSE_ROOT):
     shutil.copy(course_root / "nbgrader_config.py", destination / "nbgrader_config.py")
     return destination
 
-
-def read_json(path):
-    return json.loads(Path(path).read_text(encoding="utf-8"))

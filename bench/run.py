@@ -1,6 +1,6 @@
 """Gradient Clinic's benchmarks: what learners and instructors feel, measured side by side.
 
-    python bench/run.py [--only notebooks,slider,grading,memory,monitor,report] [--class-size 24]
+    python bench/run.py [--only notebooks,slider,browser,grading,memory,monitor,report] [--class-size 24]
     python bench/run.py --only hub [--hub-sizes 1,4,8] [--hub-lesson 00_welcome]   (root: a class hub's capacity)
 
 Writes bench/results.json and prints a table. Figures are medians and percentiles of one run
@@ -23,7 +23,7 @@ COURSE_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(COURSE_ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("MPLBACKEND", "Agg")
-SECTIONS = ("notebooks", "slider", "grading", "memory", "monitor", "report")
+SECTIONS = ("notebooks", "slider", "browser", "grading", "memory", "monitor", "report")
 # Run only when asked (--only hub): needs root, starts a JupyterHub with Unix accounts.
 ON_REQUEST = ("hub",)
 
@@ -44,23 +44,21 @@ def percentile(values, q):
 # -- notebooks ------------------------------------------------------------------------------
 def bench_notebooks():
     """Headless run time of every solution notebook (nbclient, one fresh kernel each)."""
-    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
 
     from autograder.build import lesson_slugs, notebook_from_source
+    from autograder.expected_output import run_headless
 
-    os.environ["PYTHONPATH"] = tool_environment()["PYTHONPATH"]
-    os.environ["GRADCLINIC_HEADLESS"] = "1"  # no frontend: explorers must open no widget comm
     seconds = {}
     for slug in lesson_slugs():
         notebook = notebook_from_source(COURSE_ROOT / "solutions" / slug / f"{slug}.py")
-        started = time.perf_counter()
-        NotebookClient(notebook, timeout=600, kernel_name="python3",
-                       resources={"metadata": {"path": str(COURSE_ROOT / "solutions" / slug)}}).execute()
-        seconds[slug] = round(time.perf_counter() - started, 1)
-        errors = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
-        print(f"  {slug}: {seconds[slug]} s{' (ERRORS)' if errors else ''}", flush=True)
-    return {"seconds": seconds, "total_seconds": round(sum(seconds.values()), 1),
-            "max_seconds": max(seconds.values(), default=0)}
+        try:
+            seconds[slug], failed = round(run_headless(notebook, slug, COURSE_ROOT), 1), ""
+        except CellExecutionError as error:
+            seconds[slug], failed = None, f" (ERROR: {str(error).splitlines()[-1] if str(error) else error!r})"
+        print(f"  {slug}: {seconds[slug]} s{failed}", flush=True)
+    timed = [value for value in seconds.values() if value is not None]
+    return {"seconds": seconds, "total_seconds": round(sum(timed), 1), "max_seconds": max(timed, default=0)}
 
 
 # -- slider ---------------------------------------------------------------------------------
@@ -304,6 +302,10 @@ def main(argv=None):
             results["notebooks"] = bench_notebooks()
         elif section == "slider":
             results["slider"] = bench_slider()
+        elif section == "browser":
+            from bench.browser import bench_browser
+
+            results["browser"] = bench_browser()
         elif section == "grading":
             results["grading"] = bench_grading(arguments.class_size, memory)
             results["memory"] = memory
@@ -340,6 +342,15 @@ def print_table(results):
         for name, figures in s["explorers"].items():
             rows.append((f"slider {name}", figures.get("error") or f"p50 {figures['p50_ms']} ms, p95 {figures['p95_ms']} ms"))
         rows.append(("slider overall", f"p50 {s['p50_ms']} ms, p95 {s['p95_ms']} ms"))
+    if "browser" in results:
+        from bench.browser import explorer_line
+
+        b = results["browser"]
+        rows += [(f"browser {name}", explorer_line(figures)) for name, figures in b.get("explorers", {}).items()]
+        rows += [(f"first figure {slug}", f"{value} s" if isinstance(value, float) else value)
+                 for slug, value in b.get("first_figure_seconds", {}).items()]
+        if "error" in b:
+            rows.append(("browser", b["error"]))
     if "grading" in results:
         g = results["grading"]
         rows += [("grading class", f"{g['submissions']} submissions of 01_the_problem"),

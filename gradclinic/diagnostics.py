@@ -9,11 +9,15 @@
 Every ``every`` training steps the monitor runs ONE compiled ``tf.function`` on the probe batch
 (the model's compiled loss, inference mode) and records, per layer, input side first:
 
-- the kernel-gradient norm ‖∂loss/∂W‖ (Frobenius) of every trainable kernel;
+- the kernel-gradient norm ‖∂loss/∂W‖ (Frobenius) of every trainable kernel, summed in float64
+  so that entries of ~1e-27 (whose float32 squares flush to zero) still count;
 - the update-to-data ratio log10(std(lr·g) / std(W)), whose healthy guide line sits near −3
   (Karpathy, "makemore part 3");
 - the saturation of tanh/sigmoid layers and the dead share of ReLU layers;
 - NaN/inf alarms (probe loss, gradients, weights, and the training loss of every step);
+- a "tiny everywhere" flag when every kernel-gradient norm is below :data:`TINY_GRADIENT`: a
+  gradient that is uniformly tiny has a healthy first/last ratio, so a ratio rule (lesson 02's
+  ``diagnose``) cannot see it;
 - a few histogram snapshots of weights and gradients, stored as counts and bin edges.
 
 The monitor never changes the model: the probe runs with ``training=False`` (dropout off,
@@ -31,8 +35,20 @@ HISTOGRAM_BINS = 30
 TANH_SATURATED = 0.97  # |tanh| above this: the local slope 1 − tanh² is below 0.06
 SIGMOID_MARGIN = 0.03  # sigmoid within this of 0 or 1: the slope σ(1 − σ) is below 0.03
 UPDATE_RATIO_GUIDE = -3.0  # log10(std(lr·g)/std(W)); Karpathy's rule of thumb
+# Below this every step lr·g (lr ≤ 1) moves a weight of size ~0.1 by less than float32's spacing
+# there (7.5e-9): such a layer does not train, whatever the ratio between layers says.
+TINY_GRADIENT = 1e-8
 
-__all__ = ["GradientHealthMonitor", "bench_monitor_overhead", "DEFAULT_EVERY", "UPDATE_RATIO_GUIDE"]
+__all__ = ["GradientHealthMonitor", "bench_monitor_overhead", "uniformly_tiny", "DEFAULT_EVERY",
+           "UPDATE_RATIO_GUIDE", "TINY_GRADIENT"]
+
+
+def uniformly_tiny(norms, tiny=TINY_GRADIENT):
+    """True when every per-layer gradient norm is finite and below ``tiny``: the gradient has
+    vanished everywhere at once. The first/last ratio of such norms can look healthy (lesson 02's
+    ``diagnose`` reads ratios only), so this is a separate flag, not a verdict of ``diagnose``."""
+    norms = np.asarray(norms, dtype=float)
+    return bool(norms.size and np.all(np.isfinite(norms)) and np.all(norms < tiny))
 
 
 def _check_probe(x, y):
@@ -243,9 +259,11 @@ def _make_monitor_class():
                 grads = [tf.zeros_like(v) if g is None else tf.convert_to_tensor(g) for g, v in zip(grads, variables)]
                 saturation, dead = shares(activations)
                 finite_weights = tf.stack([tf.reduce_all(tf.math.is_finite(v)) for v in variables])
+                # float64: a float32 sum of squares flushes entries below ~1e-19 to zero
+                wide = [tf.cast(g, tf.float64) for g in grads]
                 return {"loss": loss,
-                        "grad_norms": tf.stack([tf.norm(g) for g in grads]),
-                        "grad_std": tf.stack([tf.math.reduce_std(g) for g in grads]),
+                        "grad_norms": tf.stack([tf.norm(g) for g in wide]),
+                        "grad_std": tf.stack([tf.math.reduce_std(g) for g in wide]),
                         "weight_std": tf.stack([tf.math.reduce_std(v) for v in variables]),
                         "finite_grads": tf.stack([tf.reduce_all(tf.math.is_finite(g)) for g in grads]),
                         "finite_weights": finite_weights, "saturation": saturation, "dead": dead, "grads": grads}
@@ -276,7 +294,7 @@ def _make_monitor_class():
             norms = out["grad_norms"].numpy().astype(float)
             rate = self._learning_rate()
             with np.errstate(divide="ignore", invalid="ignore"):
-                ratio = np.log10(rate * out["grad_std"].numpy().astype(float) / out["weight_std"].numpy())
+                ratio = np.log10(rate * out["grad_std"].numpy().astype(float) / out["weight_std"].numpy().astype(float))
             records = self._records
             records["step"].append(step)
             records["loss"].append(loss)
@@ -364,14 +382,21 @@ def _make_monitor_class():
             with np.errstate(divide="ignore", invalid="ignore"):
                 return float(np.float64(norms[0]) / np.float64(norms[-1]))
 
+        def tiny_everywhere(self):
+            """Whether every kernel-gradient norm of the latest sample is below :data:`TINY_GRADIENT`
+            (see :func:`uniformly_tiny`); False before any sample."""
+            return bool(self._records["step"]) and uniformly_tiny(self._records["grad_norms"][-1])
+
         def summary(self):
             """The latest sample in one dict: verdict, step, probe loss, per-kernel gradient norm
-            and update ratio, per-layer saturation and dead share, the first alarm's step."""
+            and update ratio, per-layer saturation and dead share, the first alarm's step, and
+            ``tiny_everywhere`` (every norm below :data:`TINY_GRADIENT`)."""
             h = self.history
             if len(h["step"]) == 0:
                 return {"verdict": None, "samples": 0, "every": self.every, "alarms": h["alarms"],
                         "first_alarm_step": None}
             return {"verdict": self.verdict(), "first_to_last_ratio": self.first_to_last_ratio(),
+                    "tiny_everywhere": self.tiny_everywhere(),
                     "samples": len(h["step"]), "every": self.every,
                     "optimizer": self.optimizer_name, "step": int(h["step"][-1]), "loss": float(h["loss"][-1]),
                     "learning_rate": float(h["learning_rate"][-1]),
@@ -385,7 +410,8 @@ def _make_monitor_class():
             """One matplotlib Figure (not shown through pyplot: a notebook displays the returned
             value): gradient norms over time (log axis), update ratio with the −3 guide line,
             saturation and dead shares, probe loss with alarms, and the latest weight and
-            gradient histograms; titled with the first/last gradient-norm ratio and the verdict of ``diagnose``."""
+            gradient histograms; titled with the first/last gradient-norm ratio, the verdict of
+            ``diagnose`` and, when it holds, the tiny-everywhere flag."""
             return _draw_report(self, figsize)
 
     GradientHealthMonitor.__module__ = __name__
@@ -469,8 +495,9 @@ def _draw_report(monitor, figsize):
     verdict = monitor.verdict()
     alarm = f", NaN/inf at step {h['alarms'][0]['step']}" if h["alarms"] else ""
     said = f"{verdict}, " if verdict is not None else ""
+    tiny = f", every norm < {TINY_GRADIENT:g}: vanished everywhere" if monitor.tiny_everywhere() else ""
     figure.suptitle(f"gradclinic.diagnostics: {said}first/last gradient norm {monitor.first_to_last_ratio():.1e} "
-                    f"(step {int(steps[-1])}{alarm})")
+                    f"(step {int(steps[-1])}{alarm}{tiny})")
     return figure
 
 

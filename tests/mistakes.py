@@ -445,6 +445,26 @@ _BUILD_SNN = '''def build_snn(input_dim, depth, width, n_classes):
 '''
 
 # -- 11 ------------------------------------------------------------------------------------------
+_DIAGNOSIS_CASE_A = '''def diagnosis_case_a():
+    """Case a: (illness, cause), one from ILLNESSES and one from CAUSES."""
+    return "exploding", "activation"
+'''
+
+_DIAGNOSIS_CASE_B = '''def diagnosis_case_b():
+    """Case b: (illness, cause), one from ILLNESSES and one from CAUSES."""
+    return "healthy", "learning rate"
+'''
+
+_DIAGNOSIS_CASE_C = '''def diagnosis_case_c():
+    """Case c: (illness, cause), one from ILLNESSES and one from CAUSES."""
+    return "healthy", "time steps"
+'''
+
+_DIAGNOSIS_CASE_D = '''def diagnosis_case_d():
+    """Case d: (illness, cause), one from ILLNESSES and one from CAUSES."""
+    return "healthy", "initialization"
+'''
+
 _TREAT_CASE_A = '''def treat_case_a():
     """Case a, treated: a compiled Keras model that keeps the task and trains."""
     keras.utils.set_random_seed(0)
@@ -604,15 +624,23 @@ MISTAKES = {
         "build_snn": Mistake(_BUILD_SNN, "the kernel initializer left at Keras's default glorot_uniform: "
                              "SELU needs lecun_normal"),
     },
-    "11_gradient_clinic": {
+    "11_gradient_clinic": {  # in notebook order: diagnosis, then treatment, case by case
+        "diagnosis_case_a": Mistake(_DIAGNOSIS_CASE_A, "the first/last ratio read upside down: the first "
+                                    "kernel's gradient is 10⁻⁶ of the last's, which is vanishing"),
         "treat_case_a": Mistake(_TREAT_CASE_A, "keeps the sickness: Adam instead of SGD, but the deep sigmoid "
                                 "stack still vanishes at step 0"),
+        "diagnosis_case_b": Mistake(_DIAGNOSIS_CASE_B, "trusted the step-0 profile, though the training loss "
+                                    "turned to NaN within the first epoch"),
         "treat_case_b": Mistake(_TREAT_CASE_B, "changes the task: 2 hidden layers instead of the case's 8 "
                                 "(a shorter path, not a cure)"),
+        "diagnosis_case_c": Mistake(_DIAGNOSIS_CASE_C, "trusted the kernel-norm ratio, though the accuracy "
+                                    "stays at chance: vanishing through time hides from kernel norms"),
         "treat_case_c": Mistake(_TREAT_CASE_C, "changes the task: the SimpleRNN reads backwards, which shortens "
                                 "the gap instead of carrying the subject across it"),
+        "diagnosis_case_d": Mistake(_DIAGNOSIS_CASE_D, "read the first/last ratio only (≈ 2.5, inside the "
+                                    "thresholds), not the norms' size: every one is ~1e-26"),
         "treat_case_d": Mistake(_TREAT_CASE_D, "keeps the sickness: Adam, but the tiny N(0, 0.01²) weights "
-                                "still make the gradient vanish at step 0"),
+                                "still leave every kernel's gradient ~1e-26 at step 0 (vanished everywhere)"),
     },
     "12_signal_propagation": {
         "length_map": Mistake(_LENGTH_MAP, "not vectorised over q: √q·nodes without [..., None] works for one "

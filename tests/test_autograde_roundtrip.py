@@ -17,7 +17,8 @@ import pytest
 
 from autograder.build import copy_course, lesson_slugs, release_notebook_path
 from autograder.classroom import submit, worked_notebook
-from conftest import run_tool
+from autograder.expected_output import cell_key, differences, printed, read_record
+from conftest import COURSE_ROOT, run_tool
 from mistakes import mistake_submissions
 
 pytestmark = pytest.mark.slow
@@ -139,3 +140,17 @@ def test_feedback_teaches_and_keeps_the_graders_code_secret(graded, slug):
     for student in graded.wrong:
         html = (graded.sandboxed / "feedback" / student / slug / f"{slug}.html").read_text()
         assert "checks failed" in html, "the feedback of a wrong answer says which checks failed"
+
+
+@by_lesson(*lesson_slugs())
+def test_the_reference_prints_what_the_release_shows(graded, slug):
+    """Each "Expected output" block is what the reference's graded run printed, number for number."""
+    import nbformat
+
+    shown = read_record(slug, COURSE_ROOT)
+    assert shown, f"{slug} shows learners no expected output"
+    ran = nbformat.read(graded.sandboxed / "autograded" / "reference" / slug / f"{slug}.ipynb", as_version=4)
+    printed_by = {cell_key(cell.source): printed(cell) for cell in ran.cells if cell.cell_type == "code"}
+    assert set(shown) <= set(printed_by), "blocks recorded for cells the release no longer has: record again"
+    departures = {key: differences(text, printed_by[key]) for key, text in shown.items()}
+    assert not any(departures.values()), departures

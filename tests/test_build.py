@@ -5,6 +5,7 @@ import json
 import pytest
 
 from autograder.build import BuildError, lesson_slugs, notebook_from_source, release_notebook_path
+from autograder.expected_output import HEADING, TAG, add_blocks, cell_key, differences, marked_cells
 from conftest import COURSE_ROOT
 
 SECRET_MARKERS = ["### BEGIN SOLUTION", "### BEGIN HIDDEN TESTS", "from autograder", "check(\""]
@@ -33,6 +34,40 @@ def test_release_has_no_outputs_no_random_ids_and_no_secrets(slug):
         source = "".join(cell["source"])
         for marker in SECRET_MARKERS:
             assert marker not in source, f"{slug} cell {cell['id']} leaks {marker!r}"
+
+
+@pytest.mark.parametrize("slug", lesson_slugs())
+def test_every_marked_cell_shows_the_output_recorded_for_its_code(slug):
+    notebook = notebook_from_source(COURSE_ROOT / "solutions" / slug / f"{slug}.py")
+    assert marked_cells(notebook), f"{slug}: no cell is marked {TAG!r}"
+    unrecorded = add_blocks(notebook, slug, COURSE_ROOT)
+    assert unrecorded == [], f"run python -m autograder build --record-expected {slug}"
+
+
+def test_an_edited_cell_loses_its_old_output_and_is_named(tmp_path):
+    (tmp_path / "solutions" / "00_demo").mkdir(parents=True)
+    old_source, new_source = "print(1.5)", "print(2.5)"
+    (tmp_path / "solutions" / "00_demo" / "expected_output.json").write_text(json.dumps({cell_key(old_source): "1.5\n"}))
+    notebook = _notebook((old_source, None), (new_source, None))
+    for cell in notebook.cells:
+        cell.metadata["tags"] = [TAG]
+    unrecorded = add_blocks(notebook, "00_demo", tmp_path)
+    assert unrecorded == [notebook.cells[2].id]
+    assert [cell.cell_type for cell in notebook.cells] == ["code", "markdown", "code"]
+    assert notebook.cells[1].source.startswith(HEADING) and "1.5" in notebook.cells[1].source
+
+
+@pytest.mark.parametrize("expected, printed, agree", [
+    ("loss 0.0130 after 9,100 steps", "loss 0.0131 after 9,100 steps", True),   # within 2 %
+    ("loss 0.013", "loss 0.014", True),                                          # one unit of the last digit
+    ("loss 0.013", "loss 0.0145", False),
+    ("ratio 2.5e-03", "ratio 2.7e-03", False),
+    ("after 9,100 steps", "after 9,400 steps", False),
+    ("verdict vanishing: nan", "verdict vanishing: nan", True),
+    ("verdict vanishing", "verdict exploding", False),
+])
+def test_printed_text_is_compared_word_for_word_and_number_by_number(expected, printed, agree):
+    assert (differences(expected, printed) == []) == agree
 
 
 @pytest.mark.parametrize("slug", lesson_slugs())

@@ -17,7 +17,7 @@ import keras  # noqa: E402  (after gradclinic.seed: quiet, seeded TensorFlow)
 import tensorflow as tf  # noqa: E402
 
 from autograder.lessons.l02_causes_and_detection import diagnose  # noqa: E402  (the reference: tests may)
-from gradclinic.diagnostics import GradientHealthMonitor  # noqa: E402
+from gradclinic.diagnostics import TINY_GRADIENT, GradientHealthMonitor, uniformly_tiny  # noqa: E402
 
 RNG = np.random.default_rng(0)
 
@@ -242,6 +242,36 @@ def test_verdict_is_the_diagnose_the_learner_passes():
     assert monitor.verdict() == "healthy" and seen[-1] == list(monitor.history["grad_norms"][-1])
     with pytest.raises(ValueError, match="diagnose must be a function"):
         GradientHealthMonitor(x, y, diagnose="vanishing")
+
+
+def test_uniformly_tiny_is_every_norm_finite_and_below_the_line():
+    assert uniformly_tiny([1e-26, 4e-27, 1e-20]) and not uniformly_tiny([1e-26, 1.0])
+    assert not uniformly_tiny([]) and not uniformly_tiny([float("nan"), 1e-30])
+    assert uniformly_tiny([0.5, 0.9], tiny=1.0) and TINY_GRADIENT == 1e-8
+
+
+def test_norms_of_a_vanished_gradient_do_not_underflow_and_raise_the_tiny_flag():
+    """Weights of scale 0.01 over 12 ReLU layers: gradient entries ~1e-25, whose float32 squares flush
+    to 0. The monitor sums in float64, so its norms equal the float64 norms of the float32 gradients."""
+    from matplotlib.figure import Figure
+
+    x, y = _data((16,), outputs=2, n=32)
+    tiny = keras.initializers.RandomNormal(stddev=0.01, seed=3)
+    model = keras.Sequential([keras.Input((16,))] + [keras.layers.Dense(16, activation="relu", kernel_initializer=tiny)
+                                                     for _ in range(12)] + [keras.layers.Dense(2, kernel_initializer=tiny)])
+    model.compile(keras.optimizers.SGD(0.1), "mse")
+    kernels = [layer.kernel for layer in model.layers]
+    grads = tape_gradients(model, x, y, kernels)
+    float32_norms = [float(tf.norm(g)) for g in grads]
+    assert float32_norms[0] == 0.0  # what a float32 norm reports: the squares underflowed
+    monitor = GradientHealthMonitor(x, y, every=1, diagnose=diagnose)
+    model.fit(x, y, epochs=1, batch_size=32, verbose=0, callbacks=[monitor])
+    norms = monitor.history["grad_norms"][0]
+    np.testing.assert_allclose(norms, [np.linalg.norm(g.astype(np.float64)) for g in grads], rtol=1e-6)
+    assert np.all(norms > 0) and monitor.tiny_everywhere() and monitor.summary()["tiny_everywhere"]
+    assert np.all(np.isfinite(monitor.history["update_ratio"][0]))  # the std is taken in float64 too
+    figure = monitor.report()
+    assert isinstance(figure, Figure) and "vanished everywhere" in figure._suptitle.get_text()
 
 
 def test_importing_the_module_does_not_import_tensorflow():

@@ -171,6 +171,62 @@ def test_gradient_norm_logger_that_breaks_is_reported():
     assert "NotImplementedError" in failures_on("GradientNormLogger", Broken, ["depth 1"])
 
 
+def _unknown_logger(kind):
+    """A wrong logger that matches no known mistake: its loss summed over the batch
+    (``"summed"``), or its norms taken after each epoch's *first* batch (``"first_batch"``)."""
+    import keras
+    import tensorflow as tf
+
+    class Logger(keras.callbacks.Callback):
+        def __init__(self, x, y):
+            super().__init__()
+            self.x, self.y, self.history = x, y, []
+
+        def _norms(self):
+            kernels = [layer.kernel for layer in self.model.layers if getattr(layer, "kernel", None) is not None]
+            with tf.GradientTape() as tape:
+                loss = self.model.compute_loss(x=self.x, y=self.y, y_pred=self.model(self.x, training=True))
+                if kind == "summed":
+                    loss = loss * len(self.x)
+            return [float(tf.norm(g)) for g in tape.gradient(loss, kernels)]
+
+        def on_train_batch_end(self, batch, logs=None):
+            if kind == "first_batch" and batch == 0:
+                self.history.append(self._norms())
+
+        def on_epoch_end(self, epoch, logs=None):
+            if kind == "summed":
+                self.history.append(self._norms())
+    return Logger
+
+
+def test_gradient_norm_logger_unknown_mistake_names_the_loss_scale():
+    message = failures_on("GradientNormLogger", _unknown_logger("summed"), ["sigmoid net with biases"])
+    assert "Likely cause" in message and "first entry that differs is epoch 1, layer 1 of 6" in message
+    assert "Every norm is 32 times the expected one (the batch size, 32: a loss summed over the batch)" in message
+    for known in ("biases are included", "order is reversed", "squared norms", "on_epoch_begin"):
+        assert known not in message
+
+
+def test_gradient_norm_logger_unknown_mistake_names_the_epoch():
+    message = failures_on("GradientNormLogger", _unknown_logger("first_batch"), ["sigmoid net with biases"])
+    assert "first entry that differs is epoch 1" in message and "after each epoch's training steps" in message
+    assert "times the expected one" not in message and "one per batch" not in message
+
+
+def test_gradient_norm_logger_unknown_mistake_names_a_later_epoch():
+    """The grader's locator alone: the first two epochs match, the third differs in one layer only."""
+    ex = exercise("GradientNormLogger")
+    end = np.array([[1.0, 2.0, 3.0]] * 3)
+    got = end.copy()
+    got[2, 1] = 5.0
+    assert "epoch 3, layer 2 of 3" in ex.locate(got, end, batch=4)
+    assert "earlier epochs match" in ex.locate(got, end, batch=4)
+    got = end.copy()
+    got[:, 2] *= 1.5
+    assert "Only layer 3's norm differs" in ex.locate(got, end, batch=4)
+
+
 def test_gradient_norm_logger_cases_cover_biases_conv_adam_and_depth_one():
     labels = " ".join(case.label for case in exercise("GradientNormLogger").cases("hidden"))
     for needed in ("with biases", "Conv2D", "Adam", "depth 1"):

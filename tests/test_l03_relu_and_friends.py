@@ -391,3 +391,21 @@ def test_half_active_at_init_and_a_big_step_kills_units_for_good():
     leaky.compile(optimizer=keras.optimizers.SGD(learning_rate=30.0), loss="sparse_categorical_crossentropy")
     leaky.train_on_batch(digits.x_train[:128], digits.y_train[:128])
     assert l03.dead_units(leaky, digits.x_train).sum() == 0
+
+
+def test_only_plain_sgd_stops_when_the_gradient_does():
+    """One weight, gradient 1 once, then 0: plain SGD stops; momentum 0.9 drifts 9 first steps
+    more (0.9 + 0.9² + …); Adam a few."""
+    import keras
+
+    def drift(optimizer, quiet_steps=300):
+        weight = keras.Variable(np.zeros(1, "float32"))
+        optimizer.apply([np.ones(1, "float32")], [weight])
+        first = float(weight.numpy()[0])
+        for _ in range(quiet_steps):
+            optimizer.apply([np.zeros(1, "float32")], [weight])
+        return (float(weight.numpy()[0]) - first) / first
+
+    assert drift(keras.optimizers.SGD(0.1)) == 0.0
+    assert abs(drift(keras.optimizers.SGD(0.1, momentum=0.9)) - 9.0) < 1e-3
+    assert 1.0 < drift(keras.optimizers.Adam(0.001)) < 20.0

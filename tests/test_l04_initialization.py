@@ -71,7 +71,7 @@ def test_seed_001s_stddev_is_the_weights_not_the_normal_keras_truncates():
     assert np.abs(weights).max() <= 2 * target / C * (1 + 1e-6)
     rng = np.random.default_rng(0)
     literal = rng.normal(0, target, 400_000)
-    literal = literal[np.abs(literal) <= 2 * target]  # the common description read literally: σ = target, cut at 2σ
+    literal = literal[np.abs(literal) <= 2 * target]  # the ambiguous description's other reading: σ = target before the cut
     assert abs(literal.std() / target - C) < 0.01
     assert abs(rng.normal(0, target / C, 400_000).std() / target - 1 / C) < 0.01  # ÷0.8796 without the cut
 
@@ -386,6 +386,31 @@ def test_glorot_bengio_uniform_heuristic_shrinks_and_glorot_holds():
     assert heuristic[-1] / heuristic[0] < 0.13
     assert np.all(np.diff(glorot) < 0) and 0.4 < glorot[-1] / glorot[0] < 0.6  # holds far better, drifts
     assert np.all(np.abs(pytorch_gain[2:] / pytorch_gain[2] - 1) < 0.05)  # with γ = 5/3 it settles
+
+
+def _tanh_forward_backward_stds(kernels, rng):
+    """The notebook's forward_backward_stds: std of a[l], of ∂loss/∂a[l] and of ∂loss/∂W[l] per layer."""
+    a = [rng.standard_normal((1000, kernels[0].shape[0]))]
+    for kernel in kernels:
+        a.append(np.tanh(a[-1] @ kernel))
+    error, errors, weight_gradients = rng.standard_normal(a[-1].shape), [], []
+    for layer in reversed(range(len(kernels))):
+        errors.append(error.std())
+        error_z = error * (1 - a[layer + 1] ** 2)
+        weight_gradients.append((a[layer].T @ error_z).std())
+        error = error_z @ kernels[layer].T
+    return np.array([x.std() for x in a[1:]]), np.array(errors[::-1]), np.array(weight_gradients[::-1])
+
+
+def test_weight_gradients_stay_level_while_the_backpropagated_error_shrinks():
+    """Glorot & Bengio 2010, §4.2.1, as lesson 04 shows it: with U[±1/√n] (nearly linear tanh) the
+    error ∂loss/∂a shrinks toward the input as the activations shrink toward the output, and the
+    weight gradients, their product, are level."""
+    rng = np.random.default_rng(0)
+    for init, shrink in ((l04.uniform_inv_sqrt_n, 0.15), (l04.glorot_uniform, 0.7)):
+        forward, errors, weight_gradients = _tanh_forward_backward_stds([init((500, 500), rng) for _ in range(5)], rng)
+        assert forward[-1] / forward[0] < shrink and errors[0] / errors[-1] < shrink
+        assert np.all(np.abs(weight_gradients / weight_gradients[-1] - 1) < 0.2)  # level within 20 %
 
 
 def _relu_second_moments(depth, width, initializer, rng):

@@ -221,9 +221,10 @@ def test_gradient_ratio_collapses_for_plain_and_holds_for_residual(digits):
 def test_residual_twin_trains_and_plain_twin_stays_near_chance(digits):
     import keras
 
-    accuracy = {}
-    for residual in (False, True):
-        keras.utils.set_random_seed(1)
-        accuracy[residual] = train_curves(l06.residual_mlp(64, 12, 32, 10, residual), digits, 4)["val_accuracy"]
-    assert accuracy[False][-1] < 0.25
-    assert accuracy[True][-1] > 0.7
+    for seed in (1, 2, 3):  # the notebook's three runs: the claim holds in each
+        accuracy = {}
+        for residual in (False, True):
+            keras.utils.set_random_seed(seed)
+            accuracy[residual] = train_curves(l06.residual_mlp(64, 12, 32, 10, residual), digits, 4)["val_accuracy"]
+        assert accuracy[False][-1] < 0.25, seed
+        assert accuracy[True][-1] > 0.7, seed

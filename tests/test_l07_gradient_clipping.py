@@ -320,10 +320,17 @@ def test_seed_003_net_explodes_without_clipping_and_stays_finite_with_it(lesson)
         assert len(losses) == lesson["TRAIN_STEPS"] == 40 and np.isfinite(losses).all(), name
         assert losses.max() < 20, name
         assert np.median(norms) > 1.0, f"{name}: the raw gradient should stay above the threshold"
-    global_losses, per_tensor_losses = runs["SGD 0.1, global_clipnorm=1"][0], runs["SGD 0.1, clipnorm=1"][0]
-    assert global_losses[-10:].mean() < 0.5 * global_losses[0]
-    assert global_losses[-10:].mean() < per_tensor_losses[-10:].mean()
-    assert np.std(np.diff(np.log(global_losses))) < np.std(np.diff(np.log(per_tensor_losses)))  # smoother
+    seed_runs, seeds, jagged = lesson["seed_runs"], lesson["RUN_SEEDS"], lesson["jaggedness"]
+    assert len(seeds) >= 3  # the comparison rests on several runs, not one
+    for seed in seeds:  # every run: no clipping blows up, global clipping ends lower than per-tensor
+        assert not np.isfinite(seed_runs["SGD 0.1, no clipping", seed][0][-1]), seed
+        global_losses, per_tensor_losses = (seed_runs["SGD 0.1, global_clipnorm=1", seed][0],
+                                            seed_runs["SGD 0.1, clipnorm=1", seed][0])
+        assert global_losses[-10:].mean() < 0.5 * global_losses[0], seed
+        assert global_losses[-10:].mean() < per_tensor_losses[-10:].mean(), seed
+    # smoother in the median (the notebook says the ranges overlap)
+    assert (np.median([jagged(seed_runs["SGD 0.1, global_clipnorm=1", s][0]) for s in seeds])
+            < np.median([jagged(seed_runs["SGD 0.1, clipnorm=1", s][0]) for s in seeds]))
 
 
 @pytest.mark.slow

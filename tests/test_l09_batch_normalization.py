@@ -177,6 +177,46 @@ def test_bad_input_must_be_refused():
         assert any(refused in f for f in failures), refused
 
 
+def _unknown_slip(quantity):
+    """A wrong batchnorm_forward that matches no catalogued mistake, wrong in ``quantity`` only."""
+    right = learner()
+
+    def batchnorm_forward(x, gamma, beta, moving_mean, moving_var, training, momentum=0.99, epsilon=1e-3):
+        x = np.asarray(x, float)
+        if not training:
+            if quantity == "inference":  # normalises with a variance 10 % too large
+                return right(x, gamma, beta, moving_mean, np.asarray(moving_var) * 1.1, False, momentum, epsilon)[0], \
+                    np.asarray(moving_mean, float), np.asarray(moving_var, float)
+            return right(x, gamma, beta, moving_mean, moving_var, training, momentum, epsilon)
+        axes = tuple(range(x.ndim - 1))
+        mean, var = x.mean(axis=axes), x.var(axis=axes)
+        n = x.size // x.shape[-1]
+        if quantity == "mean":  # a trimmed mean: the batch's extremes left out
+            mean = (x.sum(axis=axes) - x.max(axis=axes) - x.min(axis=axes)) / (n - 2) if n > 2 else mean
+        if quantity == "variance":  # divided by n + 1
+            var = var * n / (n + 1)
+        x_hat = (x - mean) / np.sqrt(var + (2 * epsilon if quantity == "x̂" else epsilon))
+        y = np.asarray(gamma) * x_hat + np.asarray(beta) * (1.5 if quantity == "scale and shift" else 1.0)
+        keep = momentum ** 2 if quantity == "update" else momentum
+        return y, np.asarray(moving_mean) * keep + mean * (1 - keep), np.asarray(moving_var) * keep + var * (1 - keep)
+    return batchnorm_forward
+
+
+@pytest.mark.parametrize("quantity, named", [
+    ("update", "the moving-average update"), ("mean", "the batch mean μ_B"), ("variance", "the batch variance σ²_B"),
+    ("x̂", "the normalised x̂"), ("scale and shift", "the scale and shift"), ("inference", "inference mode")])
+def test_an_unknown_mistake_is_told_which_quantity_first_differs(quantity, named):
+    report = report_of(_unknown_slip(quantity))
+    first = report.split("\n- ")[1]
+    assert "the first quantity that differs is " + named in first, report[:1500]
+    assert not any(text in report for text in l09.MISTAKES.values())  # no catalogued mistake claimed
+
+
+def test_a_known_mistake_leads_the_report_before_the_quantity_it_isolates():
+    first = report_of(learner(eps="outside")).split("\n- ")[1]
+    assert "outside the square root" in first
+
+
 def test_returning_something_else_than_three_arrays_is_explained():
     message = report_of(lambda *args, **kwargs: learner()(*args, **kwargs)[0])
     assert "return the three arrays" in message

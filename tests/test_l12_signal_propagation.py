@@ -371,3 +371,92 @@ def test_orthogonal_weights_keep_the_jacobian_spectrum_narrow():
 
 def test_orthogonal_in_float32_passes():
     check("orthogonal", lambda shape, rng, gain=1.0: l12.orthogonal(shape, rng, gain).astype("float32"))
+
+
+# -- a wrong answer that matches no known mistake is located -----------------------------------
+def _first_failure(name, learner):
+    return failure_of(name, learner).split("\n- ")[1]
+
+
+def _length_map_slip(where):
+    """length_map wrong in ``where`` only, in a way no catalogued mistake describes."""
+    weights = WEIGHTS * (1.02 if where == "weights" else 1.0)
+
+    def learner(q, sigma_w, sigma_b, phi):
+        q = np.asarray(q, dtype=float)
+        if sigma_w < 0 or sigma_b < 0 or np.any(q < 0) or not np.all(np.isfinite(q)):
+            raise ValueError("negative")
+        values = phi(np.sqrt(q)[..., None] * NODES) ** 2
+        if where == "average":  # the nodes' values clipped to 0.9 before averaging
+            values = np.minimum(values, 0.9)
+        factor = sigma_w ** 2 * (1.1 if where == "sigma_w" and sigma_w > 1 else 1.0)
+        bias = sigma_b ** 2 * (1.1 if where == "sigma_b" else 1.0)
+        result = factor * (values @ weights) + bias
+        if where == "array" and q.ndim == 2:
+            result = result[:, ::-1]  # each row in the wrong order
+        return result
+    return learner
+
+
+@pytest.mark.parametrize("where, named", [("weights", "the normalisation of the quadrature weights"),
+                                          ("average", "the Gaussian average"), ("sigma_w", "the factor σ_w²"),
+                                          ("sigma_b", "the bias term σ_b²"), ("array", "the map of an array q")])
+def test_length_map_unknown_mistake_is_told_which_quantity_first_differs(where, named):
+    first = _first_failure("length_map", _length_map_slip(where))
+    assert f"The first quantity that differs is {named}" in first, first
+
+
+def _chi1_slip(where):
+    def learner(sigma_w, sigma_b, phi):
+        q_star = l12.fixed_point_q(sigma_w, sigma_b, phi) * (1.3 if where == "q*" else 1.0)
+        x = np.sqrt(q_star) * NODES
+        slope = (phi(x + l12.FD_STEP) - phi(x - l12.FD_STEP)) / (2 * l12.FD_STEP)
+        if where == "slope":  # slopes capped at 0.9
+            slope = np.minimum(slope, 0.9)
+        factor = sigma_w ** (2.1 if where == "sigma_w" else 2.0)
+        return float(factor * (slope ** 2 @ WEIGHTS))
+    return learner
+
+
+@pytest.mark.parametrize("where, named", [("slope", "the average of the squared slope"), ("sigma_w", "the factor σ_w²"),
+                                          ("q*", "the fixed point q*")])
+def test_chi1_unknown_mistake_is_told_which_quantity_first_differs(where, named):
+    first = _first_failure("chi1", _chi1_slip(where))
+    assert f"The first quantity that differs is {named}" in first, first
+
+
+def _orthogonal_slip(where):
+    right = _orthogonal_variant()
+
+    def learner(shape, rng, gain=1.0):
+        shape = tuple(shape)
+        w = right(shape, rng, gain)
+        rows, cols = math.prod(shape[:-1]), shape[-1]
+        if where == "orthogonality":  # a touch of noise: nearly, not exactly, orthogonal
+            w = w + 1e-3 * gain * rng.standard_normal(w.shape)
+        if where == "gain" and gain != 1:
+            w = w * (gain + 0.5) / gain
+        if where == "tall" and len(shape) == 2 and rows > cols:
+            w = w * np.linspace(0.9, 1.1, cols)
+        if where == "wide" and rows < cols:
+            w = w * np.linspace(0.9, 1.1, cols)
+        if where == "flattening" and len(shape) > 2:
+            w = w.reshape(-1)[::-1].reshape(shape)  # flattened in another order, and not orthogonal
+            w = w * np.linspace(0.9, 1.1, w.shape[-1])
+        return w
+    return learner
+
+
+@pytest.mark.parametrize("where, named", [("orthogonality", "orthogonality itself"), ("gain", "the gain"),
+                                          ("tall", "a tall kernel"), ("wide", "a wide kernel"),
+                                          ("flattening", "the flattening")])
+def test_orthogonal_unknown_mistake_is_told_which_quantity_first_differs(where, named):
+    first = _first_failure("orthogonal", _orthogonal_slip(where))
+    assert f"The first quantity that differs is {named}" in first, first
+
+
+def test_a_known_mistake_is_named_beside_the_quantity_it_isolates():
+    first = _first_failure(
+        "length_map", _validated(lambda q, w, b, phi: w * _mean(phi(np.sqrt(q)[..., None] * NODES) ** 2) + b))
+    assert "Likely cause: σ_w and σ_b are standard deviations" in first
+    assert "The first quantity that differs is the factor σ_w²" in first

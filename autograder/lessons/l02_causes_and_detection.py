@@ -347,9 +347,40 @@ class GradientNormLoggerExercise(Exercise):
         for values, misconception in named:
             if allclose(array, values, **self.TOLERANCE):
                 fail(self.name, case, end, got, misconception)
-        fail(self.name, case, end, got, "compute the gradient of the model's compiled loss, "
-             "self.model.compute_loss(x=…, y=…, y_pred=self.model(x, training=True)), on the (x, y) "
-             "given to the constructor, after each epoch.")
+        fail(self.name, case, end, got, self.locate(array, end, len(case.args[0])))
+
+    def locate(self, got, end, batch):
+        """For an answer that matches no known mistake: which quantity first differs — every
+        norm by one factor (the loss's scale), the first epoch's list (the moment of logging)
+        or one layer's norm (which kernel) — with the first differing entry, epoch then layer."""
+        wrong = ~np.isclose(got, end, **self.TOLERANCE)
+        epoch, layer = (int(i) for i in np.argwhere(wrong)[0])
+        where = (f"the first entry that differs is epoch {epoch + 1}, layer {layer + 1} of {end.shape[1]} "
+                 f"(counting layers with a kernel, input side first): expected {end[epoch, layer]:.6g}, "
+                 f"got {got[epoch, layer]:.6g}. ")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            factors = got / end
+        factors = factors[np.isfinite(factors) & (end != 0)]
+        if factors.size and np.all(np.isfinite(got)) and np.allclose(factors, factors[0], rtol=1e-3) \
+                and not np.isclose(factors[0], 1.0, rtol=1e-3):
+            summed = f" (the batch size, {batch}: a loss summed over the batch)" if np.isclose(factors[0], batch) else ""
+            return (where + f"Every norm is {factors[0]:.4g} times the expected one{summed}, in every epoch and "
+                    "layer, so the kernels and the moment are right and the loss is scaled differently: "
+                    "differentiate self.model.compute_loss(x=…, y=…, y_pred=self.model(x, training=True)), "
+                    "the compiled loss averaged over the batch, not a sum or a loss of your own.")
+        if np.all(wrong[:, layer]) and not np.any(np.delete(wrong, layer, axis=1)):
+            return (where + f"Only layer {layer + 1}'s norm differs, in every epoch: check which variable "
+                    "you take for that layer (its kernel, layer.kernel) and how you take its norm.")
+        if epoch > 0:
+            return (where + "The earlier epochs match: the loss and the kernels are right, and the norms "
+                    f"of epoch {epoch + 1} are not those of the model after that epoch's training. Compute "
+                    "them from self.model in on_epoch_end, every epoch, on the (x, y) given to the constructor.")
+        if not np.any(np.delete(wrong, 0, axis=0)):
+            return (where + "Only the first epoch's norms differ: they should be those of the model after "
+                    "epoch 1's training steps, computed in on_epoch_end.")
+        return (where + "Compute the gradient of the model's compiled loss, self.model.compute_loss(x=…, y=…, "
+                "y_pred=self.model(x, training=True)), on the (x, y) given to the constructor, after each "
+                "epoch's training steps (in on_epoch_end).")
 
 
 @register

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from autograder.exercise import Case, CheckFailed, Exercise, KerasModelArg, allclose, as_float_array, fail
+from autograder.exercise import Case, CheckFailed, Exercise, KerasModelArg, allclose, as_float_array, fail, short
 from autograder.registry import register
 from gradclinic.case_models import linear_recurrence_model  # noqa: F401 (the tests use it)
 
@@ -111,6 +111,72 @@ def _gru_case(label, batch, input_dim, units, rng):
     return Case(label, (x_t, h_prev) + gru_weights(input_dim, units, rng))
 
 
+# -- cases that isolate one quantity of the step ---------------------------------------------
+# Each sets some weight blocks to zero or saturates a gate (a bias of ±30: σ = 1 − 1e-13 or
+# 1e-13), so that h_t shows one intermediate quantity alone; ordered as the step computes them.
+ISOLATING = "isolating"
+SATURATE = 30.0
+
+
+def isolating_cases(rng, batch=4, input_dim=3, units=3):
+    """[(quantity, Case)]: cases whose h_t depends, given the quantities before it, on one
+    quantity only — z, r, the candidate h̃ (with r saturated at 1, then at 0) and the blend."""
+    z, r, h = slice(0, units), slice(units, 2 * units), slice(2 * units, 3 * units)
+
+    def case(what, quantity, edit):
+        x_t = rng.normal(size=(batch, input_dim)).astype("float32")
+        h_prev = rng.uniform(-1, 1, size=(batch, units)).astype("float32")
+        kernel, recurrent_kernel, bias = (w.copy() for w in gru_weights(input_dim, units, rng))
+        edit(kernel, recurrent_kernel, bias)
+        return quantity, Case(f"{ISOLATING} {quantity}: {what}", (x_t, h_prev, kernel, recurrent_kernel, bias))
+
+    def no_candidate(kernel, recurrent_kernel, bias):  # h̃ = tanh(0) = 0, so h_t = z ⊙ h_prev
+        kernel[:, h], recurrent_kernel[:, h], bias[:, h] = 0, 0, 0
+
+    def candidate_shows_r(kernel, recurrent_kernel, bias):  # z ≈ 0 and h̃ = tanh(r ⊙ 1), so h_t = tanh(r)
+        kernel[:, z], recurrent_kernel[:, z], bias[:, z] = 0, 0, 0
+        bias[0, z] = -SATURATE
+        kernel[:, h], recurrent_kernel[:, h], bias[0, h], bias[1, h] = 0, 0, 0, 1
+
+    def reset_open(kernel, recurrent_kernel, bias):  # z ≈ 0, r ≈ 1: h_t = tanh(x·W_h + b_in,h + h_prev·U_h + b_rec,h)
+        kernel[:, z], recurrent_kernel[:, z], bias[:, z] = 0, 0, 0
+        kernel[:, r], recurrent_kernel[:, r], bias[:, r] = 0, 0, 0
+        bias[0, z], bias[0, r] = -SATURATE, SATURATE
+
+    def reset_shut(kernel, recurrent_kernel, bias):  # z ≈ 0, r ≈ 0: h_t = tanh(x·W_h + b_in,h)
+        reset_open(kernel, recurrent_kernel, bias)
+        bias[0, r] = -SATURATE
+
+    def known_gate(kernel, recurrent_kernel, bias):  # z = σ(bias[0, z]) alone, r ≈ 1: the blend of h_prev and h̃
+        reset_open(kernel, recurrent_kernel, bias)
+        bias[0, z] = np.linspace(-1.5, 1.5, units)
+
+    return [
+        case("the candidate's weights and biases zero, so h̃ = 0 and h_t = z ⊙ h_prev", "z", no_candidate),
+        case("z shut (≈ 0), the candidate's weights zero and its recurrent bias 1, so h_t = h̃ = tanh(r)", "r",
+             candidate_shows_r),
+        case("z shut (≈ 0) and r open (≈ 1), so h_t = h̃ = tanh(x_t·W_h + b_in,h + h_prev·U_h + b_rec,h)",
+             "h̃ (r = 1)", reset_open),
+        case("z shut (≈ 0) and r shut (≈ 0), so h_t = h̃ = tanh(x_t·W_h + b_in,h)", "h̃ (r = 0)", reset_shut),
+        case("z = σ(bias[0, z-block]) known, r open (≈ 1), so h_t = z ⊙ h_prev + (1 − z) ⊙ h̃", "blend",
+             known_gate),
+    ]
+
+
+WHERE_IT_DIFFERS = {
+    "z": "the update gate z = σ(x_t·W_z + b_in,z + h_prev·U_z + b_rec,z), from the FIRST block of columns of "
+         "kernel, recurrent_kernel and both bias rows (here h̃ = 0, so h_t = z ⊙ h_prev shows z alone).",
+    "r": "the reset gate r = σ(x_t·W_r + b_in,r + h_prev·U_r + b_rec,r), from the SECOND block of columns "
+         "(here z ≈ 0 and the candidate's recurrent block is the constant 1, so h_t = tanh(r) shows r alone).",
+    "h̃ (r = 1)": "the candidate h̃ = tanh(x_t·W_h + b_in,h + r ⊙ (h_prev·U_h + b_rec,h)), from the THIRD block "
+                 "of columns (here z ≈ 0 and r ≈ 1, so h_t = tanh(x_t·W_h + b_in,h + h_prev·U_h + b_rec,h)).",
+    "h̃ (r = 0)": "the candidate h̃: r must multiply only its recurrent part h_prev·U_h + b_rec,h (here z ≈ 0 "
+                 "and r ≈ 0, so h_t = tanh(x_t·W_h + b_in,h): the input part stays).",
+    "blend": "the final blend h_t = z ⊙ h_prev + (1 − z) ⊙ h̃ (here z is known from its bias alone and "
+             "r ≈ 1; z, r and h̃ passed the cases that isolate them).",
+}
+
+
 @register
 class GruStep(Exercise):
     name = "gru_step"
@@ -141,6 +207,7 @@ class GruStep(Exercise):
         cases = [_gru_case(f"random: batch {b}, input_dim {d}, units {u}", b, d, u, rng)
                  for b, d, u in [(1, 4, 3), (3, 1, 1), (1, 1, 1), (8, 6, 7), (2, 5, 16), (5, 2, 2)]]
         x_t, h_prev, kernel, recurrent_kernel, bias = _gru_case("", 3, 2, 4, rng).args
+        cases += [case for _, case in isolating_cases(np.random.default_rng(1015))]
         cases += [
             Case("a bias of shape (3·units,), the reset_after=False layout",
                  (x_t, h_prev, kernel, recurrent_kernel, bias[0]), raises="ValueError"),
@@ -164,10 +231,26 @@ class GruStep(Exercise):
                  f"shape {expected.shape} here.")
         if allclose(array, expected, rtol=1e-5, atol=1e-5):
             return
+        if case.label.startswith(ISOLATING):
+            quantity = case.label[len(ISOLATING) + 1:].partition(":")[0]
+            raise CheckFailed(f"{self.name}({case.label}): expected {short(expected)}, got {short(got)}.\n"
+                              f"  Where it first goes wrong: the first quantity that differs is "
+                              f"{WHERE_IT_DIFFERS[quantity]}")
         for mistake, misconception in GRU_MISTAKES.items():
             if allclose(array, gru_step(*case.args, _mistake=mistake), rtol=1e-5, atol=1e-5):
                 fail(self.name, case, expected, got, misconception)
         fail(self.name, case, expected, got)
+
+
+    def verdicts(self, cases, answers, answer_store, part="hidden"):
+        """As :meth:`Exercise.verdicts`; then, unless a known mistake was named, the first failing
+        isolating case leads: it says which quantity of the step (z, r, h̃, blend) first differs."""
+        failures = super().verdicts(cases, answers, answer_store, part=part)
+        isolating = [m for m in failures if m.startswith(f"{self.name}({ISOLATING} ")]
+        others = [m for m in failures if m not in isolating]
+        if not isolating or any("Likely cause" in m for m in others):
+            return others + isolating
+        return isolating[:1] + others + isolating[1:]
 
 
 # -- timestep_gradient_norms ---------------------------------------------------------------

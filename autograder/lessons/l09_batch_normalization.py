@@ -12,6 +12,15 @@ The judges recognise the mistakes people really bring: PyTorch's conventions (un
 variance for the running average, ``momentum`` weighting the *new* batch), ε outside the square
 root or missing, statistics over the wrong axis, batch statistics (or updates) at inference,
 and a forgotten or swapped γ/β; each failure names its misconception.
+
+A wrong answer that matches none of them is still located: the *isolating* cases (label
+``"isolating <quantity>: …"``) each check one quantity of the computation, read from the outputs
+where the inputs make it visible — a batch of identical examples shows the moving-average update
+alone (its mean is that example, its variance 0, however computed); with momentum = 0.5 the moving statistics are (moving +
+batch)/2 whichever way momentum is read, so they show the batch mean and variance; with γ = 1 and
+β = 0, y is x̂. The first isolating case that fails, in the order of the computation (batch mean,
+update, batch mean, batch variance, x̂, scale and shift, inference), leads the report and says
+which quantity first differs.
 """
 
 import numbers
@@ -131,6 +140,65 @@ MISTAKES = {
 }
 
 
+GENERIC = {  # what a wrong part is when no misconception explains it
+    0: "y = γ·(x − μ)/√(σ² + ε) + β, with the batch's μ and biased σ² in training and the moving "
+       "statistics in inference.",
+    1: "in training, new_moving_mean = moving_mean·momentum + batch_mean·(1 − momentum); in "
+       "inference, moving_mean unchanged.",
+    2: "in training, new_moving_var = moving_var·momentum + batch_var·(1 − momentum) with the "
+       "biased batch variance; in inference, moving_var unchanged.",
+}
+
+# -- isolating cases: one quantity each, in the order the computation makes them --------------
+ISOLATING = "isolating"
+WHERE_IT_DIFFERS = {
+    "moving-average update": "the moving-average update: new = moving·momentum + batch·(1 − momentum), momentum "
+                             "weighting the OLD value (here every example is the same, so the batch mean is that "
+                             "example and the batch variance 0, however they are computed).",
+    "batch mean": "the batch mean μ_B, each feature's mean over every axis but the last (read from "
+                  "new_moving_mean: with momentum = 0.5 it is (moving_mean + μ_B)/2).",
+    "batch variance": "the batch variance σ²_B, each feature's biased variance (divide by n) over every axis but "
+                      "the last (read from new_moving_var: with momentum = 0.5 it is (moving_var + σ²_B)/2; the "
+                      "batch mean passed).",
+    "x̂": "the normalised x̂ = (x − μ_B)/√(σ²_B + ε), ε inside the root (here γ = 1 and β = 0, so y is x̂; "
+          "the batch mean and variance passed).",
+    "scale and shift": "the scale and shift y = γ·x̂ + β, per feature (x̂ passed the case with γ = 1, β = 0).",
+    "inference": "inference mode (training=False): x̂ = (x − moving_mean)/√(moving_var + ε), and the moving "
+                 "statistics come back unchanged (training mode passed).",
+}
+
+
+def _isolated(quantity, case, parts):
+    """The quantity ``quantity`` as ``parts`` = (y, new_moving_mean, new_moving_var) of the
+    isolating ``case`` show it."""
+    y, new_mean, new_var = parts
+    moving_mean, moving_var = (np.asarray(v, float) for v in case.args[3:5])
+    return {"batch mean": lambda: 2 * new_mean - moving_mean, "batch variance": lambda: 2 * new_var - moving_var,
+            "x̂": lambda: y, "scale and shift": lambda: y, "moving-average update": lambda: np.stack([new_mean, new_var]),
+            "inference": lambda: np.concatenate([np.ravel(y), new_mean, new_var])}[quantity]()
+
+
+def _isolating_cases():
+    rng = np.random.default_rng(1019)
+    x = _batch(rng, (10, 4))
+    gamma, beta, moving_mean, moving_var = _parameters(rng, 4)
+    unit = (np.ones(4), np.zeros(4))
+    constant = np.tile(x[:1], (6, 1))  # six identical examples: μ_B = that example, σ²_B = 0
+    unit_training = "training, momentum=0.5, γ=1, β=0"
+    # quantity → (what the case is, its arguments, momentum), in the order the computation makes them
+    setups = {
+        "moving-average update": ("six identical examples, training, momentum=0.9",
+                                  (constant, gamma, beta, moving_mean, moving_var, True), 0.9),
+        "batch mean": (unit_training, (x, *unit, moving_mean, moving_var, True), 0.5),
+        "batch variance": (unit_training, (x, *unit, moving_mean, moving_var, True), 0.5),
+        "x̂": (unit_training, (x, *unit, moving_mean, moving_var, True), 0.5),
+        "scale and shift": ("training, momentum=0.5", (x, gamma, beta, moving_mean, moving_var, True), 0.5),
+        "inference": ("inference", (x, gamma, beta, moving_mean, moving_var, False), 0.9),
+    }
+    return [Case(f"{ISOLATING} {quantity}: a ({len(arguments[0])}, 4) batch, {what}", arguments, {"momentum": momentum})
+            for quantity, (what, arguments, momentum) in setups.items()]  # in WHERE_IT_DIFFERS's order
+
+
 # -- cases ------------------------------------------------------------------------------------
 def _parameters(rng, features, var_scale=1.0):
     """Random γ, β (as after some training), moving mean and a positive moving variance."""
@@ -208,7 +276,7 @@ def _hidden_cases():
         ("x of shape (3,), one dimension only", (x[0], gamma, beta, moving_mean, moving_var, True), {}),
     ]
     cases += [Case(f"bad input: {label}", args, kwargs, raises="ValueError") for label, args, kwargs in bad]
-    return cases
+    return cases + _isolating_cases()
 
 
 @register
@@ -285,21 +353,32 @@ class BatchnormForward(Exercise):
                         "the batch, i.e. every axis but the last (not over the features), and keep no extra "
                         "dimensions (keepdims=False).")
                 fail(self.name, case, f"{part} of shape {want.shape}", f"shape {shape}", hint)
+        if case.label.startswith(ISOLATING):  # this case checks its one quantity only
+            quantity = case.label[len(ISOLATING) + 1:].partition(":")[0]
+            got_quantity, want = (_isolated(quantity, case, parts) for parts in (arrays, expected))
+            if not self._close(got_quantity, want):
+                fail(self.name, case, want, got_quantity, f"the first quantity that differs is "
+                     f"{WHERE_IT_DIFFERS[quantity]}")
+            return
         wrong = [i for i, (array, want) in enumerate(zip(arrays, expected)) if not self._close(array, want)]
         if not wrong:
             return
         misconception = self._name_the_mistake(case, arrays, wrong)
         index = wrong[0]
-        if misconception is None:
-            misconception = {
-                0: "y = γ·(x − μ)/√(σ² + ε) + β, with the batch's μ and biased σ² in training and the moving "
-                   "statistics in inference.",
-                1: "in training, new_moving_mean = moving_mean·momentum + batch_mean·(1 − momentum); in "
-                   "inference, moving_mean unchanged.",
-                2: "in training, new_moving_var = moving_var·momentum + batch_var·(1 − momentum) with the "
-                   "biased batch variance; in inference, moving_var unchanged.",
-            }[index]
-        fail(self.name, case, expected[index], arrays[index], f"({PARTS[index]} is off) {misconception}")
+        fail(self.name, case, expected[index], arrays[index], f"({PARTS[index]} is off) "
+             f"{misconception or GENERIC[index]}")
+
+    def verdicts(self, cases, answers, answer_store, part="hidden"):
+        """As :meth:`Exercise.verdicts`; then, unless a known mistake was named, the first failing
+        isolating case leads: it says which quantity (moving-average update, batch mean, variance,
+        x̂, scale and shift, inference) first differs."""
+        failures = super().verdicts(cases, answers, answer_store, part=part)
+        isolating = [m for m in failures if m.startswith(f"{self.name}({ISOLATING} ")]
+        others = [m for m in failures if m not in isolating]
+        named = any(text in m for m in others for text in MISTAKES.values())
+        if not isolating or named:
+            return others + isolating
+        return isolating[:1] + others + isolating[1:]
 
     @staticmethod
     def _close(array, want):

@@ -28,6 +28,13 @@ fixed seeds. With F the flattened kernel divided by gain, m × n its larger and 
   (a false failure below 1e-9 · n per case). A Q built from uniform [0, 1) numbers fails it.
 
 Two cases share one seed: a function that ignores ``rng`` returns two different matrices there.
+
+A wrong answer that matches no known mistake is still located. ``length_map``, ``chi1`` and
+``orthogonal`` each have *isolating* cases (label ``"isolating <quantity>: …"``), chosen so that,
+given the quantities before it, the answer depends on one quantity only — e.g. q = 0 with the
+sigmoid shows only the quadrature weights' normalisation (E[σ(0)²] = ¼ whatever the nodes); ReLU
+shows E[φ'²] = ½ whatever q*; a square kernel with gain 1 shows orthogonality alone. The first
+one that fails, in the order of the computation, leads the report and names the quantity.
 """
 
 import math
@@ -185,9 +192,50 @@ def _iterate(sigma_w, sigma_b, phi, steps, start=1.0):
     return q
 
 
+# -- locating a wrong answer ----------------------------------------------------------------
+ISOLATING = "isolating"
+
+
+def isolating(quantity, what, args, kwargs=None):
+    """A case that isolates ``quantity`` (a key of the exercise's ``where_it_differs``)."""
+    return Case(f"{ISOLATING} {quantity}: {what}", args, kwargs or {})
+
+
+class _Locating(Exercise):
+    """An exercise whose isolating cases add, when they fail, the quantity they isolate to the
+    judge's own message (which names a known mistake when it sees one); the first failing one
+    leads the report. ``where_it_differs`` maps each quantity to what it is."""
+
+    where_it_differs = {}
+
+    def judge(self, case, got, expected):
+        try:
+            self.judge_value(case, got, expected)
+        except CheckFailed as failure:
+            if not case.label.startswith(ISOLATING):
+                raise
+            quantity = case.label[len(ISOLATING) + 1:].partition(":")[0]
+            raise CheckFailed(f"{failure}\n  The first quantity that differs is "
+                              f"{self.where_it_differs[quantity]}") from None
+
+    def judge_value(self, case, got, expected):
+        raise NotImplementedError
+
+    def verdicts(self, cases, answers, answer_store, part="hidden"):
+        failures = super().verdicts(cases, answers, answer_store, part=part)
+        first = [m for m in failures if m.startswith(f"{self.name}({ISOLATING} ")][:1]
+        return first + [m for m in failures if m not in first]
+
+
 # -- exercises -----------------------------------------------------------------------------
+LENGTH_MAP_GENERIC = ("the map is σ_w²·E_z[φ(√q·z)²] + σ_b², the mean over hermegauss(N_QUAD)'s nodes with "
+                      "normalised weights.")
+CHI1_GENERIC = ("χ₁ = σ_w²·E_z[φ'(√q*·z)²] with q* = fixed_point_q(σ_w, σ_b, φ) and φ' by a central difference "
+                "with step FD_STEP.")
+
+
 @register
-class LengthMap(Exercise):
+class LengthMap(_Locating):
     name = "length_map"
     code_imports = PHI_IMPORTS
 
@@ -224,12 +272,33 @@ class LengthMap(Exercise):
             Case("a negative q=-0.5", (-0.5, 1.0, 0.0, TANH), raises="ValueError"),
             Case("a negative σ_w=-1.5", (1.0, -1.5, 0.0, TANH), raises="ValueError"),
         ]
-        return cases
+        return cases + [
+            isolating("weights", "q=0, sigmoid, σ_w=1, σ_b=0 (E[σ(0)²] = 0.25 whatever the nodes)",
+                      (0.0, 1.0, 0.0, SIGMOID)),
+            isolating("average", "q=2.5, tanh, σ_w=1, σ_b=0 (the map is E[tanh(√q·z)²] alone)", (2.5, 1.0, 0.0, TANH)),
+            isolating("sigma_w", "q=2.5, tanh, σ_w=2, σ_b=0", (2.5, 2.0, 0.0, TANH)),
+            isolating("sigma_b", "q=2.5, tanh, σ_w=0, σ_b=0.6 (no weights: the map is σ_b² alone)",
+                      (2.5, 0.0, 0.6, TANH)),
+            isolating("array", "q an array of shape (2, 3), tanh, σ_w=1.5, σ_b=0.2",
+                      (np.array([[0.0, 0.5, 1.0], [2.0, 4.0, 9.0]]), 1.5, 0.2, TANH)),
+        ]
+
+    where_it_differs = {
+        "weights": "the normalisation of the quadrature weights: E_z[·] is Σ w_k·f(z_k) with the weights divided by "
+                   "their sum √(2π), so a constant comes out unchanged.",
+        "average": "the Gaussian average E_z[φ(√q·z)²], before σ_w and σ_b enter (the weights' normalisation "
+                   "passed): φ at √q·z for every node, squared, then averaged.",
+        "sigma_w": "the factor σ_w²: σ_w is a standard deviation, the weights' variance σ_w² multiplies the "
+                   "average (the average itself passed).",
+        "sigma_b": "the bias term σ_b²: σ_b is a standard deviation, its variance σ_b² is added.",
+        "array": "the map of an array q, entry by entry, with q's shape (scalar q passed): put the q's on the "
+                 "leading axes and the nodes on a new last one.",
+    }
 
     def reference(self, q, sigma_w, sigma_b, phi):
         return length_map(q, sigma_w, sigma_b, phi)
 
-    def judge(self, case, got, expected):
+    def judge_value(self, case, got, expected):
         q, sigma_w, sigma_b = case.args[0], float(case.args[1]), float(case.args[2])
         phi = harness.NUMPY_ACTIVATIONS[case.args[3].name]
         got_array = as_float_array(got)
@@ -282,8 +351,7 @@ class LengthMap(Exercise):
             if near(coarse + sigma_b ** 2):
                 fail(self.name, case, expected, got, f"this is the quadrature with {n_nodes} nodes; use "
                      f"N_QUAD = {N_QUAD} as the lesson says (few nodes miss saturated tanh at large q).")
-        fail(self.name, case, expected, got, "the map is σ_w²·E_z[φ(√q·z)²] + σ_b², the mean over "
-             "hermegauss(N_QUAD)'s nodes with normalised weights.")
+        fail(self.name, case, expected, got, LENGTH_MAP_GENERIC)
 
 
 class _PhaseExercise(Exercise):
@@ -355,7 +423,7 @@ class FixedPointQ(_PhaseExercise):
 
 
 @register
-class Chi1(_PhaseExercise):
+class Chi1(_Locating, _PhaseExercise):
     name = "chi1"
     seed = 1202
     code_imports = PHI_IMPORTS
@@ -373,10 +441,26 @@ class Chi1(_PhaseExercise):
                  hint="where fixed_point_q raises (no finite q*), χ₁ does not exist either."),
         ]
 
+    where_it_differs = {
+        "slope": "the average of the squared slope E_z[φ'(√q*·z)²], φ' by the central difference (ReLU with "
+                 "σ_w = 1: φ' is 0 or 1, so χ₁ = ½ whatever q*, and σ_w² = 1 hides the factor).",
+        "sigma_w": "the factor σ_w²: σ_w is a standard deviation, the weights' variance σ_w² multiplies the "
+                   "average (ReLU again, so χ₁ = σ_w²/2; the average itself passed with σ_w = 1).",
+        "q*": "the fixed point q* at which φ' is averaged (tanh's slope depends on q*; σ_w² and the averaging "
+              "passed with ReLU and the identity): take q* = fixed_point_q(σ_w, σ_b, φ) and evaluate φ' at √q*·z.",
+    }
+
+    def hidden_cases(self):
+        return super().hidden_cases() + [
+            isolating("slope", "ReLU, σ_w=1, σ_b=0.2", (1.0, 0.2, RELU)),
+            isolating("sigma_w", "ReLU, σ_w=1.3, σ_b=0.2", (1.3, 0.2, RELU)),
+            isolating("q*", "tanh, σ_w=1.6, σ_b=0.4 (q* ≠ 1)", (1.6, 0.4, TANH)),
+        ]
+
     def reference(self, sigma_w, sigma_b, phi):
         return chi1(sigma_w, sigma_b, phi)
 
-    def judge(self, case, got, expected):
+    def judge_value(self, case, got, expected):
         value = self.scalar(case, got)
         if allclose(value, expected, rtol=RTOL, atol=1e-8):
             return
@@ -409,12 +493,14 @@ class Chi1(_PhaseExercise):
         if near(sigma_w ** 2 * gaussian_mean(phi(pre) ** 2) + sigma_b ** 2):
             fail(self.name, case, expected, value, "this is the length map at q*, i.e. q* itself; χ₁ uses "
                  "the derivative φ', by the central difference (φ(x + h) − φ(x − h)) / 2h.")
-        fail(self.name, case, expected, value, "χ₁ = σ_w²·E_z[φ'(√q*·z)²] with q* = fixed_point_q(σ_w, σ_b, "
-             "φ) and φ' by a central difference with step FD_STEP.")
+        fail(self.name, case, expected, value, CHI1_GENERIC)
+
+
+ORTHOGONAL_GENERIC = "take Q from np.linalg.qr of a Gaussian matrix (the columns of Q are orthonormal)."
 
 
 @register
-class Orthogonal(Exercise):
+class Orthogonal(_Locating):
     name = "orthogonal"
     same_seed = 1290
 
@@ -450,12 +536,31 @@ class Orthogonal(Exercise):
                  ((128, 128), RngArg(self.same_seed))),
             Case("a 1-D shape (5,)", ((5,), RngArg(1218)), raises="ValueError"),
             Case("a shape with a zero (0, 4)", ((0, 4), RngArg(1219)), raises="ValueError"),
+            isolating("orthogonality", "a square (6, 6) kernel, gain 1", ((6, 6), RngArg(1220))),
+            isolating("gain", "a square (6, 6) kernel, gain=3", ((6, 6), RngArg(1221)), {"gain": 3.0}),
+            isolating("tall", "a tall (9, 4) kernel", ((9, 4), RngArg(1222))),
+            isolating("wide", "a wide (4, 9) kernel", ((4, 9), RngArg(1223))),
+            isolating("flattening", "a conv kernel (2, 2, 3, 4), as the matrix (12, 4)", ((2, 2, 3, 4), RngArg(1224))),
+            isolating("haar", "a square (256, 256) kernel", ((256, 256), RngArg(1225))),
         ]
+
+    where_it_differs = {
+        "orthogonality": "orthogonality itself: a square kernel with gain 1 must satisfy WᵀW = I.",
+        "gain": "the gain: W = gain · Q, so WᵀW = gain²·I (orthogonality passed with gain 1).",
+        "tall": "a tall kernel (rows > cols): orthonormal columns, QR of the (rows, cols) Gaussian matrix "
+                "(square kernels passed).",
+        "wide": "a wide kernel (rows < cols): QR of the transposed (cols, rows) matrix, Q transposed back, so "
+                "WWᵀ = I (tall kernels passed).",
+        "flattening": "the flattening of a kernel with more than two dimensions: the matrix "
+                      "(prod(shape[:-1]), shape[-1]) is made orthogonal, then reshaped (2-D kernels passed).",
+        "haar": "the distribution: Q must be uniformly (Haar) random, which needs the sign correction "
+                "np.sign(np.diag(R)) (orthogonality, gain and shapes passed).",
+    }
 
     def reference(self, shape, rng, gain=1.0):
         return orthogonal(shape, rng, gain)
 
-    def judge(self, case, got, expected):
+    def judge_value(self, case, got, expected):
         shape, gain = tuple(case.args[0]), float(case.kwargs.get("gain", 1.0))
         array = as_float_array(got)
         if array is None or array.shape != expected.shape:
@@ -489,8 +594,7 @@ class Orthogonal(Exercise):
                 fail(self.name, case, f"{which} = {gain ** 2:g}·I", f"{which} = {scale:.6g}·I", hint)
             worst = float(np.abs(gram - target).max())
             hint = ("the *flattened* kernel (prod(shape[:-1]), shape[-1]) must be orthogonal, as Keras's is: "
-                    "orthogonalise that one matrix, not each slice." if len(shape) > 2 else
-                    "take Q from np.linalg.qr of a Gaussian matrix (the columns of Q are orthonormal).")
+                    "orthogonalise that one matrix, not each slice." if len(shape) > 2 else ORTHOGONAL_GENERIC)
             fail(self.name, case, f"{which} = {gain ** 2:g}·I", f"an entry off by {worst:.3g}", hint)
         unit = flat / gain
         m, n = max(rows, cols), min(rows, cols)

@@ -2,8 +2,8 @@
 each layer receives, and what a detector says about it.
 
 A square MLP (width 64) is profiled at initialisation: the kernel-gradient norm ‖∂loss/∂W[l]‖ of
-every layer, input side first, with :class:`~gradclinic.profiles.MLPProfiler`'s inputs, loss and
-forward and backward pass. :class:`~gradclinic.profiles.SwitchedProfile` compiles that pass once for every activation
+every layer, input side first, with :class:`~gradclinic.profiles.MLPProfiler`'s inputs and
+forward and backward pass, for the profiler's loss averaged over its batch (as Keras's losses are). :class:`~gradclinic.profiles.SwitchedProfile` compiles that pass once for every activation
 (the activation is an argument, not a retrace), and each profile is computed once and kept, so a
 slider move costs at most one pass. The verdict comes from a function the notebook passes in
 (``verdict=diagnose``, the learner's own detector); this module holds no detector of its own.
@@ -54,8 +54,12 @@ class CausesProfiles:
         self._norms = {}
 
     def kernel_gradient_norms(self, depth, activation, weights="glorot_uniform"):
-        """(depth,) ‖∂loss/∂W[l]‖ for l = 1..depth at initialisation, input side first, for a loss
-        averaged over a batch of 128 standard-normal inputs (the profiler's unit-gradient loss)."""
+        """(depth,) ‖∂loss/∂W[l]‖ for l = 1..depth at initialisation, input side first.
+
+        The loss is averaged over the profiler's batch of 128 standard-normal inputs: the mean of
+        a[L]·u over the batch, u a fixed random unit vector per input (the profiler's loss, which
+        sums, divided by the batch size). Averaged, as Keras's losses are, so that the norms have
+        the scale ``diagnose``'s absolute ``explode_at`` is meant for."""
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}")
         if weights not in self.kernels:
@@ -65,7 +69,8 @@ class CausesProfiles:
         key = (int(depth), activation, weights)
         if key not in self._norms:
             _, norms = self._profile(self.kernels[weights][: int(depth)], activation)
-            # The profiler's loss sums over its batch; Keras's losses average over it.
+            # The profiler's loss sums over its batch; Keras's losses average over it, and so
+            # does this one: explode_at is an absolute bound, meant for an averaged loss.
             self._norms[key] = norms.astype(float) / self.profiler.batch
         return self._norms[key].copy()
 

@@ -76,6 +76,22 @@ class SweepResults:
     initial_profiles: dict = field(default_factory=dict)
     trained_profiles: dict = field(default_factory=dict)
     seconds: float = 0.0
+    seeds: tuple = (0,)
+    seed_accuracy: dict = field(default_factory=dict)  # (cell, gap, seed) → test accuracy
+
+    def spread(self, cell, gap):
+        """(median, lowest, highest) test accuracy of ``cell`` at ``gap`` over the seeds."""
+        values = [self.seed_accuracy.get((cell, gap, seed), self.accuracy.get((cell, gap))) for seed in self.seeds]
+        return float(np.median(values)), float(min(values)), float(max(values))
+
+    def spread_table(self):
+        """Median and min–max test accuracy over the seeds: one row per gap, one column per cell."""
+        width = max(max(len(c) for c in self.cells), 16) + 2
+        lines = ["  gap | " + "".join(f"{c:>{width}}" for c in self.cells)]
+        for gap in self.gaps:
+            cells = "".join(f"{'{:.2f} ({:.2f}–{:.2f})'.format(*self.spread(c, gap)):>{width}}" for c in self.cells)
+            lines.append(f"{gap:5d} | " + cells)
+        return "\n".join(lines)
 
     def table(self):
         """The accuracy-vs-gap table as text: one row per gap, one column per cell."""
@@ -102,7 +118,7 @@ def _profile_or_none(gradient_norms, reader, embedded, labels):
 
 def gap_sweep(gaps, gradient_norms=None, rng=None, cells=tuple(CELLS), n_train=256, n_test=256,
               epochs=8, batch_size=32, learning_rate=1e-2, word_scale=1.0, embedding_dim=8, units=16,
-              profile_batch=64, seed=0, progress=print):
+              profile_batch=64, seed=0, seeds=None, progress=print):
     """Train every cell in ``cells`` (names of :data:`CELLS`) on the agreement corpus at every gap.
 
     For each gap: fresh corpora (``n_train`` and ``n_test`` sentences, balanced, no
@@ -113,7 +129,12 @@ def gap_sweep(gaps, gradient_norms=None, rng=None, cells=tuple(CELLS), n_train=2
     gradient profile ``gradient_norms(reader, embedded, labels)`` is taken on ``profile_batch``
     test sentences before and after training. ``seed`` seeds Keras (the initial weights), so
     the same call gives the same table wherever it runs.
-    ``progress`` gets one line per gap (or None).
+
+    ``seeds`` (a tuple, default ``(seed,)``) repeats the whole experiment once per seed — its
+    own initial weights, corpora and batch orders — all trained side by side in the same
+    compiled step; ``accuracy`` and the profiles are those of the first seed, and
+    ``seed_accuracy[cell, gap, seed]`` holds every seed's accuracy (see
+    :meth:`SweepResults.spread`). ``progress`` gets one line per gap (or None).
     Returns :class:`SweepResults`.
     """
     import keras
@@ -124,52 +145,64 @@ def gap_sweep(gaps, gradient_norms=None, rng=None, cells=tuple(CELLS), n_train=2
     unknown = [c for c in cells if c not in CELLS]
     if unknown:
         raise ValueError(f"unknown cells {unknown}; choose from {list(CELLS)}")
+    seeds = (seed,) if seeds is None else tuple(int(s) for s in seeds)
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be distinct integers, at least one; got {seeds}")
     start = time.perf_counter()
-    keras.utils.set_random_seed(seed)
     vocabulary_size = len(agreement_vocabulary())
-    models = {name: agreement_classifier(CELLS[name][0], vocabulary_size, embedding_dim, units, word_scale,
-                                         keep_bias=CELLS[name][1]) for name in cells}
-    variables = [v for model in models.values() for v in model.trainable_variables]
+    models = []  # one {cell name: model} per seed, each built right after seeding Keras with its seed
+    for each in seeds:
+        keras.utils.set_random_seed(each)
+        models.append({name: agreement_classifier(CELLS[name][0], vocabulary_size, embedding_dim, units,
+                                                  word_scale, keep_bias=CELLS[name][1]) for name in cells})
+    variables = [v for by_name in models for model in by_name.values() for v in model.trainable_variables]
     optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
     optimizer.build(variables)
     fresh = [(v, v.numpy()) for v in [*variables, *optimizer.variables]]
 
-    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None, 1], tf.float32)])
+    @tf.function(input_signature=[tf.TensorSpec([len(seeds), None, None], tf.int32),
+                                  tf.TensorSpec([len(seeds), None, 1], tf.float32)])
     def train_step(tokens, labels):
         with tf.GradientTape() as tape:
-            # A sum of independent losses: each model's gradient is that of its own loss.
-            loss = tf.add_n([tf.reduce_mean(keras.losses.binary_crossentropy(labels, model(tokens, training=True)))
-                             for model in models.values()])
+            # A sum of independent losses: each model's gradient is that of its own loss (on its seed's batch).
+            loss = tf.add_n([tf.reduce_mean(keras.losses.binary_crossentropy(labels[i], model(tokens[i], training=True)))
+                             for i, by_name in enumerate(models) for model in by_name.values()])
         optimizer.apply(tape.gradient(loss, variables), variables)
 
-    results = SweepResults(tuple(cells), tuple(int(g) for g in gaps))
+    results = SweepResults(tuple(cells), tuple(int(g) for g in gaps), seeds=seeds)
     for gap in results.gaps:
         for variable, value in fresh:
             variable.assign(value)
-        gap_rng = np.random.default_rng([seed, gap]) if rng is None else rng
-        train, test = agreement_corpus(n_train, gap, gap_rng), agreement_corpus(n_test, gap, gap_rng)
-        labels = train.labels.astype("float32")[:, None]
+        gap_rngs = [np.random.default_rng([each, gap]) if rng is None else rng for each in seeds]
+        corpora = [(agreement_corpus(n_train, gap, r), agreement_corpus(n_test, gap, r)) for r in gap_rngs]
+        train, test = corpora[0]
         probe_tokens, probe_labels = test.tokens[:profile_batch], test.labels[:profile_batch].astype("float32")
 
         def profiles():
             return {name: _profile_or_none(gradient_norms, model.layers[1],
                                            model.layers[0](probe_tokens).numpy(), probe_labels)
-                    for name, model in models.items()}
+                    for name, model in models[0].items()}
 
         for name, profile in profiles().items():
             results.initial_profiles[name, gap] = profile
         for _ in range(epochs):
-            order = gap_rng.permutation(n_train)
+            orders = [r.permutation(n_train) for r in gap_rngs]
             for first in range(0, n_train, batch_size):
-                batch = order[first:first + batch_size]
-                train_step(train.tokens[batch], labels[batch])
-        for name, model in models.items():
-            predictions = model(test.tokens, training=False).numpy()[:, 0]
-            results.accuracy[name, gap] = float(np.mean((predictions > 0.5) == (test.labels == 1)))
+                batches = [order[first:first + batch_size] for order in orders]
+                tokens = np.stack([c[0].tokens[b] for c, b in zip(corpora, batches)])
+                labels = np.stack([c[0].labels[b].astype("float32")[:, None] for c, b in zip(corpora, batches)])
+                train_step(tokens, labels)
+        for each, by_name, (_, seed_test) in zip(seeds, models, corpora):
+            for name, model in by_name.items():
+                predictions = model(seed_test.tokens, training=False).numpy()[:, 0]
+                results.seed_accuracy[name, gap, each] = float(np.mean((predictions > 0.5) == (seed_test.labels == 1)))
+        for name in cells:
+            results.accuracy[name, gap] = results.seed_accuracy[name, gap, seeds[0]]
         for name, profile in profiles().items():
             results.trained_profiles[name, gap] = profile
         if progress:
             progress(f"gap {gap:3d}: " + ", ".join(f"{n} {results.accuracy[n, gap]:.2f}" for n in cells)
+                     + (f" (seed {seeds[0]})" if len(seeds) > 1 else "")
                      + f"   ({time.perf_counter() - start:.0f} s)")
     results.seconds = time.perf_counter() - start
     return results

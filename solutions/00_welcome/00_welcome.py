@@ -39,7 +39,7 @@ rng = gradclinic.setup(seed_value=0)  # seeds Python, NumPy, Keras and TensorFlo
 # changes when `w` moves, and in which direction. Calculus gives `2·(w·x − y)·x`; we can also
 # measure it directly by nudging `w` a little — the two must agree.
 
-# %%
+# %% tags=["expected-output"]
 x, y, w = 2.0, 3.0, 0.5
 
 
@@ -103,7 +103,7 @@ check("compound", compound)
 # Your function, used on the two factors the next lesson studies: 1.2 (each layer makes the
 # signal 20 % bigger) and 0.5 (each layer halves it).
 
-# %%
+# %% tags=["expected-output"]
 for depth in (10, 50, 100):
     print(f"depth {depth:3d}:  1.2^L = {compound(1.2, depth):12.4g}   0.5^L = {compound(0.5, depth):.4g}")
 print(f"\nA 20 % gain per layer becomes a factor of {compound(1.2, 50):,.0f} after 50 layers; "

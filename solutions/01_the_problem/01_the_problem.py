@@ -78,7 +78,7 @@ check("deep_linear_activations", deep_linear_activations)
 # Run your function at the two scales of the story, on a unit-length input so that the numbers
 # are pure growth factors.
 
-# %%
+# %% tags=["expected-output"]
 unit_input = np.ones(4) / 2.0  # ‖x‖ = 1
 growing = deep_linear_activations(unit_input, 1.2, 50)
 shrinking = deep_linear_activations(unit_input, 0.5, 50)
@@ -159,7 +159,7 @@ check("layer_gradient_norms", layer_gradient_norms)
 # The forward growth and the backward growth meet in the weights' gradient. Your function on
 # real Keras nets of growing depth, beside the formula:
 
-# %%
+# %% tags=["expected-output"]
 width = 4
 x_one = (np.ones((1, width)) / 2.0).astype("float32")  # ‖x‖ = 1
 zero_target = np.zeros((1, width), "float32")
@@ -172,15 +172,38 @@ for scale in (1.2, 0.5):
         formula = 2 / width * scale ** (2 * depth - 1)
         print(f" {depth:5d} | {scale:5.1f} | {norms[0]:22.4e} | {formula:18.4e} | {norms[-1]:.4e}")
         if norms[0] == 0.0:
-            print(f"         ↑ the formula gives {formula:.1e}; float32 arithmetic returned exactly 0")
+            print(f"         ↑ the formula gives {formula:.1e}; the float32 norm came back as exactly 0")
+print(f"\nscale 1.2, depth 40: every layer's norm is (2/n)·1.2^79 = {2 / width * 1.2 ** 79:,.0f}")
 
 # %% [markdown]
-# At scale 1.2 and depth 40 every layer's gradient is in the millions: one step of gradient
-# descent with an ordinary learning rate throws the weights far away, and the next forward
-# pass overflows — the loss becomes `inf`, then `NaN`. At scale 0.5 the gradients are so small
-# that no learning rate can turn them into useful steps; where the table marks a 0, float32
-# arithmetic lost the gradient altogether. That is exploding and vanishing in
-# one table.
+# At scale 1.2 and depth 40 every layer's gradient norm is close to a million (the last line
+# above): one step of gradient descent with an ordinary learning rate throws the weights far
+# away, and the next forward pass overflows — the loss becomes `inf`, then `NaN`. At scale 0.5
+# the gradients are so small that no learning rate can turn them into useful steps. That is
+# exploding and vanishing in one table.
+#
+# Where the table marks a 0, look closer: the gradient is not lost. Its entries are far smaller
+# than 1 but still far above the smallest number float32 can hold; it is the *norm* that fails,
+# because it squares every entry first, and those squares fall below float32's range and
+# round to 0. The depth-40, scale-0.5 net once more, its gradient taken directly:
+
+# %% tags=["expected-output"]
+net = deep_linear_model(depth=40, width=width, scale=0.5)
+with tf.GradientTape() as tape:
+    loss = mse(zero_target, net(x_one, training=True))
+first_kernel_gradient = tape.gradient(loss, net.layers[0].kernel).numpy()  # float32, (4, 4)
+largest_entry = np.abs(first_kernel_gradient).max()
+print(f"largest entry of ∂loss/∂W[1] (float32): {largest_entry:.2e}")
+print(f"smallest positive float32 (normal / subnormal): {np.finfo(np.float32).tiny:.1e} / "
+      f"{np.finfo(np.float32).smallest_subnormal:.1e}")
+print(f"its square: {float(largest_entry) ** 2:.1e}, as float32: {np.float32(largest_entry) ** 2}")
+print(f"norm in float32: {float(tf.norm(first_kernel_gradient))}; in float64: "
+      f"{np.linalg.norm(first_kernel_gradient.astype(float)):.2e} (the formula: {2 / width * 0.5 ** 79:.2e})")
+
+# %% [markdown]
+# So the gradient itself survived; a norm computed in float64 (or after rescaling) recovers the
+# formula's value exactly. Keep that in mind when a monitor reports a gradient of exactly 0:
+# tiny numbers that float32 still holds can vanish inside the computation of their norm.
 #
 # ## Random weights, the same law
 #
@@ -189,7 +212,7 @@ for scale in (1.2, 0.5):
 # product of *L* of them behaves like scale^L, which is why the choice of initial scale
 # (lesson 04) matters so much. Measured on Keras nets with such Gaussian weights:
 
-# %%
+# %% tags=["expected-output"]
 print(" scale | depth 10 first-layer grad | depth 40 first-layer grad | growth per extra layer")
 for scale in (0.8, 1.0, 1.2):
     first = []

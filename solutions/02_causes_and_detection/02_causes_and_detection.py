@@ -2,7 +2,7 @@
 # # 02 · Causes and detection: why gradients vanish or explode, and how to tell
 #
 # Lesson 01 showed the law: a gradient that crosses *L* layers is multiplied by *L* factors,
-# so it grows or shrinks like a power of *L*. This lesson asks **where those factors come
+# so it grows or shrinks exponentially in *L* — like cᴸ for a per-layer factor c. This lesson asks **where those factors come
 # from** in real networks — the activation's slope, the initial weights, the depth, the number
 # of time steps, the learning rate — and **how to see** which one is hurting a training run:
 # per-layer gradient norms over training, histograms of what changed, and a guard against NaN.
@@ -99,7 +99,7 @@ check("tanh_grad", tanh_grad)
 # %% [markdown]
 # Your two functions, measured: the largest slope each can give, and how fast it fades.
 
-# %%
+# %% tags=["expected-output"]
 z_grid = np.linspace(-8, 8, 1601)
 print(f"largest σ'(z) on [−8, 8]: {sigmoid_grad(z_grid).max():.4f} at z = {z_grid[sigmoid_grad(z_grid).argmax()]:.2f}")
 print(f"largest tanh'(z) on [−8, 8]: {tanh_grad(z_grid).max():.4f}")
@@ -138,7 +138,7 @@ plt.show()
 # initialisation, profiled with each scheme: the share of saturated units (|tanh(z)| > 0.99) and
 # the mean slope, computed with **your** `tanh_grad`.
 
-# %%
+# %% tags=["expected-output"]
 profiler = MLPProfiler(width=64, batch=128, seed=0)  # compiled once, reused below
 for scheme in ("glorot_uniform", "standard_normal"):
     profile = profiler.profile(draw_weights(scheme, 10, 64, rng), "tanh")
@@ -157,7 +157,7 @@ for scheme in ("glorot_uniform", "standard_normal"):
 # Every layer adds a factor. The same sigmoid net at growing depth, at initialisation: the ratio
 # of the first layer's kernel-gradient norm to the last one's (input side over output side).
 
-# %%
+# %% tags=["expected-output"]
 for depth in (2, 5, 10, 20):
     norms = profiler.profile(draw_weights("glorot_uniform", depth, 64, rng), "sigmoid").kernel_grad_norms
     print(f"sigmoid, depth {depth:2d}: first/last kernel-gradient norm = {norms[0] / norms[-1]:.1e}")
@@ -169,7 +169,7 @@ for depth in (2, 5, 10, 20):
 # Wᵀ and by tanh'(z[t]) — **your** `tanh_grad`. A 32-unit RNN with random weights (variance
 # 1/32) reading 50 random inputs, backpropagated by hand:
 
-# %%
+# %% tags=["expected-output"]
 width, sequence_length = 32, 50
 recurrent = rng.normal(scale=width ** -0.5, size=(width, width))
 input_weights = rng.normal(scale=width ** -0.5, size=(width, width))
@@ -188,7 +188,7 @@ for back in (5, 20, 49):
 
 # %% [markdown]
 # The further back a step, the less of the loss's gradient reaches it — the printed numbers
-# shrink like a power of the distance: a plain RNN cannot learn from what it read long ago. Lesson 05 measures this on sentences ("those cats … they
+# shrink exponentially with the distance, by a roughly constant factor per step: a plain RNN cannot learn from what it read long ago. Lesson 05 measures this on sentences ("those cats … they
 # were") and shows how gated cells (GRU, LSTM) keep the path open.
 #
 # ## Cause 4: a learning rate that is too large
@@ -196,9 +196,9 @@ for back in (5, 20, 49):
 # The update itself can be the factor that explodes. On a loss with curvature c near its minimum,
 # loss ≈ ½·c·w², one gradient-descent step maps w to w − lr·c·w = (1 − lr·c)·w. After *t* steps
 # the weight has been multiplied by (1 − lr·c)^t: it converges when |1 − lr·c| < 1 and grows
-# like a power — lesson 01's law, now over *steps* — as soon as lr > 2/c.
+# exponentially, like (1 − lr·c)^t — lesson 01's law, now over *steps* — as soon as lr > 2/c.
 
-# %%
+# %% tags=["expected-output"]
 curvature, steps = 10.0, 50
 for learning_rate in (0.05, 0.19, 0.21):
     factor = 1 - learning_rate * curvature
@@ -228,6 +228,13 @@ for learning_rate in (0.05, 0.19, 0.21):
 # given to `compile` (whether it was a name such as `"mse"` or a loss object) plus any weight
 # penalties — the quantity `fit` minimises. Use `tf.GradientTape`. After training for *E*
 # epochs, `history` holds *E* lists.
+#
+# **Input checks:** none are graded here. `x` and `y` go to the model exactly as `fit` would
+# take them (a batch of inputs and its targets); a batch the model cannot read makes Keras raise
+# its own error. What the grader checks is `history`: one list per epoch (not per batch), one
+# float per kernel in `model.layers` order, on models with biases, a `Conv2D` layer (its kernel
+# has shape (kh, kw, in, out)), the Adam optimizer, a single layer, and a probe batch that is
+# not the training data. The steps, with their shapes, are written out in the cell.
 
 # %% nbgrader={"grade": false, "grade_id": "GradientNormLogger", "locked": false, "schema_version": 3, "solution": true, "task": false}
 import tensorflow as tf
@@ -243,6 +250,14 @@ class GradientNormLogger(keras.callbacks.Callback):
         self.history = []
 
     def on_epoch_end(self, epoch, logs=None):
+        # 1. kernels: layer.kernel of every layer in self.model.layers that has one, input side
+        #    first (getattr(layer, "kernel", None) is None for Flatten): K variables, (in, out) for
+        #    Dense, (kh, kw, in, out) for Conv2D.
+        # 2. inside `with tf.GradientTape() as tape:` run y_pred = self.model(self.x, training=True),
+        #    shape (batch, outputs), and loss = self.model.compute_loss(x=self.x, y=self.y,
+        #    y_pred=y_pred): one scalar, averaged over the batch as fit's loss is.
+        # 3. tape.gradient(loss, kernels): K tensors, each of its kernel's shape.
+        # 4. append one list of K floats, float(tf.norm(g)) for each g, to self.history.
         ### BEGIN SOLUTION
         kernels = [layer.kernel for layer in self.model.layers if getattr(layer, "kernel", None) is not None]
         with tf.GradientTape() as tape:
@@ -278,16 +293,17 @@ check("GradientNormLogger", GradientNormLogger)
 # net with only 2 hidden layers. Both carry your logger, on a fixed batch of 256 training
 # images.
 
-# %%
+# %% tags=["expected-output"]
 digits = load_digits()
 probe_x, probe_y = digits.x_train[:256], digits.y_train[:256]
-epochs = 3 if gradclinic.grading() else 4  # under the grader: a shorter demonstration
+epochs = 4  # the same under the grader, so the expected output below holds there too
 
 
 def train_sigmoid_mlp(depth):
     """The tutorial's MLP at the given depth (width 256, sigmoid, Adam).
 
     Returns the trained model, its kernels before training, the fit history and the logger."""
+    keras.utils.set_random_seed(depth)  # its own seed: the same weights and batches whatever ran before
     model = deep_mlp(64, 10, depth=depth, width=256, activation="sigmoid")
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     initial_kernels = [layer.kernel.numpy() for layer in model.layers]
@@ -389,10 +405,11 @@ print(f"spacing of float32 numbers near 0.5: {np.spacing(np.float32(0.5)):.0e}")
 # `keras.callbacks.TerminateOnNaN`, checks the loss after every batch and stops `fit` the moment
 # it is `NaN` or `inf`; without it, training would run its remaining epochs on `NaN` weights.
 
-# %%
+# %% tags=["expected-output"]
 planned_epochs = 3
 linear_loggers, linear_losses = {}, {}
 for learning_rate in (0.01, 0.03):
+    keras.utils.set_random_seed(20)  # the same weights and batches at both learning rates
     linear_net = deep_mlp(64, 10, depth=20, width=64, activation="linear")
     linear_net.compile(optimizer=keras.optimizers.SGD(learning_rate=learning_rate),
                        loss="sparse_categorical_crossentropy")
@@ -430,6 +447,13 @@ for learning_rate in (0.01, 0.03):
 # vanishing (no gradient reaches the input layer — even when the last norm is zero too); a
 # single norm is compared with itself (r = 1). Raise `ValueError` when `norms` is empty or holds
 # a negative number. Note that `NaN` compares `False` with every number.
+#
+# Two kinds of threshold: `vanish_ratio` is **relative** (a ratio of two norms, so it does not
+# care how the loss is scaled), while `explode_at` is **absolute**, a bound on the norms
+# themselves. An absolute bound only means something for a stated loss: the norms this lesson
+# feeds to `diagnose` — your logger's and the explorer's — are for a loss **averaged** over the
+# batch, as Keras's losses are; the same loss *summed* over a batch of B examples would have
+# gradients B times larger and cross `explode_at` B times sooner.
 
 # %% nbgrader={"grade": false, "grade_id": "diagnose", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def diagnose(norms, vanish_ratio=1e-3, explode_at=1e2):
@@ -469,7 +493,7 @@ check("diagnose", diagnose)
 # ### `diagnose` on the three real trainings
 # Your logger recorded every run above; your detector reads the records, epoch by epoch.
 
-# %%
+# %% tags=["expected-output"]
 runs = {"11 sigmoid layers (the tutorial's)": deep_logger, "2 sigmoid layers": shallow_logger,
         "20 linear layers, lr 0.01": linear_loggers[0.01], "20 linear layers, lr 0.03": linear_loggers[0.03]}
 for name, logger in runs.items():
@@ -482,11 +506,43 @@ for name, logger in runs.items():
 # with everything else the same, healthy — depth made the difference; the linear net is healthy
 # at the small learning rate and exploding at the large one — the step size made the difference.
 #
+# ### What `diagnose` cannot see
+# A kernel's gradient is a product of two signals: ∂loss/∂W[l] = a[l−1]ᵀ · ∂loss/∂z[l], the
+# activation arriving from the input side times the error arriving from the output side. If the
+# forward signal shrinks by the same factor c < 1 at every layer, it has shrunk by c^(l−1) when
+# it reaches layer l, and the error has shrunk by about c^(L−l) on its way back: every layer's
+# product is about c^(L−1), **the same at every layer**. The ends' ratio stays near 1 and
+# `diagnose` says "healthy", although the first layer receives an error signal orders of
+# magnitude smaller than the last, and the signal reaching the output is just as faint. A 20-layer
+# linear net whose Glorot weights are halved (c ≈ ½), with the error ∂loss/∂a[l] propagated back
+# by hand (∂loss/∂a[l−1] = ∂loss/∂a[l] · W[l]ᵀ for a linear layer):
+
+# %% tags=["expected-output"]
+halved = 0.5 * draw_weights("glorot_uniform", 20, 64, rng)  # (20, 64, 64)
+quiet = profiler.profile(halved, "linear")
+errors = [profiler.upstream]  # ∂loss/∂a[20] for the profiler's loss, (128, 64)
+for kernel in halved[:0:-1]:
+    errors.append(errors[-1] @ kernel.T)  # ∂loss/∂a[l−1], (128, 64)
+kernel_norms, error_norms = quiet.kernel_grad_norms, [np.linalg.norm(error) for error in errors[::-1]]
+print(f"kernel-gradient norms, first/last: {kernel_norms[0] / kernel_norms[-1]:.2f}   "
+      f"→ diagnose says {diagnose(list(kernel_norms / profiler.batch))!r}")
+print(f"‖∂loss/∂a‖, first hidden layer / last:  {error_norms[0] / error_norms[-1]:.1e}")
+print(f"activation std, layer 20 / layer 1:     {quiet.activations[-1].std() / quiet.activations[0].std():.1e}")
+
+# %% [markdown]
+# Both signals fell by about the same orders of magnitude (the last two lines) and cancelled in
+# the kernel gradients (the first). A gradient-norm monitor built on kernels, like `diagnose`,
+# is blind to this; measuring ∂loss/∂a[l] — the error each layer's output receives — sees it,
+# and lesson 06 does exactly that to compare plain and residual nets. (Lesson 04 shows the same
+# balance in Glorot & Bengio's nets.)
+#
 # ## Explorer: depth, activation and initial weights
 #
-# The explorer profiles a square net of width 64 at initialisation — the gradient each layer's
-# kernel receives for a loss averaged over a batch of random inputs — and asks **your**
-# `diagnose` for a verdict. Try: sigmoid from depth 2 to 60 (where does it turn "vanishing"?
+# The explorer profiles a square net of width 64 at initialisation and asks **your** `diagnose`
+# for a verdict. Its loss is the one `diagnose`'s `explode_at` is meant for, **averaged** over
+# the batch: for each of 128 standard-normal inputs the output a[L] is dotted with a fixed random
+# unit vector, and those 128 numbers are averaged, so the error arriving at the output has norm
+# 1/128 per input. It plots the norm of the gradient each layer's kernel receives. Try: sigmoid from depth 2 to 60 (where does it turn "vanishing"?
 # where do norms underflow to exactly 0?); tanh with `glorot_uniform` against `standard_normal`
 # weights; relu and linear with N(0, 1) weights, where every layer's norm is huge although
 # their ratio is near 1 — which is why `diagnose` needs `explode_at` as well as the ratio.

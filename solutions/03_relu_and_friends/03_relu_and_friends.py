@@ -39,7 +39,7 @@ from gradclinic.models import deep_mlp
 # any number between the two one-sided slopes is a valid *subgradient*, and every framework has
 # to pick one. Ask TensorFlow's automatic differentiation — what Keras uses when it trains:
 
-# %%
+# %% tags=["expected-output"]
 def autodiff_slope(activation, z):
     """dφ/dz at every entry of z (array-like), by TensorFlow's automatic differentiation."""
     z = tf.constant(z, dtype=tf.float64)
@@ -131,7 +131,7 @@ check("relu_grad", relu_grad)
 #
 # Keras has **two defaults** for leaky ReLU, one for the function and one for the layer:
 
-# %%
+# %% tags=["expected-output"]
 function_slope = inspect.signature(keras.activations.leaky_relu).parameters["negative_slope"].default
 layer_slope = keras.layers.LeakyReLU().negative_slope
 z_demo = np.array([-10.0, 10.0])
@@ -245,7 +245,7 @@ check("elu_grad", elu_grad)
 # α = 1: otherwise it jumps at z = 0 from α (left) to 1 (right). Your function, just either side
 # of the corner:
 
-# %%
+# %% tags=["expected-output"]
 for alpha in (1.0, 2.0):
     left, right = elu_grad(np.array([-1e-9, 1e-9]), alpha=alpha)
     print(f"alpha = {alpha}: slope just left of 0 = {left:.6f}, just right = {right:.6f}")
@@ -293,7 +293,8 @@ print(f"largest slope over z in [-4, 4]: sigmoid {family['sigmoid'][1].max():.3f
 # - the **active fraction**: the share of (example, unit) pairs whose output is > 0;
 # - the number of **dead units**: units whose output is exactly 0 for *every* example. For such
 #   a ReLU unit the slope is 0 on every example, so the gradient into its weights and bias is
-#   exactly 0: nothing in training can switch it back on.
+#   exactly 0: gradient descent no longer moves them. Whether it can ever switch back on
+#   depends on its *inputs* — the second half of this lesson measures it.
 #
 # **Which layers are hidden:** every `Dense` layer except the last one, which is the output
 # layer. Layers without units of their own (`Flatten`, the input) do not count. A hidden
@@ -379,8 +380,9 @@ check("dead_units", dead_units)
 # A fresh four-layer ReLU net for the 8×8 digits (Keras's default Glorot-uniform weights, zero
 # biases), measured on the training images:
 
-# %%
+# %% tags=["expected-output"]
 digits = load_digits(rng=rng)
+keras.utils.set_random_seed(4)  # this experiment's own seed: the same net whatever ran before
 relu_net = deep_mlp(input_dim=64, n_classes=10, depth=4, width=64, activation="relu")
 initial_weights = relu_net.get_weights()
 at_init = active_fraction(relu_net, digits.x_train)
@@ -393,8 +395,8 @@ print(f"dead units per hidden layer (of 64):                {dead_units(relu_net
 # the positive half. This is known as *sparse activation*, usually put at about 50 % of units;
 # the fractions printed above bear it out. The half has a consequence that lesson 04 builds on:
 # a ReLU layer passes on only about half of its input's second moment (E[ReLU(z)²] = E[z²]/2
-# when z is symmetric), and He initialization doubles the weights' variance to make up for
-# exactly that.
+# when z is symmetric), and He initialization doubles LeCun's weight variance, 1/fan_in, to
+# 2/fan_in to make up for exactly that.
 #
 # A few units are silent for every digit from the start: pixel values are all ≥ 0 and digits
 # resemble one another, so a unit whose weights point away from what they share never fires.
@@ -404,7 +406,7 @@ print(f"dead units per hidden layer (of 64):                {dead_units(relu_net
 # Now one plain gradient-descent step, on one batch of 128 digits, from the same starting
 # weights, with learning rates from ordinary to far too large:
 
-# %%
+# %% tags=["expected-output"]
 first_batch = slice(0, 128)
 print(f"dead units per hidden layer before the step: {dead_units(relu_net, digits.x_train)}")
 for learning_rate in (0.1, 1.0, 10.0, 30.0):
@@ -424,7 +426,7 @@ for learning_rate in (0.1, 1.0, 10.0, 30.0):
 # The net now holds the weights after the largest step. Where does the gradient go, and does
 # ordinary training repair the damage?
 
-# %%
+# %% tags=["expected-output"]
 def first_layer_silence(net):
     """How many units of net's first hidden layer output ≤ 0 for every training digit, and the
     largest |∂loss/∂w| the training set sends into those units' weights and into the others'."""
@@ -436,25 +438,78 @@ def first_layer_silence(net):
     return silent.sum(), gradient[:, silent].max(initial=0.0), gradient[:, ~silent].max(initial=0.0)
 
 
+def silent_masks(net):
+    """Per hidden layer, a (units,) flag: the unit outputs ≤ 0 for every training digit."""
+    masks, a = [], digits.x_train
+    for layer in net.layers[:-1]:
+        a = layer(a)
+        masks.append(np.all(np.asarray(a) <= 0, axis=0))
+    return masks
+
+
 silent_count, into_silent, into_others = first_layer_silence(relu_net)
 print(f"first hidden layer: {silent_count} units never fire; largest |∂loss/∂w| into them {into_silent:.1e}, "
       f"into the others {into_others:.1e}")
-dead_after_step = dead_units(relu_net, digits.x_train)
+dead_after_step, masks_after_step = dead_units(relu_net, digits.x_train), silent_masks(relu_net)
 relu_net.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1), loss="sparse_categorical_crossentropy")
+keras.utils.set_random_seed(5)  # the same shuffling whatever ran before
 relu_net.fit(digits.x_train, digits.y_train, epochs=5, batch_size=32, verbose=0)
+masks_after_training = silent_masks(relu_net)
 print(f"dead units after the big step:              {dead_after_step}")
 print(f"after 5 more epochs at learning rate 0.1:   {dead_units(relu_net, digits.x_train)}")
+print(f"  of which dead before and revived since:   "
+      f"{np.array([np.sum(before & ~after) for before, after in zip(masks_after_step, masks_after_training)])}")
+print(f"  alive before and dead since:              "
+      f"{np.array([np.sum(~before & after) for before, after in zip(masks_after_step, masks_after_training)])}")
 
 # %% [markdown]
-# The gradient into a dead first-layer unit is exactly 0, so no optimizer, however patient, can
-# move its weights; and its inputs are the pixels, which training never changes. It stays dead
-# for good, so the first layer's count can only grow (compare the first entries of the two
-# lines above). Deeper layers are different: their inputs are earlier layers' outputs, which
-# training does change, so a dead unit there may come back — or a live one die.
+# The gradient into a dead unit's weights and bias is exactly 0, so plain gradient descent
+# leaves them where they are. In the **first** hidden layer that settles it: the unit's inputs
+# are the pixels, which training never changes, so under plain SGD it stays dead for good and
+# none of the first layer's dead units revives (the first entry of the "revived" line).
+# **Deeper** layers are different: their inputs are earlier layers' outputs, and those keep
+# training, so a dead unit there can come back — or a live one die — through the layers before
+# it; the last two lines count both, layer by layer. "Dead" is a statement about a unit's own
+# gradient, not a life sentence, except at the input side.
+#
+# "Plain" matters. Optimizers with memory do not stop when the gradient does: momentum adds a
+# fraction of the previous step to each new one, and Adam divides a running average of past
+# gradients by a running average of their squares, so a weight keeps moving for a while after
+# its gradient has dropped to 0 — a bounded drift, along the direction of the gradients it got
+# while alive, which may or may not switch the unit back on. One weight, one step with gradient
+# 1, then 300 steps with gradient exactly 0, through Keras's own optimizers:
+
+# %% tags=["expected-output"]
+def drift_after_gradient_stops(optimizer, quiet_steps=300):
+    """(the first step, how far the weight moves afterwards) for one weight that gets gradient 1
+    once and then 0 for ``quiet_steps`` steps."""
+    weight = keras.Variable(np.zeros(1, "float32"))
+    optimizer.apply([np.ones(1, "float32")], [weight])
+    first_step = float(weight.numpy()[0])
+    for _ in range(quiet_steps):
+        optimizer.apply([np.zeros(1, "float32")], [weight])
+    return first_step, float(weight.numpy()[0]) - first_step
+
+
+for label, optimizer in (("SGD, lr 0.1", keras.optimizers.SGD(0.1)),
+                         ("SGD, lr 0.1, momentum 0.9", keras.optimizers.SGD(0.1, momentum=0.9)),
+                         ("Adam, lr 0.001", keras.optimizers.Adam(0.001))):
+    first_step, drift = drift_after_gradient_stops(optimizer)
+    print(f"{label:26}: first step {first_step:+.4f}; moved {drift:+.4f} more with zero gradient "
+          f"({drift / first_step + 0.0:.1f} × the first step)")  # + 0.0: no "-0.0"
+
+# %% [markdown]
+# Plain SGD stops dead; with momentum 0.9 the weight keeps going for about nine more first
+# steps' worth (0.9 + 0.9² + … = 9), with Adam for a few (the ratios printed above). So "no
+# optimizer can move a dead unit's weights" is true of plain SGD only: with momentum or Adam
+# they drift by such amounts, then stop. (Weight decay, as in `AdamW`, keeps shrinking weights
+# toward 0 — but when it shrinks the unit's weights and bias by the same factor, it shrinks z
+# with them and leaves its sign alone: decay alone never revives a unit.)
 #
 # The same step on a leaky ReLU net:
 
-# %%
+# %% tags=["expected-output"]
+keras.utils.set_random_seed(4)  # the ReLU net's seed: the same starting weights
 leaky_net = deep_mlp(input_dim=64, n_classes=10, depth=4, width=64, activation="leaky_relu")
 leaky_net.compile(optimizer=keras.optimizers.SGD(learning_rate=30.0), loss="sparse_categorical_crossentropy")
 leaky_net.train_on_batch(digits.x_train[first_batch], digits.y_train[first_batch])
@@ -476,7 +531,7 @@ print(f"dead units per hidden layer: {dead_units(leaky_net, digits.x_train)}")
 # nets of depth 20 (width 64, Keras's default Glorot-uniform weights, the same weights for every
 # activation, a batch of standard-normal inputs), computed by `gradclinic`'s compiled profiler:
 
-# %%
+# %% tags=["expected-output"]
 profiles = ActivationProfiles(rng)
 depth = 20
 layers = np.arange(1, depth + 1)
@@ -513,7 +568,8 @@ plt.show()
 #
 # - **sigmoid at depth 100**: the first layers' gradients underflow to exactly 0 in float32.
 # - **relu, glorot_uniform vs he_normal at depth 100**: the same flat shape, lifted by many
-#   orders of magnitude by He's factor 2 (lesson 04 derives it).
+#   orders of magnitude by He's factor 2: He's variance 2/fan_in is twice LeCun's 1/fan_in,
+#   which is also Glorot's on these square layers (lesson 04 derives them).
 # - **the right panel**: the active share hovers around one half for the ReLU family and tanh,
 #   and sits at 1 for sigmoid, whose output is always positive — "on", yet its slope is small.
 # - **relu at growing depth**: dead units appear even at initialization, and more of them the
@@ -531,9 +587,12 @@ explorer
 # - ReLU's slope is exactly 1 for every positive input: no saturation, so deep ReLU nets keep a
 #   level gradient profile where sigmoid nets starve their first layers.
 # - About half of a ReLU layer is active at initialization; that half is why He initialization
-#   uses twice Glorot's variance for ReLU nets.
+#   uses twice LeCun's variance, 2/fan_in instead of 1/fan_in, for ReLU nets (on a square layer
+#   Glorot's 2/(fan_in + fan_out) equals LeCun's).
 # - A unit that is off for every input gets exactly zero gradient: too large a step can kill
-#   units for good. Leaky ReLU keeps a slope below zero and cannot die; ELU's slope fades there.
+#   units — for good in the first layer under plain SGD, while deeper units can revive (or
+#   die) as the layers before them train, and momentum or Adam keep moving a dead unit's weights
+#   for a while. Leaky ReLU keeps a slope below zero and cannot die; ELU's slope fades there.
 #
 # **Next:** lesson 04 turns "about half" into initialization rules — LeCun, Glorot and He — and
 # checks them layer by layer.

@@ -43,7 +43,7 @@ from gradclinic.explorers.initialization import InitializationExplorer, LayerAct
 # variance **1/n** make n·Var(w) = 1, whatever n is. Measured on one batch of standard-normal
 # inputs:
 
-# %%
+# %% tags=["expected-output"]
 print("   n | std of z, w ~ N(0, 1) | std of z, Var(w) = 1/n")
 for n in (10, 100, 1000):
     x = rng.standard_normal((2000, n))
@@ -65,7 +65,7 @@ for n in (10, 100, 1000):
 # gain of √2 on LeCun's rule; Keras writes every one of these initializers as one class,
 # `VarianceScaling`, with `scale` = γ², the fan `mode`, and the `distribution`:
 
-# %%
+# %% tags=["expected-output"]
 for name in ("GlorotUniform", "GlorotNormal", "HeNormal", "LecunNormal"):
     initializer = getattr(keras.initializers, name)()
     print(f"keras.initializers.{name:13}: scale={initializer.scale}, mode={initializer.mode!r:10}, "
@@ -162,7 +162,7 @@ def glorot_uniform(shape, rng):
 # its own standard deviation — which `describe` computes. A uniform's largest value is √3 ≈ 1.73
 # standard deviations; remember that number for the next section.
 
-# %%
+# %% tags=["expected-output"]
 def describe(weights, variance):
     """(mean, measured variance / the rule's ``variance``, max |w| / measured std) of a sample."""
     weights = np.asarray(weights, dtype=float)
@@ -190,12 +190,13 @@ check("glorot_uniform", glorot_uniform)
 # %% [markdown]
 # ## Keras's normal initializers truncate — and divide by 0.8796…
 #
-# Many tutorials, following Keras's older documentation, describe `glorot_normal` as a truncated normal whose standard
-# deviation is √(2/(fan_in + fan_out)). Taken literally that is wrong, and measuring shows it.
-# Draw from Keras's own `GlorotNormal` and look at the standard deviation of what comes out,
-# and at the largest weight:
+# Many tutorials, following Keras's older documentation, describe `glorot_normal` as a truncated
+# normal whose standard deviation is √(2/(fan_in + fan_out)). The wording is **ambiguous**: it
+# is true of the truncated distribution the weights are drawn from, and false of the normal
+# *before* truncation, whose σ is larger. Measuring shows which. Draw from Keras's own
+# `GlorotNormal` and look at the standard deviation of what comes out, and at the largest weight:
 
-# %%
+# %% tags=["expected-output"]
 fan_in, fan_out = 300, 500
 glorot_std = math.sqrt(2 / (fan_in + fan_out))
 keras_normal = np.asarray(keras.initializers.GlorotNormal(seed=1)((fan_in, fan_out)), dtype=float)
@@ -220,7 +221,7 @@ print(f"largest |w| of a plain normal sample of that size and std: {np.abs(plain
 # (φ, Φ: the standard normal's density and distribution function), so Keras chooses
 # σ = √Var(w) / 0.8796… to land on the variance the rule asks for. Keras's own source says so:
 
-# %%
+# %% tags=["expected-output"]
 density_at_2 = math.exp(-2.0) / math.sqrt(2 * math.pi)
 inside_2 = math.erf(2 / math.sqrt(2))  # P(|x| < 2) = 2Φ(2) − 1
 truncated_std = math.sqrt(1 - 2 * 2 * density_at_2 / inside_2)
@@ -232,18 +233,18 @@ print(f"so Keras's GlorotNormal({fan_in}, {fan_out}) draws N(0, σ²) with σ = 
       f"and cuts at 2σ = {2 * glorot_std / truncated_std:.5f}")
 
 # %% [markdown]
-# That description, taken at its word — a normal with σ = √(2/(fan_in + fan_out)) cut at 2σ
-# — gives weights 0.8796… times too narrow; and without the cut, the 1/0.8796 of Keras's σ
-# would make them 1/0.8796 ≈ 1.14 times too wide. Three histograms, on a log axis so the
-# tails show:
+# So the description is right if "standard deviation" means the weights' own. Read the other
+# way — √(2/(fan_in + fan_out)) as the σ of the normal before the cut at 2σ — it gives weights
+# 0.8796… times too narrow; and without the cut, the 1/0.8796 of Keras's σ would make them
+# 1/0.8796 ≈ 1.14 times too wide. Three histograms, on a log axis so the tails show:
 
 # %%
 literal_reading = rng.normal(0.0, glorot_std, size=(200_000,))
-literal_reading = literal_reading[np.abs(literal_reading) <= 2 * glorot_std]  # the description literally: σ = √(2/(n_in+n_out)), cut at 2σ
+literal_reading = literal_reading[np.abs(literal_reading) <= 2 * glorot_std]  # the other reading: σ = √(2/(n_in+n_out)) before the cut at 2σ
 untruncated = rng.normal(0.0, glorot_std / truncated_std, size=(200_000,))  # Keras's σ, tails kept
 edges = np.linspace(-5 * glorot_std, 5 * glorot_std, 101)
 figure, axes = plt.subplots(figsize=(7, 3.6))
-for values, label in ((keras_normal, "Keras GlorotNormal"), (literal_reading, "the literal reading (cut, no ÷0.8796)"),
+for values, label in ((keras_normal, "Keras GlorotNormal"), (literal_reading, "σ before the cut (no ÷0.8796)"),
                       (untruncated, "÷0.8796 but not cut")):
     axes.hist(values.ravel(), bins=edges, density=True, histtype="step", lw=1.5,
               label=f"{label}: std = {values.std() / glorot_std:.3f}·√(2/(n_in+n_out))")
@@ -363,7 +364,7 @@ check("lecun_normal", lecun_normal)
 # distribution stay below about 1.63·√(2/n) (an alarm at the 1 % level, the `KS limit` column);
 # different distributions — a missed truncation, a wrong variance — land far beyond.
 
-# %%
+# %% tags=["expected-output"]
 def ks_distance(a, b):
     """Largest gap between the empirical CDFs of samples a and b."""
     a, b = np.sort(np.ravel(a)), np.sort(np.ravel(b))
@@ -470,7 +471,7 @@ check("activation_stds", activation_stds)
 # width. Here is their measurement, with your function, for five tanh layers of 500 units —
 # and a third row with the gain 5/3 that PyTorch recommends for tanh:
 
-# %%
+# %% tags=["expected-output"]
 tanh_settings = {"uniform_inv_sqrt_n": ("uniform_inv_sqrt_n", 1.0), "glorot_uniform": ("glorot_uniform", 1.0),
                  "glorot_uniform × 5/3": ("glorot_uniform", 5 / 3)}
 glorot_bengio = {label: activation_stds(5, 500, init, "tanh", rng, gain=gain)
@@ -488,8 +489,49 @@ print(f"a linear layer with Var(w) = 1/(3n) multiplies the std by 1/√3 = {1 / 
 # variance the spread holds far better, but still drifts down slowly: tanh squeezes what it
 # receives (|tanh z| < |z|), and a gain of 1 does not make up for that. With the gain 5/3 the
 # spread settles after a layer or two and then holds — at a level where tanh is not yet flat.
-# Backwards, the same factors apply to the gradients, which is why the first layers of the
-# old nets learned so slowly.
+#
+# Backwards, the error ∂loss/∂a[l] that reaches each layer shrinks in the same way on its way
+# down to the input (each layer multiplies its variance by fan_out·Var(w) — the same on these
+# square layers). But that does **not** make the first layers' *weight* gradients small: the
+# gradient of W[l] is a[l−1]ᵀ·∂loss/∂z[l], the forward signal that reached layer l times the
+# error that reached it, and in this nearly linear regime the one shrinks toward the output as
+# fast as the other toward the input. The product comes out about the same size at every layer,
+# as Glorot & Bengio (2010, §4.2.1) derived. The same five-layer nets, with a random error of
+# unit variance arriving at the top:
+
+# %% tags=["expected-output"]
+def forward_backward_stds(kernels, rng):
+    """Per tanh layer l = 1..depth of a net without biases: the std of a[l], of the error
+    ∂loss/∂a[l] and of the weight gradient ∂loss/∂W[l], for a (1000, width) N(0, 1) batch and an
+    N(0, 1) error ∂loss/∂a[depth] at the top. ``kernels``: a list of (width, width) arrays."""
+    a = [rng.standard_normal((1000, kernels[0].shape[0]))]
+    for kernel in kernels:
+        a.append(np.tanh(a[-1] @ kernel))
+    error = rng.standard_normal(a[-1].shape)  # ∂loss/∂a[depth]
+    errors, weight_gradients = [], []
+    for layer in reversed(range(len(kernels))):
+        errors.append(error.std())
+        error_z = error * (1 - a[layer + 1] ** 2)  # ∂loss/∂z: tanh' = 1 − tanh²
+        weight_gradients.append((a[layer].T @ error_z).std())
+        error = error_z @ kernels[layer].T  # ∂loss/∂a one layer down
+    return np.array([x.std() for x in a[1:]]), np.array(errors[::-1]), np.array(weight_gradients[::-1])
+
+
+print("tanh, 5 layers of 500 units | layer:  1 … 5                                 | layer 1 / layer 5")
+for label, (init, gain) in list(tanh_settings.items())[:2]:
+    initializer = uniform_inv_sqrt_n if init == "uniform_inv_sqrt_n" else glorot_uniform
+    rows = forward_backward_stds([initializer((500, 500), rng) for _ in range(5)], rng)
+    for name, values in zip(("std of a[l]", "std of ∂loss/∂a[l]", "std of ∂loss/∂W[l]"), rows):
+        print(f"{label:18} {name:19}: " + "  ".join(f"{v:8.3g}" for v in values) + f"  | {values[0] / values[-1]:.3f}")
+
+# %% [markdown]
+# With U[±1/√n] the activations shrink upward and the errors ∂loss/∂a[l] shrink downward, each
+# by an order of magnitude over five layers (the last column: layer 1 over layer 5); the weight
+# gradients, their product, stay within a few per cent of one another. With Glorot's variance
+# both signals fade far less, and the weight gradients are again nearly level. So the old initialization did not starve the first layers of
+# weight gradient; what it did was let both signals fade — the input in the top layers, the
+# loss's error in the bottom ones — while the weight gradients looked even. Lesson 02 called
+# that `diagnose`'s blind spot, and lesson 06 measures ∂loss/∂a[l] directly for that reason.
 #
 # Glorot and Bengio showed it as histograms of each layer's activations. The same picture,
 # for the same two initializations (drawn by Keras's own initializers this time, through the
@@ -522,7 +564,7 @@ plt.show()
 # A direct measurement of E[a²], with your initializers, on three nets of each kind (512 units
 # per layer, a batch of 500 inputs):
 
-# %%
+# %% tags=["expected-output"]
 def relu_second_moments(depth, width, initializer, rng):
     """(depth,) E[a[l]²] of a square ReLU net without biases for a (500, width) N(0, 1) batch."""
     a, moments = rng.standard_normal((500, width)), np.empty(depth)
@@ -557,9 +599,10 @@ plt.show()
 # multiplies E[a²] by a random factor near 1, and thirty such factors make a random walk on
 # the log axis — but within a small factor of 1, while Glorot's follow the 2^−l line all the
 # way down, about nine orders of magnitude: per layer they keep half. The same halving applies
-# to the gradients on their way back through the ReLUs, so every layer of a Glorot net starts
-# with a gradient orders of magnitude smaller than a He net's (lesson 03's explorer showed the
-# gap at depth 100). Nothing is wrong with Glorot's rule: it was derived for tanh, whose slope
+# to the error ∂loss/∂a on its way back through the ReLUs; a layer's weight gradient multiplies
+# the forward signal that reached it by the error that reached it, so every layer of a Glorot
+# net — evenly, by the balance of the Glorot & Bengio section — starts with a weight gradient
+# orders of magnitude smaller than a He net's (lesson 03's explorer showed the gap at depth 100). Nothing is wrong with Glorot's rule: it was derived for tanh, whose slope
 # near 0 is 1. The activation decides the gain.
 #
 # ## Explore: depth, gain, initializer, activation

@@ -37,7 +37,7 @@ from gradclinic.explorers.gated_rnn import CELLS, GatedRnnExplorer, agreement_cl
 # plural ("they were", label 1) or singular ("it was", label 0)? Half the sentences are each,
 # so guessing scores ½ — **chance**. Here are a few at gap 6:
 
-# %%
+# %% tags=["expected-output"]
 sample = agreement_corpus(6, gap=6, rng=np.random.default_rng(5))
 for sentence, label in zip(sample.sentences, sample.labels):
     print(f"label {label}:  {sentence}")
@@ -56,8 +56,9 @@ print(f"\nvocabulary: {len(agreement_vocabulary())} words; the network reads {sa
 # ∂h_T/∂h_{T−1} ⋯ ∂h_2/∂h_1, one factor per word of the gap, each factor
 # diag(tanh'(z_t))·Uᵀ: lesson 02's product of slopes and weights, with **the same** U every time.
 # Unless that product stays near size one for every step — and tanh' ≤ 1 pulls it down whenever
-# the state moves — the gradient shrinks like a power of the gap. The net can still learn the
-# last few words; it gets no signal about the first.
+# the state moves — the gradient shrinks **exponentially** in the gap: roughly like cᵏ over a gap
+# of k words, for some factor c < 1 per step (not like a power kᵖ of the gap, which would be far
+# milder). The net can still learn the last few words; it gets no signal about the first.
 #
 # ## The GRU: an update gate and a relevance (reset) gate
 #
@@ -105,13 +106,33 @@ print(f"\nvocabulary: {len(agreement_vocabulary())} words; the network reads {sa
 # ### Exercise: `gru_step(x_t, h_prev, kernel, recurrent_kernel, bias)`
 # Return h_t, shape (batch, units), for a batch x_t (batch, input_dim) and h_prev (batch, units),
 # exactly as `keras.layers.GRUCell(units)` computes it with these weights (its defaults:
-# sigmoid gates, tanh candidate, `reset_after=True`). Use NumPy. Raise `ValueError` when a shape
-# does not fit Keras's layout (for instance a bias of shape (3·units,), the `reset_after=False`
-# layout).
+# sigmoid gates, tanh candidate, `reset_after=True`). Use NumPy. The steps are in the cell as
+# comments, with the shape at each step. Raise `ValueError`, before computing anything, when a
+# shape does not fit Keras's layout — the grader tries each of these:
+#
+# - `x_t` or `h_prev` is not 2-D;
+# - `x_t` and `h_prev` have different batch sizes (numbers of rows): one state per example;
+# - `kernel` is not (input_dim, 3·units) — for instance 2·units columns;
+# - `recurrent_kernel` is not (units, 3·units);
+# - `bias` is not (2, 3·units) — for instance a bias of shape (3·units,), the `reset_after=False`
+#   layout.
+#
+# If your h_t is wrong, the grader's feedback names the first quantity that differs — z, r, the
+# candidate h̃ or the final blend — from cases whose weights isolate each one (a gate saturated
+# at 0 or 1 by a large bias, or a block of weights set to zero).
 
 # %% nbgrader={"grade": false, "grade_id": "gru_step", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def gru_step(x_t, h_prev, kernel, recurrent_kernel, bias):
     """One step of keras.layers.GRUCell (reset_after=True): h_t of shape (batch, units)."""
+    # 1. Make the five arguments float NumPy arrays; check their shapes (the list above), else ValueError.
+    #    units = h_prev.shape[1]
+    # 2. Input side: x_t @ kernel + bias[0]                    → (batch, 3·units);
+    #    split it into three blocks x_z, x_r, x_h               → (batch, units) each
+    # 3. Recurrent side: h_prev @ recurrent_kernel + bias[1]   → (batch, 3·units);
+    #    split it into h_z, h_r, h_h                            → (batch, units) each
+    # 4. Update gate z and reset gate r: sigmoids of x_z + h_z and of x_r + h_r  → (batch, units) each
+    # 5. Candidate h̃ = tanh(x_h + r ⊙ h_h)  (reset AFTER the product)            → (batch, units)
+    # 6. Blend: h_t = z ⊙ h_prev + (1 − z) ⊙ h̃; return it                        → (batch, units)
     ### BEGIN SOLUTION
     x_t, h_prev, kernel, recurrent_kernel, bias = (np.asarray(a, dtype=float)
                                                    for a in (x_t, h_prev, kernel, recurrent_kernel, bias))
@@ -150,7 +171,7 @@ check("gru_step", gru_step)
 # h_t back in, beside Keras's own `GRU` layer with the same weights: the largest difference over
 # every state of the sequence is printed below, and it stays at the level of float32 rounding.
 
-# %%
+# %% tags=["expected-output"]
 gru_rng = np.random.default_rng(7)
 keras_gru = keras.layers.GRU(5, return_sequences=True)
 keras_gru.build((None, 30, 3))
@@ -181,7 +202,7 @@ print(f"largest |your state − Keras's state| over 30 steps, 4 sequences, 5 uni
 # starts near σ(0) = ½, keeping about half of the state per step. Keep that in mind for the measurements.
 # A layer's weights in Keras's layout, and what each costs:
 
-# %%
+# %% tags=["expected-output"]
 for name in ("SimpleRNN", "GRU", "LSTM"):
     layer = getattr(keras.layers, name)(16)
     layer.build((None, None, 8))
@@ -249,34 +270,53 @@ check("timestep_gradient_norms", timestep_gradient_norms)
 #   starts by keeping σ(3) ≈ 0.95 of its state per step instead of ½ — the GRU's version of the
 #   LSTM's forget-gate bias.
 #
+# One training run is one draw: other initial weights, other sentences and another batch order
+# can end elsewhere. So the whole experiment runs **three times**, with seeds 0, 1 and 2 (each its
+# own initial weights, corpora and batch orders), and the table shows, for each cell and gap, the
+# median test accuracy and in brackets the lowest and highest of the three runs.
+#
 # Your `timestep_gradient_norms` measures each model's gradient through time on 64 test sentences
-# before and after training. (All four train side by side in one compiled TensorFlow step; each
-# still gets only the gradient of its own loss.) Under the grader the sweep is shorter.
+# before and after training (in the first seed's run). All twelve models (four cells, three seeds)
+# train side by side in one compiled TensorFlow step; each still gets only the gradient of its own
+# loss. Under the grader the sweep is shorter (gaps 4 and 28 only).
 
 # %%
-sweep_gaps = (4, 28) if gradclinic.grading() else (4, 12, 20, 28)  # each gap's result is the same either way
-results = gap_sweep(sweep_gaps, gradient_norms=timestep_gradient_norms, seed=0,
+sweep_gaps = (4, 28) if gradclinic.grading() else (4, 20, 28)  # each gap's result is the same either way
+sweep_seeds = (0, 1, 2)
+results = gap_sweep(sweep_gaps, gradient_norms=timestep_gradient_norms, seeds=sweep_seeds,
                     n_train=384, n_test=256, epochs=16, learning_rate=0.02)
-print(f"\ntest accuracy (chance = 0.5), {results.seconds:.0f} s of training:")
-print(results.table())
+print(f"\ntest accuracy (chance = 0.5), median (lowest–highest) over seeds {sweep_seeds}, "
+      f"{results.seconds:.0f} s of training:")
+print(results.spread_table())
+held_at = 0.8
+print(f"\nruns (of {len(sweep_seeds)}) with test accuracy above {held_at} at each gap:")
+for name in results.cells:
+    held = [sum(results.seed_accuracy[name, gap, seed] > held_at for seed in sweep_seeds) for gap in results.gaps]
+    print(f"  {name:>15}: " + ", ".join(f"gap {gap}: {count}" for gap, count in zip(results.gaps, held)))
 
 # %%
 figure, ax = plt.subplots(figsize=(5.5, 3.4))
 for index, name in enumerate(results.cells):
-    ax.plot(results.gaps, [results.accuracy[name, gap] for gap in results.gaps], "o-", color=f"C{index}", label=name)
+    median, low, high = np.array([results.spread(name, gap) for gap in results.gaps]).T
+    ax.errorbar(np.array(results.gaps) + 0.4 * (index - 1.5), median, yerr=[median - low, high - median],
+                fmt="o-", capsize=3, color=f"C{index}", label=name)  # shifted sideways so the bars do not overlap
 ax.axhline(0.5, color="0.5", ls=":", label="chance")
 ax.set(xlabel="gap (words between subject and end)", ylabel="test accuracy", ylim=(0.4, 1.05),
-       title="who still knows the subject's number?")
+       title="who still knows the subject's number? (median, min–max of 3 runs)")
 ax.legend(fontsize=8)
 plt.show()
 
 # %% [markdown]
-# Read the table printed above. At the short gaps every cell learns the task. Then the SimpleRNN
-# falls to chance: at gap 20 (not run under the grader) it no longer knows whether the cats were
-# plural, while the GRU and the LSTM still answer well above chance. At the longest gap Keras's
-# default GRU has failed too — it is the first gated cell to go, for a reason the gradients show —
-# while the LSTM and the GRU whose update gate starts open still hold.
-# The gradients say why.
+# Read the tables printed above. At the shortest gap every cell learns the task in every run. Then
+# the SimpleRNN falls to chance: at gap 20 (not run under the grader) no run of it knows whether
+# the cats were plural, while every run of the GRU and of the LSTM still answers well above chance.
+# At the longest gap Keras's default GRU has failed in every run too, and the GRU whose update
+# gate starts open held in every run. The LSTM is the lesson in why one run is not enough: its
+# three runs at the longest gap disagree — the lowest is near chance, the highest well above it
+# (the counts above say how many held). A single run would have told you "the LSTM holds" or "the
+# LSTM fails" depending on its seed; what one run can show is only that a cell *can* carry the
+# bit at that gap, not how reliably it learns to. Three runs show the spread; they are too few
+# to estimate a success rate. The gradients say why the cells differ.
 
 # %%
 def subject_ratios(profiles):
@@ -311,23 +351,26 @@ axes[0].legend(fontsize=8)
 plt.show()
 
 # %% [markdown]
-# At initialisation (left, and the first table) every cell's gradient shrinks geometrically from
+# These profiles come from the first seed's run. At initialisation (left, and the first table)
+# every cell's gradient shrinks geometrically (exponentially in the number of steps) from
 # the last word back to the subject, and the gated cells shrink roughly like their keep-gate value
 # raised to the gap (compare the guide printed above). So a gate is not magic: Keras's default GRU
 # loses its gradient *faster* than the SimpleRNN at the start, because it replaces half of its
-# state at every word — which is why it is the first gated cell to fail as the gap grows. What a
+# state at every word — which is why it fails at the longest gap in every run. What a
 # gate changes is that the factor is a **learnable number on a path without a weight matrix**:
 # training can push z (or f) toward 1 for filler words and toward 0 at the subject, and the path
 # opens. The SimpleRNN's factor is a product of tanh slopes and one shared matrix U; keeping it
 # near one for twenty steps while every input moves the state is what it does not learn. A gate
 # that starts open needs no such luck: a large share of the open-gated GRU's gradient reaches the
-# subject from the first step of training, and it held at every gap — as did the LSTM, whose
-# forget gate Keras starts partly open.
+# subject from the first step of training, and it held at every gap in every run. The LSTM, whose
+# forget gate Keras starts only partly open (σ(1)), sits in between: at the longest gap its
+# gradient at the subject starts far smaller than the open GRU's, and whether it learns to open
+# its path within 16 epochs depends on the run.
 #
 # After training (right, and the second table) the ratio is harder to read: once a net has
 # learned, its loss and so all its gradients are small, and where it looks at the sentence
-# depends on what it learned. One thing is plain: the open-gated GRU ends with at least as much
-# gradient at the subject as at the last word at every gap, its path still open. That is why
+# depends on what it learned. One thing is plain in this run: the open-gated GRU ends with at
+# least as much gradient at the subject as at the last word at every gap, its path still open. That is why
 # Keras starts the LSTM's forget bias at 1, and why a GRU for long sequences is worth starting
 # with its update gate biased toward keeping.
 #
@@ -347,10 +390,13 @@ explorer
 # A common piece of advice is that the LSTM is "more powerful" for long-range relations but more
 # expensive, and that a GRU is usually enough. The cost part is right: a GRU has three blocks of
 # weights where the LSTM has four (the weight counts printed above), so it is about a quarter
-# cheaper per step. The "more powerful" part is not an established rule: large comparisons
-# (Chung et al., 2014; Jozefowicz et al., 2015; Greff et al., 2017) found the two close on most
-# tasks, with no consistent winner, and the LSTM's forget-gate bias mattering more than the
-# choice of cell. What is known:
+# cheaper per step. The "more powerful" part is not an established rule: the studies that put the
+# GRU beside the LSTM (Chung et al., 2014, on music and speech; Jozefowicz et al., 2015, over
+# thousands of architectures) found the two close on most tasks, with no consistent winner, and
+# Jozefowicz et al. found that a forget-gate bias of 1 closed most of the LSTM's gap to the GRU
+# where there was one. (Greff et al., 2017, often cited here, compared variants of the *LSTM*, not
+# the GRU: no variant beat the standard LSTM, and the forget gate and the output activation were
+# its most important parts.) What is known:
 #
 # - prefer a **GRU** when compute, memory or data are short, or for a quick first model: fewer
 #   weights, one state, often the same accuracy;
@@ -370,9 +416,11 @@ explorer
 # - A GRU mixes h_t = z ⊙ h_{t−1} + (1 − z) ⊙ h̃ (update gate z; relevance/reset gate r inside the
 #   candidate, applied after the matrix product in Keras); an LSTM adds f ⊙ c_{t−1} to its cell.
 #   Both give the gradient a path whose factor is a learnable gate, not a weight matrix.
-# - On "those cats … they were", the SimpleRNN fell to chance as the gap grew while the GRU and
-#   the LSTM held longer, and the GRU with an open update gate held at every gap (the table
-#   above); a gate's initial bias decides how much gradient gets through at the start.
+# - On "those cats … they were", over three seeds, the SimpleRNN fell to chance as the gap grew
+#   while the GRU and the LSTM held longer; the GRU with an open update gate held at every gap in
+#   every run, and at the longest gap the LSTM's runs disagreed (the tables above): a gate's
+#   initial bias decides how much gradient gets through at the start, and one run is not enough
+#   to tell a cell that learns reliably from one that got lucky.
 #
 # **Next:** lesson 06 builds the same kind of short path into deep feed-forward networks: the
 # residual connection.

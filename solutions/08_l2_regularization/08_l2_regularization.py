@@ -38,7 +38,7 @@ from gradclinic.explorers import l2
 # Here is the lesson's digits MLP (64 inputs, two hidden layers of 64 ReLU units, 10 classes)
 # with `L2(0.01)` on all three kernels, checked against that formula on one batch of 32 digits:
 
-# %%
+# %% tags=["expected-output"]
 digits = load_digits()
 model = l2.keras_model(l2.SETUPS[l2.DIGITS_MLP], lam=0.01)
 kernels = [layer.kernel for layer in model.layers]
@@ -64,7 +64,7 @@ print(f"training loss {training_loss:.4f} = data loss {data_loss:.4f} + penalty 
 # penalty by the batch size); it is a different idea from weight decay. And biases are
 # penalised only if you also pass `bias_regularizer`; that example penalises none.
 
-# %%
+# %% tags=["expected-output"]
 layer = keras.layers.Dense(3, activity_regularizer=keras.regularizers.L2(0.01))
 outputs = layer(x_batch[:4]).numpy()
 print(f"activity penalty Keras adds: {float(sum(layer.losses)):.6f}")
@@ -91,7 +91,7 @@ print(f"0.01 · Σw² of its kernel:    {0.01 * np.sum(np.square(layer.kernel.nu
 # that same average, and the penalty is added whole at every step. Converted for digits and a
 # course value λ = 0.7:
 
-# %%
+# %% tags=["expected-output"]
 m = len(digits.x_train)
 lam_course = 0.7
 lam_keras = lam_course / (2 * m)
@@ -101,10 +101,11 @@ course_penalty = lam_course / (2 * m) * sum(np.sum(np.square(kernel.numpy(), dty
 with tf.GradientTape() as tape:
     keras_penalty = tf.add_n(converted.losses)
 keras_grads = tape.gradient(keras_penalty, kernels)
-largest_gap = max(np.max(np.abs(g.numpy() - lam_course / m * k.numpy())) for g, k in zip(keras_grads, kernels))
+relative_gap = max(np.max(np.abs(g.numpy() - lam_course / m * k.numpy())) / np.max(np.abs(lam_course / m * k.numpy()))
+                   for g, k in zip(keras_grads, kernels))
 print(f"m = {m} training digits, λ_course = {lam_course} → λ_Keras = λ/(2m) = {lam_keras:.3e}")
 print(f"course penalty (λ/2m)·Σ‖W‖²: {course_penalty:.6f}   Keras's L2(λ_Keras): {float(keras_penalty):.6f}")
-print(f"largest |Keras gradient − (λ/m)·W| over all weights: {largest_gap:.1e}")
+print(f"Keras's gradient equals the course's (λ/m)·W to float32 precision (relative 1e-6): {bool(relative_gap < 1e-6)}")
 print(f"typing λ_course = {lam_course} into L2(…) instead would make the penalty {2 * m}× stronger")
 
 # %% [markdown]
@@ -176,14 +177,23 @@ check("l2_penalty_grad", l2_penalty_grad)
 # $$W \leftarrow W - \eta\,(\nabla_W \text{data} + 2\lambda W) = (1 - 2\eta\lambda)\,W - \eta\,\nabla_W \text{data}.$$
 #
 # Before the data has its say, every weight is multiplied by (1 − 2ηλ): it *decays* toward 0.
-# Keras's optimizers also take a `weight_decay=` argument that does exactly that multiplication
-# (by 1 − η·weight_decay), outside the loss. For SGD the two are the same step when
-# weight_decay = 2λ. For Adam they are not: Adam divides each gradient by its running size, the
-# penalty's part included, so the decay no longer acts evenly; `weight_decay=` keeps it separate
-# ("decoupled weight decay", Loshchilov & Hutter 2019, Keras's `AdamW`). One step from the same
-# weights on a small least-squares problem:
+# Keras's optimizers also take a `weight_decay=` argument that does that multiplication (by
+# 1 − η·weight_decay) directly on the weights, before the optimizer's own step and outside the
+# loss. The two coincide **only for plain SGD without momentum**, with weight_decay = 2λ
+# (Loshchilov & Hutter 2019):
+#
+# - **SGD with momentum**: the penalty's gradient 2λW enters the velocity and keeps acting on
+#   later steps (up to 1/(1 − momentum) times as much, the velocity's memory); `weight_decay=`
+#   shrinks each weight once per step, outside the velocity.
+# - **Adam**: the penalty's gradient is divided by the running size of the whole gradient, so a
+#   weight with large data gradients barely decays and one with tiny gradients decays hard;
+#   `weight_decay=` shrinks every weight by the same factor. That is *decoupled* weight decay.
+#
+# In Keras 3 every optimizer's `weight_decay=` is decoupled, so `Adam(weight_decay=…)` already
+# *is* AdamW (`keras.optimizers.AdamW` is Adam whose weight_decay defaults to 0.004). Ten steps
+# from the same weights on a small least-squares problem:
 
-# %%
+# %% tags=["expected-output"]
 start_kernel = rng.normal(size=(4, 3)).astype("float32")
 x_small, y_small = rng.normal(size=(8, 4)).astype("float32"), rng.normal(size=(8, 3)).astype("float32")
 lam, eta = 0.05, 0.1
@@ -194,12 +204,13 @@ def data_loss(kernel):
     return keras.ops.mean(keras.losses.mean_squared_error(y_small, keras.ops.matmul(x_small, kernel)))
 
 
-def one_step(optimizer, penalty_lam):
-    """The kernel after one optimizer step on the data loss plus L2(penalty_lam)."""
+def train_steps(optimizer, penalty_lam, steps=10):
+    """The kernel after ``steps`` optimizer steps on the data loss plus L2(penalty_lam)."""
     kernel = keras.Variable(start_kernel)
-    with tf.GradientTape() as tape:
-        loss = data_loss(kernel) + keras.regularizers.L2(penalty_lam)(kernel)
-    optimizer.apply(tape.gradient(loss, [kernel]), [kernel])
+    for _ in range(steps):
+        with tf.GradientTape() as tape:
+            loss = data_loss(kernel) + keras.regularizers.L2(penalty_lam)(kernel)
+        optimizer.apply(tape.gradient(loss, [kernel]), [kernel])
     return kernel.numpy()
 
 
@@ -208,14 +219,20 @@ with tf.GradientTape() as tape:
     loss = data_loss(start_variable)
 data_grad = tape.gradient(loss, start_variable).numpy()
 by_hand = start_kernel - eta * (data_grad + l2_penalty_grad([start_kernel], lam)[0])
-sgd_l2 = one_step(keras.optimizers.SGD(eta), lam)
-sgd_decay = one_step(keras.optimizers.SGD(eta, weight_decay=2 * lam), 0.0)
-adam_l2 = one_step(keras.optimizers.Adam(eta), lam)
-adam_decay = one_step(keras.optimizers.Adam(eta, weight_decay=2 * lam), 0.0)
-print(f"step size |ΔW| max: {np.max(np.abs(sgd_l2 - start_kernel)):.4f}")
-print(f"SGD, your l2_penalty_grad vs L2 in the loss:     max difference {np.max(np.abs(by_hand - sgd_l2)):.1e}")
-print(f"SGD, L2(λ) in the loss vs weight_decay = 2λ:     max difference {np.max(np.abs(sgd_l2 - sgd_decay)):.1e}")
-print(f"Adam, L2(λ) in the loss vs weight_decay = 2λ:    max difference {np.max(np.abs(adam_l2 - adam_decay)):.1e}")
+one_step = train_steps(keras.optimizers.SGD(eta), lam, steps=1)
+print(f"one SGD step: your l2_penalty_grad and L2 in the loss agree to 1e-6: "
+      f"{bool(np.max(np.abs(by_hand - one_step)) < 1e-6)}")
+optimizers = {"SGD": lambda **decay: keras.optimizers.SGD(eta, **decay),
+              "SGD, momentum 0.9": lambda **decay: keras.optimizers.SGD(eta, momentum=0.9, **decay),
+              "Adam": lambda **decay: keras.optimizers.Adam(eta, **decay)}
+print(f"10 steps, L2(λ = {lam}) in the loss vs weight_decay = 2λ, max |difference| ÷ max |ΔW|:")
+for name, make in optimizers.items():
+    with_l2, with_decay = train_steps(make(), lam), train_steps(make(weight_decay=2 * lam), 0.0)
+    gap = np.max(np.abs(with_l2 - with_decay)) / np.max(np.abs(with_l2 - start_kernel))
+    print(f"  {name:17s}: {'below 1e-5 (the same steps)' if gap < 1e-5 else f'{gap:.3f}'}")
+adam_decay = train_steps(keras.optimizers.Adam(eta, weight_decay=2 * lam), 0.0)
+adamw = train_steps(keras.optimizers.AdamW(eta, weight_decay=2 * lam), 0.0)
+print(f"Adam(weight_decay=2λ) vs AdamW(weight_decay=2λ): identical kernels: {bool(np.array_equal(adam_decay, adamw))}")
 
 # %% [markdown]
 # ## λ over a whole training run
@@ -272,7 +289,7 @@ print(f"best test accuracy {mlp_runs.test_accuracy[best]:.3f} at λ = {mlp_runs.
 # over 21 kernels, the outputs and gradients grow until float32 overflows, and the loss becomes
 # NaN.
 
-# %%
+# %% tags=["expected-output"]
 deep_runs = l2.grid_runs(l2.DEEP_LINEAR)
 overflow_steps = deep_runs.first_nonfinite_step()
 first_grads = deep_runs.data_grad_norms[0]
@@ -349,8 +366,9 @@ explorer
 #
 # - Keras's `L2(λ)` adds **λ·Σw²** to the loss (no ½, no 1/m); its gradient is **2λW**. A
 #   λ/2m course value converts as λ_Keras = λ/(2m), with *m* the training-set size.
-# - With SGD, the penalty is a decay of every weight by (1 − 2ηλ) per step (Keras's
-#   `weight_decay=2λ`); with Adam, L2 in the loss and decoupled weight decay differ.
+# - With plain SGD (no momentum), the penalty is a decay of every weight by (1 − 2ηλ) per step,
+#   the same step as Keras's `weight_decay=2λ`. With momentum or Adam they differ: Keras's
+#   `weight_decay=` is always decoupled (`Adam(weight_decay=…)` is AdamW), L2 in the loss is not.
 # - Over training, L2 **caps weight growth**; too large a λ erases the network.
 # - It does **not** fix gradients that explode at initialization; a λ large enough to
 #   matter there dominates the loss, and a smaller step trains better.

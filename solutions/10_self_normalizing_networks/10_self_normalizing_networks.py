@@ -30,8 +30,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from gradclinic.data import load_digits
-from gradclinic.explorers.self_normalizing import (SelfNormalizingExplorer, SignalPropagation, epochs_to_best,
-                                                   first_epoch_reaching, train_on_digits)
+from gradclinic.explorers.self_normalizing import (SelfNormalizingExplorer, SignalPropagation, draw_kernels,
+                                                   epochs_to_best, first_epoch_reaching, train_on_digits)
 from gradclinic.models import deep_mlp
 
 # %% [markdown]
@@ -49,8 +49,8 @@ from gradclinic.models import deep_mlp
 #
 # ### Exercise: `selu(x)`
 # Return selu(x) elementwise for a number or a NumPy array of any shape, with **those constants
-# at full precision** (rounded ones such as 1.6733 are off by about 10⁻⁶, and the grader compares
-# with Keras to 10⁻⁹). λ multiplies **both** branches. It must be stable: at x = ±1000 (float64)
+# at full precision** (the grader compares with Keras to 10⁻⁹; a rounded 1.6733 is off by far
+# more, as the cell after the exercise prints). λ multiplies **both** branches. It must be stable: at x = ±1000 (float64)
 # and ±100 (float32) no overflow warning and no NaN. `np.where(x > 0, …, np.exp(x) − 1)`
 # still computes e^1000 for the branch it throws away; exponentiate only x ≤ 0
 # (`np.minimum(x, 0)`), and `np.expm1` computes e^x − 1 accurately near 0.
@@ -82,13 +82,21 @@ check("selu", selu)
 ### END HIDDEN TESTS
 
 # %% [markdown]
+# How far off the rounded constants are, and what that does to selu(−1):
+
+# %% tags=["expected-output"]
+for rounded_alpha in (1.6733, 1.67326):
+    print(f"α rounded to {rounded_alpha}: off by {rounded_alpha - SELU_ALPHA:+.1e}; selu(−1) then off by "
+          f"{SELU_SCALE * rounded_alpha * np.expm1(-1.0) - float(selu(-1.0)):+.1e} (the grader allows 1e-09)")
+
+# %% [markdown]
 # ### The fixed point, computed with your `selu`
 # An expectation over z ~ N(0, 1) is an integral against the Gaussian density; summed over a fine
 # grid from −12 to 12 (with 0, where SELU has its kink, a grid point) it comes out to about eight
 # digits. First: do α and λ give mean 0 and variance 1? And what do ReLU and tanh give
 # in their place?
 
-# %%
+# %% tags=["expected-output"]
 z_grid, z_step = np.linspace(-12.0, 12.0, 240_001, retstep=True)
 density = np.exp(-z_grid ** 2 / 2) / np.sqrt(2 * np.pi)  # ~1e−32 at ±12: the ends add nothing
 
@@ -110,7 +118,7 @@ for name, phi in [("selu", selu), ("relu", lambda z: np.maximum(z, 0.0)), ("tanh
 # E[a²], the second moment of the layer below, so one layer maps the second moment q to
 # q ↦ E[selu(√q·z)²]. Is q = 1 *attracting*? Start from a small and a large q and iterate:
 
-# %%
+# %% tags=["expected-output"]
 for q_start in (0.2, 1.0, 4.0):
     q, path = q_start, [q_start]
     for _ in range(8):
@@ -123,6 +131,13 @@ for q_start in (0.2, 1.0, 4.0):
 # corrects a signal that is too small or too large, layer after layer, instead of multiplying the
 # error (lesson 04's tanh and ReLU nets with the wrong initializer kept drifting). The paper proves
 # this for a region around (0, 1) and bounds the variance from above and below outside it.
+#
+# **What the proof covers.** The argument needs each pre-activation to be a sum of many weighted
+# inputs with weights like LeCun normal's (for each unit, weights summing to about 0 and their
+# squares to about 1): **dense** stacks, **near initialization**. Convolutions, recurrent layers
+# and skip connections are outside it, and so are weights after long training, once they have
+# moved away from that normalization; the paper's experiments, not its theorem, are the evidence
+# that SNNs keep training well.
 #
 # ## Condition 2: standardized inputs
 #
@@ -175,7 +190,7 @@ check("standardize", standardize)
 # %% [markdown]
 # Your function on the digits (pixels scaled to [0, 1]):
 
-# %%
+# %% tags=["expected-output"]
 digits = load_digits()
 train_std, test_std = standardize(digits.x_train, digits.x_test)
 train_pixel_std = digits.x_train.std(axis=0)
@@ -199,7 +214,7 @@ print(f"largest standardized test value {np.abs(test_std).max():.1f} (a pixel al
 # come from Keras's own initializers; the activation is **your** `selu` (or ReLU or tanh); the
 # inputs are **your** standardized digits, or the raw pixels.
 
-# %%
+# %% tags=["expected-output"]
 propagation = SignalPropagation({"standardized": train_std, "raw": digits.x_train}, selu=selu)
 shown_layers = [1, 2, 4, 8, 16, 32, 64, 100]
 configurations = [
@@ -255,6 +270,36 @@ plt.show()
 # The numbers are one draw of weights and one batch, not an average; the explorer at the end
 # lets you try every combination at any depth.
 #
+# ### Dropout breaks the fixed point; alpha dropout keeps it
+#
+# Ordinary dropout sets a fraction p of the units to 0 and divides the others by 1 − p. That
+# keeps the mean but multiplies the second moment by 1/(1 − p): the next layer no longer
+# receives variance 1, and the map of the section above has its fixed point elsewhere. Klambauer et al.
+# therefore proposed **alpha dropout** (`keras.layers.AlphaDropout`): dropped units are set to
+# SELU's floor −λα, and an affine map a·x + b, with a and b computed from p, restores mean 0 and
+# variance 1. The SNN above (your `selu`, LeCun normal, standardized digits), 32 layers, with
+# each kind of dropout (rate 0.1, in training mode) after every layer:
+
+# %% tags=["expected-output"]
+dropout_kernels = draw_kernels("lecun_normal", digits.x_train.shape[1], 100, 32, np.random.default_rng(10))
+dropouts = {"no dropout": None, "Dropout(0.1)": keras.layers.Dropout(0.1, seed=1),
+            "AlphaDropout(0.1)": keras.layers.AlphaDropout(0.1, seed=1)}
+print("mean / variance of a[l] at layers 1, 8, 16, 32:")
+for name, dropout in dropouts.items():
+    activations, shown = train_std[:256], []
+    for layer, kernel in enumerate(dropout_kernels, start=1):
+        activations = selu(activations @ kernel)
+        if dropout is not None:
+            activations = np.asarray(dropout(activations.astype("float32"), training=True), dtype=float)
+        if layer in (1, 8, 16, 32):
+            shown.append(f"{activations.mean():+.2f} / {activations.var():.2f}")
+    print(f"{name:>17}: " + ",  ".join(shown))
+
+# %% [markdown]
+# With ordinary dropout the variance climbs over the first layers and settles well above 1 (the
+# middle row): the fixed point has moved, and every layer now passes on a signal larger than the
+# one the recipe was built for. Alpha dropout stays with the net without dropout, at variance ≈ 1. In an SNN, regularize with `AlphaDropout`.
+#
 # ## Condition 3: the network itself — and the tutorial's bug
 #
 # The recipe: a sequence of Dense layers, each with `activation="selu"` and
@@ -265,7 +310,7 @@ plt.show()
 # it does (the tutorial also used `Flatten(input_shape=…)`, which Keras 3 replaces with
 # `keras.Input`).
 
-# %%
+# %% tags=["expected-output"]
 def misplaced_output_layer(input_dim, depth, width, n_classes):
     """The tutorial's loop as written: the output layer inside the loop body. Shown to be fixed."""
     model = keras.Sequential([keras.Input((input_dim,))])
@@ -411,12 +456,14 @@ explorer
 
 # %% [markdown]
 # ## Summary
-# - SELU is an ELU scaled by λ ≈ 1.0507 with α ≈ 1.6733, the constants for which mean 0 and
+# - SELU is an ELU scaled by λ ≈ 1.0507 with α ≈ 1.67326 (use them at full precision), the constants for which mean 0 and
 #   variance 1 are a fixed point of a layer; with weights of variance 1/fan_in the fixed point
 #   attracts, so deviations shrink layer by layer instead of compounding.
 # - The three conditions: SELU activations, LeCun normal weights (variance 1/fan_in; Glorot is the
 #   same for square layers, He and N(0, 1) are not), and inputs standardized with the **training**
 #   set's mean and std (constant features divided by 1).
+# - Ordinary dropout breaks the fixed point; `AlphaDropout` keeps it. The proof covers dense stacks
+#   near initialization.
 # - The tutorial's output layer sat inside the loop: a softmax after every hidden layer, which no error
 #   reveals but which destroys the normalization. The output layer goes after the loop.
 # - On digits, measured: compare the SNN's early epochs and best accuracy with the ReLU nets'

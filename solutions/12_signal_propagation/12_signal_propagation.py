@@ -1,7 +1,8 @@
 # %% [markdown]
 # # 12 · Signal propagation: the edge of chaos
 #
-# *Beyond the usual course.* Lesson 04 chose the variance of the initial weights by an argument
+# *Beyond the usual course: optional reading after lesson 04.* Nothing in lessons 05–11 depends
+# on it; read it when lesson 04's initializers leave you asking why they work. Lesson 04 chose the variance of the initial weights by an argument
 # about one layer: keep the variance of the activations the same from layer to layer. This
 # lesson follows the signal and its gradient through **many** layers of a wide random network
 # and asks a sharper question: for an activation φ and initial scales (σ_w, σ_b), do gradients
@@ -59,7 +60,7 @@ from gradclinic.explorers import signal_propagation as sp
 # The lesson fixes the numbers below; the graders use the same ones. N_QUAD is even, so no node
 # sits at z = 0, where ReLU has its kink.
 
-# %%
+# %% tags=["expected-output"]
 N_QUAD = 100  # Gauss–Hermite nodes for every expectation in this lesson
 FD_STEP = 1e-5  # h of the central difference φ'(x) ≈ (φ(x + h) − φ(x − h)) / 2h
 TOLERANCE = 1e-12  # fixed_point_q stops when |q_new − q| ≤ TOLERANCE · max(1, q)
@@ -90,11 +91,18 @@ print(f"E[z²] = {QUAD_NODES ** 2 @ QUAD_WEIGHTS / QUAD_WEIGHTS.sum():.12f},  E[
 # `hermegauss` inside it). `phi` is a NumPy function (`np.tanh`, `relu`, `identity`, …). `q`
 # may be a number or an array: return the same shape, **vectorised** (no Python loop over q:
 # put the q's on one axis and the nodes on a new last one). σ_w and σ_b are standard deviations
-# and q a variance: raise `ValueError` if any is negative.
+# and q a variance: raise `ValueError` if `sigma_w` or `sigma_b` is negative, or if any entry of
+# `q` is negative or not finite.
 
 # %% nbgrader={"grade": false, "grade_id": "length_map", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def length_map(q, sigma_w, sigma_b, phi):
     """One layer of the variance recursion: σ_w²·E_z[φ(√q·z)²] + σ_b², with q's shape."""
+    # 1. Refuse bad input (ValueError): sigma_w < 0, sigma_b < 0, an entry of q < 0 or not finite.
+    # 2. q as a float array                                        shape S (q's shape, () for a number)
+    # 3. the pre-activations √q·z_k, every q on every node          shape S + (N_QUAD,)
+    # 4. φ of them, squared, averaged over the nodes with the
+    #    weights QUAD_WEIGHTS divided by their sum                  shape S
+    # 5. times σ_w², plus σ_b²                                      shape S
     ### BEGIN SOLUTION
     if sigma_w < 0 or sigma_b < 0:
         raise ValueError(f"sigma_w and sigma_b are standard deviations (≥ 0), got {sigma_w}, {sigma_b}")
@@ -128,7 +136,7 @@ check("length_map", length_map)
 # curves on the left iterate your `length_map` from the same start; on the right, the map
 # itself against the diagonal q' = q: where they cross is a **fixed point**.
 
-# %%
+# %% tags=["expected-output"]
 nets = sp.RandomTanhNets(width=256, max_depth=40, n_nets=4, batch=4, seed=1)
 q_in, shown_depth = 4.0, 15
 plt.figure(figsize=(10, 3.6))
@@ -166,7 +174,8 @@ plt.tight_layout()
 # Return q*, found by **iterating** q ← length_map(q) from q = 1. Stop when
 # |q_new − q| ≤ TOLERANCE·max(1, q) and return q_new. For an unbounded φ the map can grow
 # without end (ReLU with σ_w² > 2, the identity with σ_w > 1): raise `ValueError` once q passes
-# Q_LIMIT, and also when MAX_ITERATIONS steps have not converged. (The one place a converging
+# Q_LIMIT, and also when MAX_ITERATIONS steps have not converged. A negative σ_w or σ_b is
+# refused by your `length_map` already: let its `ValueError` pass through. (The one place a converging
 # map is too slow for that: σ_b = 0 exactly at the edge of chaos below, where q ↦ 0 only like
 # 1/(2l).)
 
@@ -218,10 +227,11 @@ check("fixed_point_q", fixed_point_q)
 # - **χ₁ > 1, the chaotic phase:** nearby inputs decorrelate, gradients **explode**;
 # - **χ₁ = 1, the edge of chaos:** gradients keep their size through any depth.
 #
-# The depth over which a gradient changes by a factor e is the **depth scale**
-# ξ = −1/ln χ₁ (ordered phase; we quote 1/|ln χ₁| in both phases). Schoenholz et al. define
-# ξ_c from the correlation map; in the ordered phase, where the fixed correlation is 1, the two
-# are the same number. They found nets trainable up to about 6ξ_c layers.
+# The depth over which the **squared** gradient norm changes by a factor e is the **depth
+# scale** ξ = −1/ln χ₁ (ordered phase; we quote 1/|ln χ₁| in both phases): ‖δ^l‖² changes like
+# χ₁^l = e^(∓l/ξ), so the norm itself changes by e only over 2ξ layers. Schoenholz et al.
+# define ξ_c from the correlation map; in the ordered phase, where the fixed correlation is 1,
+# the two are the same number. They found nets trainable up to about 6ξ_c layers.
 #
 # ### Exercise: `chi1(sigma_w, sigma_b, phi)`
 # Return χ₁ = σ_w²·E_z[φ'(√q*·z)²] with q* = `fixed_point_q(sigma_w, sigma_b, phi)`. The
@@ -261,7 +271,7 @@ check("chi1", chi1)
 # exactly at σ_w = 1. For σ_w > 1, q = 0 turns unstable and q* > 0; the slopes at q* are
 # smaller than 1 but χ₁ stays above 1. Your functions, along that line:
 
-# %%
+# %% tags=["expected-output"]
 line_sigma_w = np.array([0.5, 0.7, 0.9, 0.95, 0.99, 1.01, 1.05, 1.1, 1.5, 2.0, 3.0])
 line_q = np.array([fixed_point_q(s, 0.0, np.tanh) for s in line_sigma_w])
 line_chi = np.array([chi1(s, 0.0, np.tanh) for s in line_sigma_w])
@@ -285,11 +295,12 @@ print(f"χ₁ < 1 for every σ_w < 1: {bool(np.all(line_chi[below] < 1))}; "
 # against l, one per net. **Tolerance:** the theory is exact for infinite width; at width 256
 # we accept a relative gap of 3% between the mean measured factor and √χ₁.
 
-# %%
+# %% tags=["expected-output"]
 GROWTH_TOLERANCE = 0.03
 depth = 40
 points = [(0.5, 0.0), (0.9, 0.0), (1.0, 0.3), (1.2, 0.05), (1.5, 0.3), (2.0, 0.05), (3.0, 1.0)]
-print(" σ_w   σ_b |    χ₁ |   √χ₁ | measured (4 nets)    | gap    | ξ = 1/|ln χ₁| | change over 40 layers")
+print(" σ_w   σ_b |    χ₁ |   √χ₁ | measured (4 nets)    | gap    | ξ = 1/|ln χ₁| | measured ‖δ‖² over ξ layers"
+      " | change over 40 layers")
 gaps, profiles = [], {}
 for sigma_w, sigma_b in points:
     q_star, chi = fixed_point_q(sigma_w, sigma_b, np.tanh), chi1(sigma_w, sigma_b, np.tanh)
@@ -299,7 +310,8 @@ for sigma_w, sigma_b in points:
     gaps.append(gap)
     profiles[sigma_w, sigma_b] = np.exp(np.log(norms).mean(axis=(1, 2)))
     print(f"{sigma_w:4.1f} {sigma_b:5.2f} | {chi:5.3f} | {np.sqrt(chi):5.3f} | {rates.mean():.3f} ± {rates.std():.3f}        "
-          f"| {gap:+.2%} | {1 / abs(np.log(chi)):13.1f} | {chi ** ((depth - 1) / 2):.2e}")
+          f"| {gap:+.2%} | {1 / abs(np.log(chi)):13.1f} | ×{rates.mean() ** (2 / abs(np.log(chi))):<26.3f} "
+          f"| {chi ** ((depth - 1) / 2):.2e}")
 print(f"largest gap {np.max(np.abs(gaps)):.2%}; all within the {GROWTH_TOLERANCE:.0%} tolerance: "
       f"{bool(np.max(np.abs(gaps)) <= GROWTH_TOLERANCE)}")
 
@@ -319,12 +331,15 @@ plt.legend();
 # %% [markdown]
 # The measured factors agree with √χ₁ within the tolerance printed above, in both phases,
 # across a range where 40 layers change a gradient by many orders of magnitude (last column).
+# The column before it is the definition of ξ, measured: over ξ layers the squared gradient
+# norm changes by close to a factor e ≈ 2.718 (×e going toward the input in the chaotic phase,
+# ×1/e ≈ 0.368 in the ordered one); the small per-layer gaps compound over the longer depth scales.
 # The point near the edge (σ_w = 1.2, σ_b = 0.05) has χ₁ closest to 1 and the longest depth
 # scale ξ. Note what this means for lesson 04's rule "keep the variance": it fixes q*, not χ₁;
 # a tanh net can have a perfectly stable forward signal (q* well defined for *any* (σ_w, σ_b))
 # and still lose or blow up its gradients. The phase diagram shows where χ₁ = 1:
 
-# %%
+# %% tags=["expected-output"]
 phase_grid = sp.chi1_grid(chi1)
 plt.figure(figsize=(6, 4))
 plt.contourf(sp.GRID_SIGMA_W, sp.GRID_SIGMA_B, np.log10(phase_grid), levels=20, cmap="coolwarm",
@@ -369,6 +384,13 @@ print("edge of chaos: " + ", ".join(f"σ_b={b} → σ_w={w:.3f}" for b, w in edg
 # %% nbgrader={"grade": false, "grade_id": "orthogonal", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def orthogonal(shape, rng, gain=1.0):
     """A Haar-random orthogonal kernel of ``shape`` times ``gain``, as keras.initializers.Orthogonal."""
+    # 1. Refuse bad input (ValueError): fewer than two dimensions, or a dimension below 1.
+    # 2. the kernel as a matrix: rows = prod(shape[:-1]), cols = shape[-1]
+    # 3. A = rng.standard_normal(...)                  shape (m, n) = (max(rows, cols), min(rows, cols))
+    # 4. Q, R = np.linalg.qr(A)                        Q (m, n), R (n, n)
+    # 5. Q's columns times np.sign(np.diag(R))         (n,) signs: the Haar sign correction; Q (m, n)
+    # 6. if rows < cols, transpose Q                   now (rows, cols)
+    # 7. gain · Q, reshaped to shape                   shape
     ### BEGIN SOLUTION
     shape = tuple(shape)
     if len(shape) < 2 or any(int(d) != d or d < 1 for d in shape):
@@ -401,7 +423,7 @@ check("orthogonal", orthogonal)
 # size n is close to N(0, 1) for any n. Over 200 seeds, your `orthogonal` against the same
 # construction without the correction:
 
-# %%
+# %% tags=["expected-output"]
 traces = np.array([[np.trace(orthogonal((128, 128), np.random.default_rng(s))),
                     np.trace(np.linalg.qr(np.random.default_rng(s).standard_normal((128, 128)))[0])]
                    for s in range(200)])
@@ -416,7 +438,7 @@ print(f"trace of Q without the sign correction: mean {traces[:, 1].mean():+.2f},
 # same scale σ_w. Below, the singular values of J at one input x = tanh(√q*·z). For comparison,
 # a linear net at σ_w = 1 (Saxe's case).
 
-# %%
+# %% tags=["expected-output"]
 def jacobian_spectrum(kernel_maker, sigma_w, sigma_b, phi, depth=32, width=256, seed=3):
     """Singular values of the input–output Jacobian of one random net (kernels from kernel_maker)."""
     net_rng = np.random.default_rng(seed)
@@ -480,7 +502,8 @@ explorer
 #   q ↦ σ_w²·E[φ(√q z)²] + σ_b² to a fixed point q* within a few layers.
 # - At q*, each layer multiplies gradient norms by **√χ₁**, χ₁ = σ_w²·E[φ'(√q* z)²]: measured
 #   on real nets above within the stated tolerance. χ₁ < 1 is the ordered phase (vanishing),
-#   χ₁ > 1 the chaotic one (exploding); the depth scale is ξ = 1/|ln χ₁|.
+#   χ₁ > 1 the chaotic one (exploding); the depth scale ξ = 1/|ln χ₁| is the depth over which
+#   the squared gradient norm changes by a factor e.
 # - For tanh with σ_b = 0, q* = 0 and χ₁ = σ_w² below the transition, which sits at σ_w = 1;
 #   larger biases move the edge of chaos to larger σ_w. For ReLU, χ₁ = σ_w²/2: the edge is
 #   σ_w² = 2, He initialization (lesson 04).

@@ -1,0 +1,281 @@
+"""What a learner feels in the browser: slider moves and drags end to end, and each lesson's first figure.
+
+JupyterLab on 127.0.0.1 and Debian's chromium driven by Playwright (headless). Times are taken in
+the page, on ``performance.now()``'s clock: from the input event (the key or pointer event's
+``timeStamp``) to the animation frame after the explorer's new image entered the page.
+
+- ``explorers``: one scratch notebook per explorer (made as ``bench/explorers.py`` makes it). For
+  every slider: single moves (one arrow key each, alternating direction), p50/p95; then a 2-second
+  drag across the slider at a hand's event rate (60 pointer moves a second): how long after the
+  pointer is released the last frame lands, frames painted during the drag, stale frames (painted
+  after release, before the last), bytes per frame.
+- ``first_figure``: each lesson's solution notebook opened fresh and run from the top as a learner
+  would (Run All as soon as it shows): seconds from opening the page to the notebook's first image.
+"""
+
+import contextlib
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+COURSE_ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "gradient-clinic-bench"
+BROWSER_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run"]
+SINGLE_MOVES = 12
+DRAG_SECONDS, DRAG_EVENTS_PER_SECOND = 2.0, 60
+QUIET_SECONDS = 1.5  # no new frame for this long after a move: the kernel has caught up
+
+# Recorded in the page: every new image in an explorer's output, stamped at the next animation
+# frame (when it is painted), with its size; and the last input event's timestamp.
+WATCH_FRAMES = """() => {
+  window.gcFrames = []; window.gcInput = null;
+  for (const kind of ['keydown', 'pointerdown', 'pointerup'])
+    document.addEventListener(kind, e => { window.gcInput = {kind, t: e.timeStamp}; }, true);
+  const seen = new WeakSet();
+  new MutationObserver(() => {
+    for (const img of document.querySelectorAll('.widget-output img, .widget-image')) {
+      if (seen.has(img) && img.dataset.gcSrc === img.src) continue;
+      seen.add(img); img.dataset.gcSrc = img.src;
+      const bytes = img.src.startsWith('data:') ? Math.round((img.src.length - img.src.indexOf(',') - 1) * 3 / 4) : null;
+      requestAnimationFrame(() => window.gcFrames.push({t: performance.now(), bytes}));
+    }
+  }).observe(document.body, {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
+}"""
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def jupyterlab(workspace, log_path):
+    """JupyterLab on loopback over ``workspace`` with the course importable; yield its URL."""
+    settings = Path(tempfile.mkdtemp(prefix="lab-settings-")) / "@jupyterlab" / "notebook-extension"
+    settings.mkdir(parents=True, exist_ok=True)
+    (settings / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')  # render every cell
+    port = _free_port()
+    env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(settings.parent.parent), "MPLBACKEND": "Agg",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(COURSE_ROOT), os.environ.get("PYTHONPATH")]))}
+    env.pop("GRADCLINIC_HEADLESS", None)
+    with open(log_path, "w") as log:
+        server = subprocess.Popen([sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",
+                                   f"--port={port}", f"--IdentityProvider.token={TOKEN}",
+                                   f"--ServerApp.root_dir={workspace}", "--allow-root"],
+                                  env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"JupyterLab did not start:\n{Path(log_path).read_text()[-2000:]}")
+            try:
+                urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.3)
+        yield url
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(timeout=30)
+
+
+@contextlib.contextmanager
+def chromium():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=BROWSER_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def _explorer_notebook(path, name):
+    import nbformat
+
+    from autograder.build import KERNELSPEC
+
+    notebook = nbformat.v4.new_notebook(metadata={"kernelspec": KERNELSPEC})
+    notebook.cells = [nbformat.v4.new_code_cell(
+        "import gradclinic\n\ngradclinic.setup(0)\nfrom bench.explorers import EXPLORERS\n\n"
+        f"explorer = EXPLORERS[{name!r}]()\nexplorer")]
+    nbformat.write(notebook, path)
+
+
+def _open_and_run(page, url, notebook):
+    # A workspace of its own: the default one would reopen the previous notebook, whose kernel is
+    # gone, and its "select a kernel" dialog would block this one.
+    page.goto(f"{url}/lab/workspaces/{Path(notebook).stem}/tree/{notebook}?reset&token={TOKEN}")
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
+    page.evaluate(WATCH_FRAMES)
+    page.wait_for_selector("text=| Idle", timeout=180_000)  # the kernel is up: a learner's Run All runs
+    page.locator(".lm-MenuBar-item", has_text="Run").click()
+    page.locator(".lm-Menu-item", has_text="Run All Cells").first.click()
+
+
+def _frames(page):
+    return page.evaluate("window.gcFrames.length")
+
+
+def _wait_quiet(page, since, timeout=30.0):
+    """Wait until more frames than ``since`` were painted and none for QUIET_SECONDS; return the count."""
+    deadline, last_count, last_change = time.monotonic() + timeout, since, time.monotonic()
+    while time.monotonic() < deadline:
+        count = _frames(page)
+        if count != last_count:
+            last_count, last_change = count, time.monotonic()
+        elif count > since and time.monotonic() - last_change >= QUIET_SECONDS:
+            return count
+        time.sleep(0.05)
+    return last_count
+
+
+def _single_moves(page, handle):
+    latencies = []
+    for move in range(SINGLE_MOVES):
+        before = _frames(page)
+        handle.focus()
+        page.keyboard.press("ArrowRight" if move % 2 == 0 else "ArrowLeft")
+        try:
+            page.wait_for_function(f"window.gcFrames.length > {before}", timeout=20_000)
+        except Exception:
+            continue  # no new frame (the move changed nothing drawn): not a latency
+        latencies.append(page.evaluate(f"window.gcFrames[{before}].t - window.gcInput.t"))
+        _wait_quiet(page, before + 1, timeout=5)
+    return latencies
+
+
+def _drag(page, handle, track):
+    box, handle_box = track.bounding_box(), handle.bounding_box()
+    y = handle_box["y"] + handle_box["height"] / 2
+    start_x = handle_box["x"] + handle_box["width"] / 2
+    before = _frames(page)
+    page.mouse.move(start_x, y)
+    page.mouse.down()
+    events = int(DRAG_SECONDS * DRAG_EVENTS_PER_SECOND)
+    for step in range(1, events + 1):  # there and back, so the drag ends away from where it began
+        fraction = step / events
+        x = box["x"] + box["width"] * (fraction * 2 if fraction <= 0.5 else 2 - fraction * 2) * 0.98 + 1
+        page.mouse.move(x, y)
+        time.sleep(1 / DRAG_EVENTS_PER_SECOND)
+    page.mouse.up()
+    released = page.evaluate("window.gcInput.t")
+    count = _wait_quiet(page, before, timeout=60)
+    frames = page.evaluate(f"window.gcFrames.slice({before})")
+    after_release = [f for f in frames if f["t"] >= released]
+    return {"lag_ms": round(frames[-1]["t"] - released, 1) if after_release else 0.0,
+            "frames": len(frames), "stale_frames": max(0, len(after_release) - 1),
+            "bytes": [f["bytes"] for f in frames if f["bytes"]]}, count
+
+
+def bench_explorers(names=None):
+    from bench.explorers import EXPLORERS
+
+    names = names or sorted(EXPLORERS)
+    results = {}
+    with tempfile.TemporaryDirectory() as scratch, chromium() as browser:
+        scratch = Path(scratch)
+        for name in names:
+            _explorer_notebook(scratch / f"{name}.ipynb", name)
+        with jupyterlab(scratch, scratch / "lab.log") as url:
+            for name in names:
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                try:
+                    results[name] = _bench_one_explorer(page, url, f"{name}.ipynb")
+                except Exception as error:  # one explorer's failure is reported, the others still run
+                    results[name] = {"error": f"{type(error).__name__}: {str(error).splitlines()[0][:200]}"}
+                finally:
+                    page.close()
+                    _stop_kernels(url)
+                print(f"  {name}: {explorer_line(results[name])}", flush=True)
+    return results
+
+
+def _bench_one_explorer(page, url, notebook):
+    _open_and_run(page, url, notebook)
+    page.wait_for_function("window.gcFrames.length > 0", timeout=180_000)
+    _wait_quiet(page, 0)
+    sliders = page.locator(".widget-slider")
+    single, drags, sizes = [], [], []
+    for index in range(sliders.count()):
+        slider = sliders.nth(index)
+        handle, track = slider.locator(".noUi-handle").first, slider.locator(".noUi-base, .noUi-target").first
+        single += _single_moves(page, handle)
+        drag, _ = _drag(page, handle, track)
+        drags.append(drag)
+        sizes += drag.pop("bytes")
+    if not single:
+        raise RuntimeError("no slider move produced a new frame")
+    return {"sliders": sliders.count(), "single_p50_ms": round(statistics.median(single), 1),
+            "single_p95_ms": round(_percentile(single, 95), 1),
+            "drag_lag_ms": max(d["lag_ms"] for d in drags), "drag_frames": sum(d["frames"] for d in drags),
+            "stale_frames": sum(d["stale_frames"] for d in drags),
+            "bytes_per_frame": int(statistics.median(sizes)) if sizes else None}
+
+
+def _percentile(values, q):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def _stop_kernels(url):
+    import json
+
+    with urllib.request.urlopen(f"{url}/api/kernels?token={TOKEN}") as answer:
+        kernels = json.loads(answer.read())
+    for kernel in kernels:
+        request = urllib.request.Request(f"{url}/api/kernels/{kernel['id']}?token={TOKEN}", method="DELETE")
+        urllib.request.urlopen(request).close()
+
+
+def explorer_line(figures):
+    if "error" in figures:
+        return figures["error"]
+    return (f"single move p50 {figures['single_p50_ms']} ms, p95 {figures['single_p95_ms']} ms; "
+            f"after a drag {figures['drag_lag_ms']} ms, {figures['stale_frames']} stale of "
+            f"{figures['drag_frames']} frames; {figures['bytes_per_frame']} bytes a frame")
+
+
+def bench_first_figure(slugs=None):
+    """Seconds from opening each lesson's solution notebook to its first image on screen."""
+    from autograder.build import generate_visible_checks, lesson_slugs, notebook_from_source, source_path, write_notebook
+
+    slugs = slugs or lesson_slugs()
+    seconds = {}
+    with tempfile.TemporaryDirectory() as scratch, chromium() as browser:
+        scratch = Path(scratch)
+        for slug in slugs:
+            # Built into the scratch folder, not solutions/: the bench leaves the course's files alone.
+            write_notebook(generate_visible_checks(notebook_from_source(source_path(slug)), slug),
+                           scratch / f"{slug}.ipynb")
+        with jupyterlab(scratch, scratch / "lab.log") as url:
+            for slug in slugs:
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                try:
+                    _open_and_run(page, url, f"{slug}.ipynb")
+                    page.wait_for_selector(".jp-OutputArea-output img", timeout=300_000)
+                    # performance.now() counts from the page's navigation: the learner opening the lesson.
+                    seconds[slug] = round(page.evaluate("performance.now()") / 1000, 1)
+                except Exception as error:
+                    seconds[slug] = f"{type(error).__name__}: {str(error).splitlines()[0][:200]}"
+                finally:
+                    page.close()
+                    _stop_kernels(url)
+                print(f"  {slug}: first figure after {seconds[slug]} s", flush=True)
+    return seconds
+
+
+def bench_browser():
+    if not Path("/usr/bin/chromium").exists():
+        return {"error": "needs Debian's chromium (/usr/bin/chromium)"}
+    return {"explorers": bench_explorers(), "first_figure_seconds": bench_first_figure()}
