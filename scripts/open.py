@@ -284,8 +284,10 @@ def learner_server(python, workspace, config_dir, jupyter_args=()):
         # Terminals and `!pip` in a notebook use the course environment.
         "PATH": os.pathsep.join([str(Path(python).parent), env.get("PATH", "")]),
     })
-    argv = [str(python), "-m", "jupyterlab", "--ServerApp.root_dir={}".format(workspace)] + list(jupyter_args)
-    return ServerLaunch(argv, env, str(workspace))
+    argv = [str(python), "-m", "jupyterlab", "--ServerApp.root_dir={}".format(workspace)]
+    if getattr(os, "geteuid", lambda: None)() == 0:  # a container or WSL's default user: Jupyter refuses root unless told
+        argv.append("--allow-root")
+    return ServerLaunch(argv + list(jupyter_args), env, str(workspace))
 
 
 def start_server(launch):

@@ -194,10 +194,15 @@ def _free_port():
 
 
 def _server_arguments(port):
-    arguments = ["--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={TOKEN}"]
-    if hasattr(os, "geteuid") and os.geteuid() == 0:  # CI runs as root; Jupyter refuses root without this
-        arguments.append("--allow-root")
-    return arguments
+    return ["--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={TOKEN}"]
+
+
+@pytest.mark.parametrize("uid, allowed", [(0, True), (1000, False)])
+def test_root_gets_a_server_too(monkeypatch, tmp_path, uid, allowed):
+    """In a container or WSL the learner is often root, which Jupyter refuses unless told."""
+    monkeypatch.setattr(launcher.os, "geteuid", lambda: uid, raising=False)
+    launch = launcher.learner_server(sys.executable, tmp_path, tmp_path, ["--no-browser"])
+    assert ("--allow-root" in launch.argv) is allowed and launch.argv[-1] == "--no-browser"
 
 
 @contextlib.contextmanager
@@ -339,6 +344,8 @@ def test_instructor_jupyter_lab_has_the_grader(tmp_path):
     env["JUPYTER_CONFIG_DIR"] = str(tmp_path / "empty-config")  # the tester's own ~/.jupyter plays no part
     port = _free_port()
     argv = [sys.executable, "-m", "jupyterlab", *_server_arguments(port)]
+    if os.geteuid() == 0:  # CI runs as root; Jupyter refuses root without this (the launcher adds it itself)
+        argv.append("--allow-root")
 
     with _running_server(argv, env, course, port, tmp_path / "server.log") as url:
         probe = json.loads(_run_in_kernel(url, PROBE))
