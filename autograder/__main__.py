@@ -4,7 +4,9 @@
                        (--record-expected: first run each lesson headless and record its expected outputs)
   grade ASSIGNMENT     grade collected submissions in sandboxes, into nbgrader's gradebook
                        (nbgrader options after --, e.g. -- --LateSubmissionPlugin.penalty_method=zero)
+                       (--scheduler tls://HOST:PORT --certs DIR: the sandboxes run on Dask workers)
   report ASSIGNMENT    what the class got wrong: reports/ASSIGNMENT.html and .csv (--course: all)
+  certs DIR            a CA and TLS certificates for the grading cluster's scheduler, workers and client
 """
 
 import argparse
@@ -32,6 +34,11 @@ def main(argv=None):
                               help="run notebooks in a Jupyter kernel as plain nbgrader does, trusting them (no sandbox)")
     grade_parser.add_argument("--unsafe-no-sandbox", action="store_true",
                               help="run learner code WITHOUT isolation (only for trusted submissions)")
+    grade_parser.add_argument("--scheduler", help="a Dask scheduler (tls://HOST:PORT; tcp:// is taken as tls://) "
+                                                  "whose workers run the sandboxes; judging and the gradebook stay here")
+    grade_parser.add_argument("--certs", help="the folder `certs` wrote (needed with --scheduler)")
+    certs_parser = commands.add_parser("certs", help="make the grading cluster's CA and certificates")
+    certs_parser.add_argument("directory", help="a new folder; copy ca.pem and each node's files to that node")
     report_parser = commands.add_parser("report", help="misconception report from the gradebook and records")
     report_parser.add_argument("assignment", nargs="?", help="the assignment (or --course for all of them)")
     report_parser.add_argument("--course", action="store_true", help="every assignment in the gradebook, one page")
@@ -59,6 +66,7 @@ def main(argv=None):
     if arguments.command == "grade":
         from pathlib import Path
 
+        from autograder.cluster import ClusterError, connect
         from autograder.grading import GradingError, grade_assignment, summary
 
         # The flags are nbgrader configuration too: given, they override nbgrader_config.py.
@@ -66,13 +74,34 @@ def main(argv=None):
                  "in_kernel": arguments.in_kernel or None, "unsafe_no_sandbox": arguments.unsafe_no_sandbox or None}
         config = [f"--SandboxedExecute.{name}={value}" for name, value in flags.items() if value is not None]
         config += nbgrader_options
+        if bool(arguments.scheduler) != bool(arguments.certs):
+            parser.error("--scheduler and --certs go together (the cluster speaks TLS only)")
+        if arguments.scheduler and (arguments.in_kernel or arguments.unsafe_no_sandbox):
+            parser.error("--scheduler runs every submission in a sandbox on the workers: "
+                         "it does not go with --in-kernel or --unsafe-no-sandbox")
+        cluster = None
         try:
+            if arguments.scheduler:
+                cluster = connect(arguments.scheduler, arguments.certs)
             results = grade_assignment(Path.cwd(), arguments.assignment, students=arguments.student,
-                                       workers=arguments.workers, regrade=arguments.regrade, config_args=config)
-        except GradingError as error:
+                                       workers=arguments.workers, regrade=arguments.regrade, config_args=config,
+                                       cluster=cluster)
+        except (GradingError, ClusterError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
+        finally:
+            if cluster is not None:
+                cluster.close()
         print(summary(results))
+    if arguments.command == "certs":
+        from autograder.cluster import ClusterError, make_certificates
+
+        try:
+            for path in make_certificates(arguments.directory):
+                print(f"wrote {path}")
+        except ClusterError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
     if arguments.command == "report":
         from pathlib import Path
 

@@ -19,6 +19,7 @@ import logging
 import os
 import re
 import sys
+import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
@@ -134,8 +135,10 @@ class ClassGrader:
         write_record(record_path(self.root, self.assignment, student), record)
         return record
 
-    def grade_class(self, students=None, workers=2, regrade=False, stream=sys.stderr):
-        """Grade every collected submission (or only ``students``); return this run's records."""
+    def grade_class(self, students=None, workers=2, regrade=False, stream=sys.stderr, cluster=None):
+        """Grade every collected submission (or only ``students``); return this run's records.
+        ``cluster``: a Dask client (:func:`autograder.cluster.connect`) whose workers run the
+        sandboxes; judging and the gradebook stay in this process either way."""
         everyone = self.students()
         if students:
             missing = sorted(set(students) - set(everyone))
@@ -157,33 +160,100 @@ class ClassGrader:
             for student in todo:
                 finished(self.grade(student))
         else:
-            from autograder.plan import run_plan
-            from autograder.sandbox import SandboxUnavailable
-
-            try:
-                sandbox = self.execute.sandbox()
-            except SandboxUnavailable as problem:
-                raise GradingError(f"cannot sandbox submissions: {problem}") from None
             plans = {student: self.plan(student) for student in todo}
-            with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-                ahead = {pool.submit(run_plan, plan, sandbox): (student, plan.key)
-                         for student, plan in plans.items() if plan is not None}
-                for future in as_completed(ahead):
-                    student, key = ahead[future]
-                    if future.exception() is None:
-                        prepare(key, future.result())
-                    finished(self.grade(student))  # a run that failed ahead is made again inside
+            runnable = {student: plan for student, plan in plans.items() if plan is not None}
+            runs = (self._runs_on_cluster(runnable, cluster, stream) if cluster
+                    else self._runs_here(runnable, workers))
+            for student, key, run in runs:
+                if run is not None:
+                    prepare(key, run)
+                finished(self._timed(self.grade, student, run))  # a run that failed ahead is made again inside
             for student in todo:
                 if plans[student] is None:
                     finished(self.grade(student))
         stream.write("\n")
         return records
 
+    def _sandbox(self):
+        from autograder.sandbox import SandboxUnavailable
+
+        try:
+            return self.execute.sandbox()
+        except SandboxUnavailable as problem:
+            raise GradingError(f"cannot sandbox submissions: {problem}") from None
+
+    def warm_modules(self):
+        """The libraries this assignment's notebooks import that a runner imports while it waits."""
+        import nbformat
+
+        from autograder.plan import WARMABLE_MODULES, warm_modules
+
+        imported = set()
+        for name in self.notebooks:
+            if (self.source / f"{name}.ipynb").is_file():
+                imported.update(warm_modules(nbformat.read(self.source / f"{name}.ipynb", as_version=4)))
+        return tuple(m for m in WARMABLE_MODULES if m in imported)
+
+    def _runs_here(self, plans, workers):
+        """Run plans in ``workers`` threads, each in a fresh runner warmed ahead; yield
+        ``(student, plan_key, SandboxedRun or None)`` as they finish."""
+        from autograder.plan import RunnerPool, run_plan
+
+        sandbox = self._sandbox()
+        workers = max(1, workers)
+        runners = RunnerPool(sandbox, ahead=min(workers, len(plans)), modules=self.warm_modules(),
+                             expected=len(plans))
+        try:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                ahead = {pool.submit(run_plan, plan, sandbox, runners): (student, plan.key)
+                         for student, plan in plans.items()}
+                for future in as_completed(ahead):
+                    student, key = ahead[future]
+                    yield student, key, future.result() if future.exception() is None else None
+        finally:
+            runners.close()
+
+    def _runs_on_cluster(self, plans, cluster, stream):
+        from autograder.cluster import runs_on_cluster
+
+        yield from runs_on_cluster(cluster, plans, self._sandbox_limits(), self.warm_modules(), stream)
+
+    def _sandbox_limits(self):
+        """The limits SandboxedExecute.sandbox() sets, without probing for bubblewrap here."""
+        from autograder.sandbox import Limits
+
+        return Limits(cell_seconds=self.execute.cell_seconds, call_seconds=self.execute.call_seconds)
+
+    def _timed(self, grade, student, run):
+        """``grade(student)``'s record, with where the time went added to it (for the bench and
+        the instructor: seconds of CPU and wall, start-up, cells, judging, the rest of nbgrader)."""
+        wall, cpu = time.perf_counter(), time.process_time()  # all threads: TensorFlow judges on its own pool
+        record = grade(student)
+        if record.get("status") == "graded" and run is not None:
+            started = next((r for r in run.run.records if r.get("type") == "started"), {})
+            done = next((r for r in run.run.records if r.get("type") == "done"), {})
+            record["timings"] = {
+                "warm_seconds": round(run.run.warm_seconds, 3),      # launch to hand-over (not waited for if warm)
+                "sandbox_seconds": round(run.run.seconds, 3),         # hand-over to end: cells and calls
+                "kernel_cpu_seconds": _number(started.get("kernel_cpu_seconds")),
+                "import_cpu_seconds": _number(started.get("import_cpu_seconds")),
+                "cells_cpu_seconds": _number(done.get("job_cpu_seconds")),
+                "judge_seconds": record.get("seconds"),               # SandboxedExecute with a prepared run
+                "nbgrader_seconds": round(time.perf_counter() - wall - (record.get("seconds") or 0), 3),
+                "grader_cpu_seconds": round(time.process_time() - cpu, 3)}
+            write_record(record_path(self.root, self.assignment, student), record)
+        return record
+
 
 def grade_assignment(course_root, assignment, students=None, workers=2, regrade=False, config_args=(),
-                     stream=sys.stderr):
+                     stream=sys.stderr, cluster=None):
     """Grade ``assignment``'s submissions in ``course_root``; see :class:`ClassGrader`."""
-    return ClassGrader(course_root, assignment, config_args).grade_class(students, workers, regrade, stream)
+    return ClassGrader(course_root, assignment, config_args).grade_class(students, workers, regrade, stream, cluster)
+
+
+def _number(value):
+    """A figure the sandbox reported, if it is a number (a learner can forge the "done" record)."""
+    return value if type(value) in (int, float) else None
 
 
 def _cause(outcome):

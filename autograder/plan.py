@@ -5,19 +5,28 @@ from the gradebook (its sanitize step): the learner's code cells to run, in orde
 every test cell the graded calls whose answers decide it. The same plan made twice from the
 same notebook has the same :attr:`GradingPlan.key`, so a run prepared ahead of time (by
 ``python -m autograder grade``'s workers) is used only for exactly the plan it was made for.
+
+A plan runs in a sandboxed *runner*: a fresh sandbox whose Python has started, and has
+imported the libraries the lesson needs, before its submission is known (:class:`RunnerPool`
+starts them ahead); it receives exactly one plan and ends. No runner ever sees a second one.
 """
 
+import ast
 import functools
 import hashlib
 import json
 import os
 import shutil
 import tempfile
+import threading
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-AUTOGRADER_DIR = Path(__file__).resolve().parent
 RUNNER_FILES = ("sandbox_runner.py", "harness.py")
+# Imported by a runner while it waits for its submission, when the lesson imports them:
+# TensorFlow and Keras are most of a run's start-up (seconds of CPU), the others add little.
+WARMABLE_MODULES = ("numpy", "matplotlib.pyplot", "tensorflow", "keras")
 
 
 def nbgrader_meta(cell):
@@ -126,12 +135,30 @@ def run_environment():
             "OMP_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}
 
 
-def _job_directory(sources, plan, limits):
+def warm_modules(notebook):
+    """The :data:`WARMABLE_MODULES` a notebook's code cells import (a cell that does not parse
+    is skipped: warming is an optimisation, the run itself reports the syntax error)."""
+    imported = set()
+    for cell in notebook.cells:
+        if cell.get("cell_type") != "code":
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                imported.add(node.module)
+                imported.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return tuple(m for m in WARMABLE_MODULES if m in imported or m.split(".")[0] in imported)
+
+
+def _fill_job(job, sources, plan, limits):
+    """Write one plan into a runner's job folder (mounted read-only in its sandbox)."""
     import numpy as np
 
-    job = Path(tempfile.mkdtemp(prefix="gradclinic-job-"))
-    for name in RUNNER_FILES:
-        shutil.copy(AUTOGRADER_DIR / name, job / name)
     (job / "cells.json").write_text(json.dumps({"cells": sources}))
     (job / "request.json").write_text(json.dumps({"calls": plan.calls}, allow_nan=True))
     with open(job / "request.npz", "wb") as f:
@@ -139,9 +166,92 @@ def _job_directory(sources, plan, limits):
     (job / "limits.json").write_text(json.dumps({"cell_seconds": limits.cell_seconds,
                                                  "call_seconds": limits.call_seconds,
                                                  "output_chars": limits.output_chars}))
-    for path in [job, *job.iterdir()]:  # readable by the sandbox user, writable by nobody else
-        os.chmod(path, 0o755 if path.is_dir() else 0o644)
-    return job
+    for path in job.iterdir():  # readable by the sandbox user, writable by nobody else
+        os.chmod(path, 0o644)
+
+
+@functools.lru_cache(maxsize=None)
+def _runner_file(name):
+    """A file the sandbox receives, read through importlib: a Dask worker imports this package
+    from a zip (see autograder.cluster)."""
+    import importlib.resources
+
+    return importlib.resources.files(__package__).joinpath(name).read_bytes()
+
+
+class Runner:
+    """A sandboxed runner launched now, warming up with an empty job folder; :meth:`run` gives
+    it one plan, once."""
+
+    def __init__(self, sandbox, modules=()):
+        self.limits = sandbox.limits
+        self.job = Path(tempfile.mkdtemp(prefix="gradclinic-job-"))
+        for name in RUNNER_FILES:
+            (self.job / name).write_bytes(_runner_file(name))
+            os.chmod(self.job / name, 0o644)
+        os.chmod(self.job, 0o755)
+        inside = self.job if sandbox.unsafe else Path("/job")
+        python = str(sandbox.venv / "bin" / "python")
+        try:
+            self.process = sandbox.launch(self.job, lambda fd, go_fd: [
+                python, str(inside / "sandbox_runner.py"), str(inside), str(fd), str(go_fd), ",".join(modules)],
+                run_environment())
+        except BaseException:
+            shutil.rmtree(self.job, ignore_errors=True)
+            raise
+
+    def run(self, sources, plan):
+        """Hand this runner ``sources`` and ``plan``'s calls; return its sandbox.RunResult."""
+        if self.process.used:
+            raise RuntimeError("a runner runs one job only: take a fresh one")
+        try:
+            _fill_job(self.job, sources, plan, self.limits)
+            return self.process.collect()
+        finally:
+            shutil.rmtree(self.job, ignore_errors=True)
+
+    def discard(self):
+        self.process.discard()
+        shutil.rmtree(self.job, ignore_errors=True)
+
+
+class RunnerPool:
+    """Runners started ``ahead`` of the plans they will receive, each handed exactly one.
+
+    :meth:`take` hands out a runner (warm if one is ready) and launches its replacement, so the
+    next plan finds one warm too; at most ``expected`` runners are launched ahead in all (None:
+    no bound), so none is left warming for nothing at the end of a class. Thread-safe."""
+
+    def __init__(self, sandbox, ahead, modules=(), expected=None):
+        self.sandbox, self.modules = sandbox, tuple(modules)
+        self.left = expected  # runners that may still be launched ahead
+        self.ready, self.lock, self.closed = deque(), threading.Lock(), False
+        with self.lock:
+            for _ in range(ahead):
+                self._launch_ahead()
+
+    def _launch_ahead(self):
+        if self.closed or self.left == 0:
+            return
+        self.ready.append(Runner(self.sandbox, self.modules))
+        if self.left is not None:
+            self.left -= 1
+
+    def take(self):
+        """A runner no plan has used; the caller runs one plan in it (or discards it)."""
+        with self.lock:
+            runner = self.ready.popleft() if self.ready else None
+            if runner is not None:
+                self._launch_ahead()
+        return runner or Runner(self.sandbox, self.modules)
+
+    def close(self):
+        """Discard the runners still waiting; later takes start runners on demand."""
+        with self.lock:
+            self.closed = True
+            waiting, self.ready = list(self.ready), deque()
+        for runner in waiting:
+            runner.discard()
 
 
 @dataclass
@@ -169,20 +279,15 @@ def describe_end(run, n_cells):
     return ""
 
 
-def run_plan(plan, sandbox):
-    """Run ``plan`` in ``sandbox`` (an :class:`autograder.sandbox.Sandbox`). When a cell crashes
-    or hangs the process, the notebook is run once more without that cell and those after it, so
-    that the functions defined before it are still graded."""
+def run_plan(plan, sandbox, runners=None):
+    """Run ``plan`` in ``sandbox`` (an :class:`autograder.sandbox.Sandbox`), in a runner of
+    ``runners`` (a :class:`RunnerPool`) or one started now. When a cell crashes or hangs the
+    process, the notebook is run once more, in another fresh runner, without that cell and those
+    after it, so that the functions defined before it are still graded."""
     sources, note = list(plan.sources), ""
     for attempt in range(2):
-        job = _job_directory(sources, plan, sandbox.limits)
-        try:
-            job_path = job if sandbox.unsafe else Path("/job")
-            run = sandbox.run(job, lambda fd: [str(sandbox.venv / "bin" / "python"),
-                                               str(job_path / "sandbox_runner.py"), str(job_path), str(fd)],
-                              run_environment())
-        finally:
-            shutil.rmtree(job, ignore_errors=True)
+        runner = runners.take() if runners else Runner(sandbox)
+        run = runner.run(sources, plan)
         problem = describe_end(run, len(sources))
         ran = sum(1 for r in run.records if r.get("type") == "cell")
         if problem and attempt == 0 and ran < len(sources):

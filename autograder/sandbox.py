@@ -13,7 +13,9 @@ space behind the watchdog). Its only way out is an inherited pipe, read here wit
 
 ``Sandbox.run`` may be called from several threads at once: nothing runs in the child between
 fork and exec (no ``preexec_fn``); its cgroup and rlimits are set by ``sh`` and ``prlimit``
-commands that exec the sandbox.
+commands that exec the sandbox. ``Sandbox.launch`` starts one ahead of its job (it may warm up,
+then waits on a pipe); the job's wall-time limit starts when it is collected, and no sandbox is
+collected twice.
 """
 
 import json
@@ -32,6 +34,7 @@ from pathlib import Path
 from autograder import caps
 
 SANDBOX_USER = "gradclinic-sandbox"
+EXIT_GRACE_SECONDS = 1.0  # after its pipe closes, for the sandbox to exit by itself (and count its CPU time)
 
 
 class SandboxUnavailable(RuntimeError):
@@ -70,6 +73,7 @@ class RunResult:
     memory_cap: str = ""        # what capped memory and processes, e.g. "cgroup v1 memory controller"
     ended_by: str = ""          # "" unless a cap killed the run, e.g. "memory cap (watchdog): 3.1 GiB at kill, cap 3.0 GiB"
     cap_events: str = ""        # limits hit that did not end the run, e.g. forks refused by pids.max
+    warm_seconds: float = 0.0   # from launch to release: start-up the run did not wait for if warmed ahead
 
 
 def _sandbox_ids():
@@ -171,47 +175,95 @@ class Sandbox:
     def run(self, job_dir, argv, environment):
         """Run ``argv(fd)`` sandboxed, where ``argv`` is a function of the pipe's fd number;
         collect the JSON records sent on that pipe until the run ends, times out or overflows."""
-        job_dir = Path(job_dir)
-        name = f"job-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        cap = self.cap.new(self.limits, name)
-        try:
-            prefix = cap.setup()
-        except OSError as problem:
-            cap.cleanup()
-            raise SandboxUnavailable(f"cannot set up the {cap.label} for a run: {problem}") from None
-        try:
-            return self._run(cap, prefix, job_dir, argv, environment)
-        finally:
-            cap.cleanup()
+        return self.launch(job_dir, lambda fd, go_fd: argv(fd), environment).collect()
 
-    def _run(self, cap, prefix, job_dir, argv, environment):
-        read_end, write_end = os.pipe()
-        command = self.command(job_dir, argv(write_end))
-        if not self.unsafe:
+    def launch(self, job_dir, argv, environment):
+        """Start ``argv(fd, go_fd)`` sandboxed and return its :class:`SandboxProcess` at once.
+        ``go_fd`` is the read end of a pipe on which :meth:`SandboxProcess.collect` writes one
+        line when it starts timing the run: a runner may warm up before it and must wait for it."""
+        return SandboxProcess(self, Path(job_dir), argv, environment)
+
+
+class SandboxProcess:
+    """One sandboxed process, launched once and collected once (never reused).
+
+    Launched, it may warm up (start Python, import libraries) while no job is known; the run's
+    wall-time limit starts when :meth:`collect` releases it. :meth:`discard` ends one never
+    collected. Each has its own cap (cgroup or watchdog), pipes and private /tmp."""
+
+    def __init__(self, sandbox, job_dir, argv, environment):
+        self.sandbox, self.limits, self.job_dir = sandbox, sandbox.limits, job_dir
+        self.launched = time.monotonic()
+        self.used = False
+        self.cap = sandbox.cap.new(self.limits, f"job-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+        try:
+            prefix = self.cap.setup()
+        except OSError as problem:
+            self.cap.cleanup()
+            raise SandboxUnavailable(f"cannot set up the {self.cap.label} for a run: {problem}") from None
+        self.read_end, write_end = os.pipe()
+        go_read, self.go_write = os.pipe()
+        command = sandbox.command(job_dir, argv(write_end, go_read))
+        if not sandbox.unsafe:
             command = command[:command.index("--clearenv") + 1] + [
                 part for key, value in environment.items() for part in ("--setenv", key, value)
             ] + command[command.index("--clearenv") + 1:]
             env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
         else:
             env = {**os.environ, **environment}
-        command = [*prefix, *self._rlimits(cap), *command]
-        started = time.monotonic()
+        command = [*prefix, *sandbox._rlimits(self.cap), *command]
         try:
-            process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                       stderr=subprocess.PIPE, pass_fds=(write_end,), env=env,
-                                       start_new_session=True, cwd=str(job_dir) if self.unsafe else "/")
+            self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                            stderr=subprocess.PIPE, pass_fds=(write_end, go_read), env=env,
+                                            start_new_session=True, cwd=str(job_dir) if sandbox.unsafe else "/")
         except BaseException:
-            os.close(read_end)
+            for fd in (self.read_end, self.go_write):
+                os.close(fd)
+            self.cap.cleanup()
             raise
         finally:
             os.close(write_end)
-        cap.started(process)
+            os.close(go_read)
+        self.cap.started(self.process)
+
+    def _release(self):
+        try:
+            os.write(self.go_write, b"go\n")
+        except OSError:  # it died while warming: collect() reports how it ended
+            pass
+        finally:
+            os.close(self.go_write)
+
+    def collect(self):
+        """Release the process to run its job; return its :class:`RunResult` once it ends."""
+        if self.used:
+            raise RuntimeError("a sandbox process runs one job only")
+        self.used = True
+        try:
+            return self._collect()
+        finally:
+            self.cap.cleanup()
+
+    def discard(self):
+        """End a process that was launched and never collected."""
+        if not self.used:
+            self.used = True
+            os.close(self.go_write)
+            self.cap.stop()
+            _kill_group(self.process)
+            os.close(self.read_end)
+            self.cap.cleanup()
+
+    def _collect(self):
+        process, read_end, limits = self.process, self.read_end, self.limits
+        self._release()
+        started = time.monotonic()
         records, buffer, received = [], b"", 0
         timed_out = overflowed = False
         stderr_tail = b""
         try:
             while True:
-                remaining = self.limits.total_seconds - (time.monotonic() - started)
+                remaining = limits.total_seconds - (time.monotonic() - started)
                 if remaining <= 0:
                     timed_out = True
                     break
@@ -223,7 +275,7 @@ class Sandbox:
                     if not chunk:
                         break
                     received += len(chunk)
-                    if received > self.limits.channel_bytes:
+                    if received > limits.channel_bytes:
                         overflowed = True
                         break
                     buffer += chunk
@@ -232,16 +284,19 @@ class Sandbox:
                 elif process.poll() is not None and not ready:
                     break
         finally:
-            cap.stop()  # before reaping: the watchdog signals by pid
+            if not (timed_out or overflowed):  # it closed its pipe: let it exit, so it is reaped whole
+                _wait_briefly(process, EXIT_GRACE_SECONDS)
+            self.cap.stop()  # before reaping: the watchdog signals by pid
             _kill_group(process)
             os.close(read_end)
-        outcome = cap.finish(process.returncode)
+        outcome = self.cap.finish(process.returncode)
         stderr_text = stderr_tail.decode("utf-8", "replace")
         if process.returncode == 125 and "gradclinic: cannot join cgroup" in stderr_text:
-            raise SandboxUnavailable(f"the sandbox could not enter its {cap.label}: {stderr_text.strip()}")
+            raise SandboxUnavailable(f"the sandbox could not enter its {self.cap.label}: {stderr_text.strip()}")
         return RunResult(_parse_records(records), process.returncode, timed_out, overflowed,
                          time.monotonic() - started, stderr_text, outcome.peak_bytes,
-                         memory_cap=cap.label, ended_by=outcome.ended_by, cap_events=outcome.events)
+                         memory_cap=self.cap.label, ended_by=outcome.ended_by, cap_events=outcome.events,
+                         warm_seconds=started - self.launched)
 
 
 def _extra_site_directories(*roots):
@@ -280,6 +335,13 @@ def _parse_records(lines):
         if isinstance(record, dict) and isinstance(record.get("type"), str):
             records.append(record)
     return records
+
+
+def _wait_briefly(process, seconds):
+    try:
+        process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        pass
 
 
 def _kill_group(process):

@@ -1,6 +1,8 @@
 """Gradient Clinic's benchmarks: what learners and instructors feel, measured side by side.
 
     python bench/run.py [--only notebooks,slider,browser,grading,memory,monitor,report] [--class-size 24]
+    python bench/run.py --only grading --class-sizes 24,96,200 [--scaling-lessons 01_the_problem,...]
+                                                          (grading, then a class-size sweep: grading.scaling)
     python bench/run.py --only hub [--hub-sizes 1,4,8] [--hub-lesson 00_welcome]   (root: a class hub's capacity)
 
 Writes bench/results.json and prints a table. Figures are medians and percentiles of one run
@@ -96,64 +98,129 @@ def bench_slider():
 CRASHING = "import os\nos._exit(1)\n"
 PARTLY_WRONG = ("def deep_linear_activations(x, scale, depth):\n    x = np.asarray(x, dtype=float)\n"
                 "    return np.array([np.linalg.norm(x) * scale ** l for l in range(depth)])\n")
+GRADING_LESSON = "01_the_problem"
 
 
-def _synthetic_class(root, size):
+def _synthetic_class(root, size, slug=GRADING_LESSON):
+    """``size`` submissions: for lesson 01 right, partly wrong and crashing in turn; for another
+    lesson its worked solution (what a class that did the work sends)."""
     from autograder.classroom import submit, worked_notebook
 
-    slug = "01_the_problem"
     for i in range(size):
-        kind = ("right", "partly_wrong", "crashing")[i % 3]
+        kind = ("right", "partly_wrong", "crashing")[i % 3] if slug == GRADING_LESSON else "right"
         changes = {"right": {}, "partly_wrong": {"deep_linear_activations": PARTLY_WRONG},
                    "crashing": {"layer_gradient_norms": CRASHING}}[kind]
-        submit(root, f"learner{i:02d}_{kind}", slug, worked_notebook(slug, root, changes))
+        submit(root, f"learner{i:03d}_{kind}", slug, worked_notebook(slug, root, changes))
 
 
-def _fresh_course(size):
+def _fresh_course(size, slug=GRADING_LESSON):
     from autograder.build import build, copy_course
 
     root = copy_course(Path(tempfile.mkdtemp(prefix="gradclinic-bench-")) / "course")
-    build(["01_the_problem"], course_root=root)
-    done = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", "01_the_problem", "--force"],
+    build([slug], course_root=root)
+    done = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", slug, "--force"],
                           cwd=root, env=tool_environment(), capture_output=True, text=True)
     if done.returncode:
         raise RuntimeError(done.stderr)
-    _synthetic_class(root, size)
+    _synthetic_class(root, size, slug)
     return root
 
 
-def bench_grading(size, memory):
-    """The same synthetic class graded by plain sequential nbgrader and by the sandboxed grader."""
-    figures = {"submissions": size}
+def _measured(command, root, check=True):
+    """Run ``command`` in ``root``: wall seconds, CPU seconds of it and every process it reaped
+    (kernels, sandboxes), and the machine's 1-minute load average before and after (the machine
+    is shared: a figure taken under load says so). ``check``: its exit code must be 0."""
+    import resource
+
+    before, load_before, started = resource.getrusage(resource.RUSAGE_CHILDREN), os.getloadavg()[0], time.perf_counter()
+    done = subprocess.run(command, cwd=root, env=tool_environment(), capture_output=True, text=True)
+    seconds, after = time.perf_counter() - started, resource.getrusage(resource.RUSAGE_CHILDREN)
+    if check and done.returncode:
+        raise RuntimeError(done.stderr[-3000:])
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return {"seconds": round(seconds, 1), "cpu_seconds": round(cpu, 1),
+            "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
+
+
+def _grade(root, slug, workers):
+    """``python -m autograder grade`` measured; returns the figures and the records it wrote. Its
+    sandboxes' CPU time does not reach RUSAGE_CHILDREN (bubblewrap's pid-namespace init does
+    not pass it on), so each runner's own count is added (a crashed first attempt's is not)."""
+    shutil.rmtree(root / ".autograder", ignore_errors=True)
+    run = _measured([sys.executable, "-m", "autograder", "grade", slug, "--workers", str(workers), "--regrade"], root)
+    records = _records(root, slug)
+    sandboxes = sum(t.get(name) or 0 for t in (r.get("timings", {}) for r in records)
+                    for name in ("kernel_cpu_seconds", "import_cpu_seconds", "cells_cpu_seconds"))
+    run["cpu_seconds"] = round(run["cpu_seconds"] + sandboxes, 1)
+    return run, records
+
+
+def _records(root, slug):
+    return [json.loads(p.read_text()) for p in (root / ".autograder" / slug).glob("*.json")]
+
+
+def _cpu_split(records):
+    """Median seconds per submission of each part of its grading (from the records' timings;
+    the runner measures its own CPU before and after the learner's code, the grader its thread's)."""
+    timed = [r["timings"] for r in records if r.get("timings")]
+    if not timed:
+        return {}
+
+    def median(name):
+        values = [t[name] for t in timed if t.get(name) is not None]
+        return round(statistics.median(values), 3) if values else None
+
+    return {"submissions_timed": len(timed), "kernel_start_cpu": median("kernel_cpu_seconds"),
+            "imports_cpu": median("import_cpu_seconds"), "cells_and_calls_cpu": median("cells_cpu_seconds"),
+            "judging": median("judge_seconds"), "nbgrader_and_gradebook": median("nbgrader_seconds"),
+            "grader_cpu": median("grader_cpu_seconds"),
+            "warmed_ahead_wall": median("warm_seconds"), "sandbox_after_handover_wall": median("sandbox_seconds")}
+
+
+def bench_grading(size, memory, class_sizes=(), scaling_lessons=(GRADING_LESSON,)):
+    """The same synthetic class graded by plain sequential nbgrader and by the sandboxed grader
+    (1 and 2 workers), with CPU per submission and its split; then, given ``class_sizes``, the
+    sandboxed grader (2 workers) on classes of those sizes, for each of ``scaling_lessons``."""
+    figures = {"submissions": size, "lesson": GRADING_LESSON}
     root = _fresh_course(size)
-    started = time.perf_counter()
     # Plain nbgrader: its own kernel, trusting the notebook (the course's config must be told by name).
-    subprocess.run([sys.executable, "-m", "nbgrader", "autograde", "01_the_problem", "--create",
-                    "--SandboxedExecute.in_kernel=True"], cwd=root, env=tool_environment(), capture_output=True, text=True)
-    plain = time.perf_counter() - started
-    figures["nbgrader_seconds"] = round(plain, 1)
-    figures["nbgrader_per_minute"] = round(size / plain * 60, 2)
-    print(f"  plain nbgrader autograde: {plain:.0f} s", flush=True)
+    # It exits non-zero for the crashing third of the class, which it fails to grade.
+    plain = _measured([sys.executable, "-m", "nbgrader", "autograde", GRADING_LESSON, "--create",
+                       "--SandboxedExecute.in_kernel=True"], root, check=False)
+    figures["nbgrader"] = {**plain, "cpu_per_submission": round(plain["cpu_seconds"] / size, 2),
+                           "per_minute": round(size / plain["seconds"] * 60, 2)}
+    print(f"  plain nbgrader autograde: {plain}", flush=True)
     for workers in (1, 2):
-        shutil.rmtree(root / ".autograder", ignore_errors=True)
-        started = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "autograder", "grade", "01_the_problem", "--workers",
-                               str(workers), "--regrade"], cwd=root, env=tool_environment(), capture_output=True,
-                              text=True)
-        seconds = time.perf_counter() - started
-        if done.returncode:
-            raise RuntimeError(done.stderr)
-        figures[f"autograder_{workers}w_seconds"] = round(seconds, 1)
-        figures[f"autograder_{workers}w_per_minute"] = round(size / seconds * 60, 2)
-        print(f"  autograder --workers {workers}: {seconds:.0f} s", flush=True)
-    figures["speedup_vs_nbgrader"] = round(plain / figures["autograder_2w_seconds"], 2)
-    figures["speedup_2w_vs_1w"] = round(figures["autograder_1w_seconds"] / figures["autograder_2w_seconds"], 2)
-    records = [json.loads(p.read_text()) for p in (root / ".autograder" / "01_the_problem").glob("*.json")]
+        run, records = _grade(root, GRADING_LESSON, workers)
+        figures[f"autograder_{workers}w"] = {**run, "cpu_per_submission": round(run["cpu_seconds"] / size, 2),
+                                             "per_minute": round(size / run["seconds"] * 60, 2),
+                                             "cpu_split": _cpu_split(records)}
+        print(f"  autograder --workers {workers}: {figures[f'autograder_{workers}w']}", flush=True)
+    figures["speedup_vs_nbgrader"] = round(plain["seconds"] / figures["autograder_2w"]["seconds"], 2)
+    figures["speedup_2w_vs_1w"] = round(figures["autograder_1w"]["seconds"] / figures["autograder_2w"]["seconds"], 2)
     memory["grading_worker_peak_mb"] = round(max(r["grader_peak_bytes"] for r in records) / 2**20)
     peaks = [r["sandbox_peak_bytes"] for r in records if r.get("sandbox_peak_bytes")]
     memory["lesson_kernel_peak_mb"] = round(max(peaks) / 2**20) if peaks else None
     shutil.rmtree(root.parent, ignore_errors=True)
+    if class_sizes:
+        figures["scaling"] = {slug: bench_grading_scaling(slug, class_sizes) for slug in scaling_lessons}
     return figures
+
+
+def bench_grading_scaling(slug, sizes, workers=2):
+    """Seconds per submission and the grader's peak memory as the class grows (one fresh class
+    per size, graded by ``python -m autograder grade --workers 2``)."""
+    rows = {}
+    for size in sizes:
+        root = _fresh_course(size, slug)
+        run, records = _grade(root, slug, workers)
+        rows[str(size)] = {**run, "seconds_per_submission": round(run["seconds"] / size, 2),
+                           "cpu_per_submission": round(run["cpu_seconds"] / size, 2),
+                           "grader_peak_mb": round(max(r["grader_peak_bytes"] for r in records) / 2**20),
+                           "graded": sum(r["status"] == "graded" for r in records)}
+        print(f"  {slug} class of {size}: {rows[str(size)]}", flush=True)
+        shutil.rmtree(root.parent, ignore_errors=True)
+    return rows
 
 
 # -- report ---------------------------------------------------------------------------------
@@ -286,6 +353,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections")
     parser.add_argument("--class-size", type=int, default=24, help="submissions in the grading bench")
+    parser.add_argument("--class-sizes", default="", help="grading: also a class-size sweep, e.g. 24,96,200")
+    parser.add_argument("--scaling-lessons", default=GRADING_LESSON,
+                        help="lessons of the class-size sweep, e.g. 01_the_problem,05_gated_rnns")
     parser.add_argument("--hub-sizes", default="1,4,8", help="learners at once in the hub bench (--only hub)")
     parser.add_argument("--hub-lesson", default="00_welcome", help="the lesson each learner runs in the hub bench")
     arguments = parser.parse_args(argv)
@@ -307,7 +377,9 @@ def main(argv=None):
 
             results["browser"] = bench_browser()
         elif section == "grading":
-            results["grading"] = bench_grading(arguments.class_size, memory)
+            results["grading"] = bench_grading(arguments.class_size, memory,
+                                               [int(n) for n in arguments.class_sizes.split(",") if n.strip()],
+                                               [s.strip() for s in arguments.scaling_lessons.split(",") if s.strip()])
             results["memory"] = memory
         elif section == "memory" and "grading" not in chosen:
             results["grading"] = bench_grading(max(3, arguments.class_size // 8), memory)
@@ -331,6 +403,37 @@ def _optional(module, name):
         return None
 
 
+def grading_rows(g):
+    """The grading section's rows: each figure with the load average it was taken under."""
+    if "nbgrader" not in g:  # a results.json from before CPU and load were measured
+        return [("grading", "older figures: run bench/run.py --only grading again")]
+
+    def timed(f):
+        return (f"{f['seconds']} s, {f['per_minute']}/min, {f['cpu_per_submission']} s CPU/submission "
+                f"(load {f['load_average'][0]}→{f['load_average'][1]})")
+
+    rows = [("grading class", f"{g['submissions']} submissions of {g['lesson']}"),
+            ("nbgrader autograde (sequential)", timed(g["nbgrader"])),
+            ("autograder --workers 1", timed(g["autograder_1w"])),
+            ("autograder --workers 2", timed(g["autograder_2w"])),
+            ("speedup_vs_nbgrader", f"{g['speedup_vs_nbgrader']}×"),
+            ("speedup 2 vs 1 workers", f"{g['speedup_2w_vs_1w']}×")]
+    split = g["autograder_2w"].get("cpu_split") or {}
+    if split:
+        rows.append(("per submission (median, 2 workers)",
+                     f"kernel start {split['kernel_start_cpu']} s CPU, imports {split['imports_cpu']} s CPU "
+                     f"(warmed ahead: {split['warmed_ahead_wall']} s before hand-over), cells and calls "
+                     f"{split['cells_and_calls_cpu']} s CPU, judging {split['judging']} s, nbgrader and gradebook "
+                     f"{split['nbgrader_and_gradebook']} s"))
+    for slug, by_size in g.get("scaling", {}).items():
+        for size, f in by_size.items():
+            rows.append((f"class of {size} ({slug})",
+                         f"{f['seconds_per_submission']} s/submission, {f['cpu_per_submission']} s CPU/submission, "
+                         f"grader peak {f['grader_peak_mb']} MB, {f['graded']} graded "
+                         f"(load {f['load_average'][0]}→{f['load_average'][1]})"))
+    return rows
+
+
 def print_table(results):
     rows = []
     if "notebooks" in results:
@@ -343,22 +446,18 @@ def print_table(results):
             rows.append((f"slider {name}", figures.get("error") or f"p50 {figures['p50_ms']} ms, p95 {figures['p95_ms']} ms"))
         rows.append(("slider overall", f"p50 {s['p50_ms']} ms, p95 {s['p95_ms']} ms"))
     if "browser" in results:
-        from bench.browser import explorer_line
+        from bench.browser import encoding_lines, explorer_line
 
         b = results["browser"]
         rows += [(f"browser {name}", explorer_line(figures)) for name, figures in b.get("explorers", {}).items()]
-        rows += [(f"first figure {slug}", f"{value} s" if isinstance(value, float) else value)
-                 for slug, value in b.get("first_figure_seconds", {}).items()]
+        parts = b.get("first_figure_parts", {})
+        rows += [(f"first figure {slug}", f"{value} s: " + ", ".join(f"{part} {took} s" for part, took in parts[slug].items())
+                  if slug in parts else str(value)) for slug, value in b.get("first_figure_seconds", {}).items()]
+        rows += [(f"frame as {encoding}", line) for encoding, line in encoding_lines(b.get("encodings", {})).items()]
         if "error" in b:
             rows.append(("browser", b["error"]))
     if "grading" in results:
-        g = results["grading"]
-        rows += [("grading class", f"{g['submissions']} submissions of 01_the_problem"),
-                 ("nbgrader autograde (sequential)", f"{g['nbgrader_seconds']} s, {g['nbgrader_per_minute']}/min"),
-                 ("autograder --workers 1", f"{g['autograder_1w_seconds']} s, {g['autograder_1w_per_minute']}/min"),
-                 ("autograder --workers 2", f"{g['autograder_2w_seconds']} s, {g['autograder_2w_per_minute']}/min"),
-                 ("speedup_vs_nbgrader", f"{g['speedup_vs_nbgrader']}×"),
-                 ("speedup 2 vs 1 workers", f"{g['speedup_2w_vs_1w']}×")]
+        rows += grading_rows(results["grading"])
     if "memory" in results:
         rows += [(f"memory {k}", f"{v} MB") for k, v in results["memory"].items()]
     if "report" in results:
