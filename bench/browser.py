@@ -2,7 +2,7 @@
 
 JupyterLab on 127.0.0.1 and Debian's chromium driven by Playwright (headless). Times are taken in
 the page, on ``performance.now()``'s clock: from the input event (the key or pointer event's
-``timeStamp``) to the animation frame after the explorer's new image entered the page.
+``timeStamp``) to the first animation frame after the explorer's new image was decoded (painted).
 
 - ``explorers``: one scratch notebook per explorer (made as ``bench/explorers.py`` makes it). For
   every slider: single moves (one arrow key each, alternating direction), p50/p95; then a 2-second
@@ -10,10 +10,13 @@ the page, on ``performance.now()``'s clock: from the input event (the key or poi
   pointer is released the last frame lands, frames painted during the drag, stale frames (painted
   after release, before the last), bytes per frame.
 - ``first_figure``: each lesson's solution notebook opened fresh and run from the top as a learner
-  would (Run All as soon as it shows): seconds from opening the page to the notebook's first image.
+  would (Run All as soon as the kernel is idle): seconds from opening the page to the notebook's
+  first image, split into page load, kernel start and the cells before the figure.
+- ``encodings``: what a frame would weigh and cost to encode in other formats or at a smaller size.
 """
 
 import contextlib
+import io
 import os
 import socket
 import statistics
@@ -33,18 +36,40 @@ DRAG_SECONDS, DRAG_EVENTS_PER_SECOND = 2.0, 60
 QUIET_SECONDS = 1.5  # no new frame for this long after a move: the kernel has caught up
 
 # Recorded in the page: every new image in an explorer's output, stamped at the next animation
-# frame (when it is painted), with its size; and the last input event's timestamp.
+# frame (when it is painted), with its size; the last input event's timestamp; and until the
+# notebook's first image is painted (gcFirstImage), when each cell finished (its prompt shows a
+# number), with its first line.
 WATCH_FRAMES = """() => {
-  window.gcFrames = []; window.gcInput = null;
+  window.gcFrames = []; window.gcInput = null; window.gcFirstImage = null; window.gcCellsDone = [];
   for (const kind of ['keydown', 'pointerdown', 'pointerup'])
     document.addEventListener(kind, e => { window.gcInput = {kind, t: e.timeStamp}; }, true);
-  const seen = new WeakSet();
+  const seen = new WeakSet(), done = new WeakSet();
   new MutationObserver(() => {
+    if (window.gcFirstImage === null) {
+      for (const cell of document.querySelectorAll('.jp-Notebook .jp-CodeCell')) {
+        const prompt = cell.querySelector('.jp-InputPrompt');
+        if (done.has(cell) || !prompt || !/\[\d+\]/.test(prompt.textContent)) continue;
+        done.add(cell);
+        const line = (cell.querySelector('.cm-line') || {}).textContent || '';
+        window.gcCellsDone.push({t: performance.now(), line: line.slice(0, 60)});
+      }
+      const first = document.querySelector('.jp-OutputArea-output img');
+      if (first) {
+        window.gcFirstImage = -1;
+        first.decode().then(() => requestAnimationFrame(() => { window.gcFirstImage = performance.now(); }));
+      }
+    }
     for (const img of document.querySelectorAll('.widget-output img, .widget-image')) {
       if (seen.has(img) && img.dataset.gcSrc === img.src) continue;
       seen.add(img); img.dataset.gcSrc = img.src;
-      const bytes = img.src.startsWith('data:') ? Math.round((img.src.length - img.src.indexOf(',') - 1) * 3 / 4) : null;
-      requestAnimationFrame(() => window.gcFrames.push({t: performance.now(), bytes}));
+      // An Output's image is a base64 data URL; an Image widget's a blob URL (binary, fetched locally).
+      const frame = {t: null, bytes: null};
+      if (img.src.startsWith('data:')) frame.bytes = Math.round((img.src.length - img.src.indexOf(',') - 1) * 3 / 4);
+      else if (img.src.startsWith('blob:')) fetch(img.src).then(r => r.blob()).then(b => { frame.bytes = b.size; }, () => {});
+      // Painted at the first animation frame after the image is decoded; an image replaced before
+      // it decoded was never painted (decode() rejects) and is not counted.
+      img.decode().then(() => requestAnimationFrame(() => { frame.t = performance.now(); window.gcFrames.push(frame); }),
+                        () => {});
     }
   }).observe(document.body, {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
 }"""
@@ -118,9 +143,12 @@ def _open_and_run(page, url, notebook):
     page.goto(f"{url}/lab/workspaces/{Path(notebook).stem}/tree/{notebook}?reset&token={TOKEN}")
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
     page.evaluate(WATCH_FRAMES)
+    notebook_shown = page.evaluate("performance.now()")
     page.wait_for_selector("text=| Idle", timeout=180_000)  # the kernel is up: a learner's Run All runs
+    kernel_idle = page.evaluate("performance.now()")
     page.locator(".lm-MenuBar-item", has_text="Run").click()
     page.locator(".lm-Menu-item", has_text="Run All Cells").first.click()
+    return notebook_shown, kernel_idle
 
 
 def _frames(page):
@@ -247,11 +275,13 @@ def explorer_line(figures):
 
 
 def bench_first_figure(slugs=None):
-    """Seconds from opening each lesson's solution notebook to its first image on screen."""
+    """Seconds from opening each lesson's solution notebook to its first image on screen, and
+    where they went: page load and kernel start (until the kernel is idle), then each cell run
+    before the figure (the figure's cell last, until its image is painted)."""
     from autograder.build import generate_visible_checks, lesson_slugs, notebook_from_source, source_path, write_notebook
 
     slugs = slugs or lesson_slugs()
-    seconds = {}
+    seconds, parts = {}, {}
     with tempfile.TemporaryDirectory() as scratch, chromium() as browser:
         scratch = Path(scratch)
         for slug in slugs:
@@ -262,20 +292,106 @@ def bench_first_figure(slugs=None):
             for slug in slugs:
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
                 try:
-                    _open_and_run(page, url, f"{slug}.ipynb")
-                    page.wait_for_selector(".jp-OutputArea-output img", timeout=300_000)
+                    notebook_shown, kernel_idle = _open_and_run(page, url, f"{slug}.ipynb")
+                    # The first image, or every cell run without one (a lesson may have no figure).
+                    page.wait_for_function("window.gcFirstImage > 0 || window.gcFirstImage === null && window.gcCellsDone.length === "
+                                           "document.querySelectorAll('.jp-Notebook .jp-CodeCell').length",
+                                           timeout=300_000)
                     # performance.now() counts from the page's navigation: the learner opening the lesson.
-                    seconds[slug] = round(page.evaluate("performance.now()") / 1000, 1)
+                    figure, cells = page.evaluate("[window.gcFirstImage, window.gcCellsDone]")
+                    if figure and figure > 0:
+                        seconds[slug] = round(figure / 1000, 1)
+                        parts[slug] = _where_the_time_went(notebook_shown, kernel_idle, cells, figure)
+                    else:
+                        seconds[slug] = f"no figure; every cell had run after {cells[-1]['t'] / 1000:.1f} s"
                 except Exception as error:
                     seconds[slug] = f"{type(error).__name__}: {str(error).splitlines()[0][:200]}"
                 finally:
                     page.close()
                     _stop_kernels(url)
-                print(f"  {slug}: first figure after {seconds[slug]} s", flush=True)
-    return seconds
+                print(f"  {slug}: first figure {seconds[slug]} (seconds), {parts.get(slug)}", flush=True)
+    return seconds, parts
+
+
+def _where_the_time_went(notebook_shown, kernel_idle, cells, figure):
+    """Seconds until JupyterLab shows the notebook, then until its kernel is idle, then per cell
+    (by its first line) until the figure; cells that took under 0.3 s are summed as "other cells"."""
+    went = {"page until the notebook shows": round(notebook_shown / 1000, 1),
+            "then until the kernel is idle": round((kernel_idle - notebook_shown) / 1000, 1)}
+    other, previous = 0.0, kernel_idle
+    for end, line in [(cell["t"], cell["line"]) for cell in cells if cell["t"] > kernel_idle] + [(figure, "the figure's cell")]:
+        took, previous = (end - previous) / 1000, end
+        if took < 0.3:
+            other += took
+        else:
+            went[line] = round(went.get(line, 0) + took, 1)
+    went["other cells"] = round(other, 1)
+    return went
+
+
+def _encoded(image, format, **options):
+    buffer = io.BytesIO()
+    image.save(buffer, format=format, **options)
+    return buffer.getvalue()
+
+
+def _three_quarters(image):
+    return image.resize((image.width * 3 // 4, image.height * 3 // 4), resample=0)  # nearest: cheap, as a lower dpi
+
+
+# What a frame could be sent as instead of the explorers' PNG (zlib level 1): name → encoder of an RGB image.
+ENCODINGS = {
+    "png level 1 (now)": lambda image: _encoded(image, "png", compress_level=1),
+    "png level 9": lambda image: _encoded(image, "png", compress_level=9),
+    "png 256-colour palette": lambda image: _encoded(image.quantize(256), "png", compress_level=1),
+    "webp lossless": lambda image: _encoded(image, "webp", lossless=True, method=0),
+    "jpeg quality 85": lambda image: _encoded(image, "jpeg", quality=85),
+    "png level 1, 3/4 size": lambda image: _encoded(_three_quarters(image), "png", compress_level=1),
+}
+
+
+def bench_encodings(names=None, frames=4):
+    """Bytes and encoding time of one frame per encoding in ``ENCODINGS``, medians over ``frames``
+    frames of each explorer's slider sweep (in this process, no browser)."""
+    from PIL import Image
+
+    from bench.explorers import EXPLORERS, sweep
+
+    results = {}
+    for name in names or sorted(EXPLORERS):
+        explorer = EXPLORERS[name]()
+        moves = sweep(explorer)
+        sizes, milliseconds = {e: [] for e in ENCODINGS}, {e: [] for e in ENCODINGS}
+        for move in moves[:: max(1, len(moves) // frames)][:frames]:
+            explorer.update(**move)
+            canvas = explorer.figure.canvas
+            image = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+            image = image.convert("RGB")
+            for encoding, encode in ENCODINGS.items():
+                started = time.perf_counter()
+                sizes[encoding].append(len(encode(image)))
+                milliseconds[encoding].append((time.perf_counter() - started) * 1000)
+        results[name] = {e: {"bytes": int(statistics.median(sizes[e])), "ms": round(statistics.median(milliseconds[e]), 1)}
+                         for e in ENCODINGS}
+        print(f"  {name}: " + "; ".join(f"{e} {v['bytes']} B {v['ms']} ms" for e, v in results[name].items()), flush=True)
+    return results
+
+
+def encoding_lines(encodings):
+    """Encoding → one line over every explorer: median bytes and encoding time of a frame."""
+    by_encoding = {}
+    for figures in encodings.values():
+        for encoding, measured in figures.items():
+            by_encoding.setdefault(encoding, []).append(measured)
+    return {encoding: f"median over explorers {int(statistics.median(m['bytes'] for m in measured))} bytes, "
+                      f"{statistics.median(m['ms'] for m in measured)} ms to encode"
+            for encoding, measured in by_encoding.items()}
 
 
 def bench_browser():
     if not Path("/usr/bin/chromium").exists():
         return {"error": "needs Debian's chromium (/usr/bin/chromium)"}
-    return {"explorers": bench_explorers(), "first_figure_seconds": bench_first_figure()}
+    results = {"explorers": bench_explorers()}
+    results["first_figure_seconds"], results["first_figure_parts"] = bench_first_figure()
+    results["encodings"] = bench_encodings()
+    return results

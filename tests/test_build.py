@@ -58,11 +58,11 @@ def test_an_edited_cell_loses_its_old_output_and_is_named(tmp_path):
 
 
 @pytest.mark.parametrize("expected, printed, agree", [
-    ("loss 0.0130 after 9,100 steps", "loss 0.0131 after 9,100 steps", True),   # within 2 %
+    ("loss 0.0130 after 9,100 steps", "loss 0.0135 after 9,100 steps", True),   # within 5 %
     ("loss 0.013", "loss 0.014", True),                                          # one unit of the last digit
     ("loss 0.013", "loss 0.0145", False),
     ("ratio 2.5e-03", "ratio 2.7e-03", False),
-    ("after 9,100 steps", "after 9,400 steps", False),
+    ("after 9,100 steps", "after 9,700 steps", False),
     ("verdict vanishing: nan", "verdict vanishing: nan", True),
     ("verdict vanishing", "verdict exploding", False),
 ])

@@ -99,7 +99,7 @@ check("identity_block", identity_block)
 # 4 channels (a 1×1 convolution lifts the one gray channel to 4), small enough for a CPU: its
 # size, and what the final ReLU does to the output (never negative, many exact zeros).
 
-# %% tags=["expected-output"]
+# %%
 digits_images = load_digits(images=True)
 image_input = keras.Input((8, 8, 1))
 h = keras.layers.Conv2D(4, (1, 1))(image_input)

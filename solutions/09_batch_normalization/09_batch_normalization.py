@@ -223,12 +223,12 @@ for seed in SEEDS:
         keras.utils.set_random_seed(seed)  # the same seed for both nets: the same data order
         net = bn.deep_sigmoid_net(depth=DEPTH, width=32, batchnorm=use_bn)
         net.compile(keras.optimizers.Adam(0.003), "sparse_categorical_crossentropy", metrics=["accuracy"])
-        history = net.fit(digits.x_train, digits.y_train, epochs=EPOCHS, batch_size=BATCH_SIZE, verbose=0).history
+        curves = net.fit(digits.x_train, digits.y_train, epochs=EPOCHS, batch_size=BATCH_SIZE, verbose=0).history
         tests = [accuracy(net, digits.x_test, digits.y_test, training=mode) for mode in (False, True)]
-        results[name].append([history["accuracy"][-1], *tests])
-        print(f"{seed:4d} | {name:>5} | {np.round(history['accuracy'], 3)} | {tests[0]:.3f}, {tests[1]:.3f}")
+        results[name].append([curves["accuracy"][-1], *tests])
+        print(f"{seed:4d} | {name:>5} | {np.round(curves['accuracy'], 3)} | {tests[0]:.3f}, {tests[1]:.3f}")
         if seed == SEEDS[0]:
-            nets[name], histories[name] = net, history
+            nets[name], histories[name] = net, curves
 chance = float(np.max(np.bincount(digits.y_test)) / len(digits.y_test))
 print(f"\nover {len(SEEDS)} seeds, median (min–max); always guessing the commonest class scores {chance:.3f}")
 for name, rows in results.items():
