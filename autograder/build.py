@@ -91,6 +91,23 @@ def generate_visible_checks(notebook, where="notebook"):
     return notebook
 
 
+def check_mutants(slug, course_root=COURSE_ROOT):
+    """Every known mistake of the lesson's exercises still fits its solution cell."""
+    from autograder.registry import exercise
+    from autograder.solution import MutantError, mutated_source, solution_cells
+
+    for grade_id in solution_cells(slug, course_root):
+        try:
+            mistakes = exercise(grade_id).mistakes
+        except KeyError:  # a solution cell no exercise grades
+            continue
+        for mistake in mistakes:
+            try:
+                mutated_source(slug, mistake, grade_id, course_root)
+            except MutantError as error:
+                raise BuildError(f"{slug}: {error}") from None
+
+
 def _only_docstring(source):
     try:
         body = ast.parse(source).body
@@ -205,6 +222,7 @@ def build_solution_notebook(slug, course_root=COURSE_ROOT):
     outputs (autograder/expected_output.py); return the ids of marked cells that have none."""
     from autograder.expected_output import add_blocks
 
+    check_mutants(slug, course_root)
     notebook = generate_visible_checks(notebook_from_source(source_path(slug, course_root)), slug)
     unrecorded = add_blocks(notebook, slug, course_root)
     # Ids by position again: the inserted blocks shift every later cell.

@@ -1,18 +1,21 @@
 """Exercises as the grader sees them: cases, the reference, and judgements that teach.
 
 An :class:`Exercise` names a graded function (its nbgrader ``grade_id``), lists the cases it
-is tried on, holds the instructor's reference implementation and judges a learner's answer
-against it. The learner's function is only ever *called* through :mod:`autograder.harness`,
+is tried on and its known mistakes (:class:`~autograder.solution.Mutant`), and judges a learner's
+answer against the reference, which is the instructor's solution cell itself
+(:mod:`autograder.solution`). The learner's function is only ever *called* through :mod:`autograder.harness`,
 which hands back plain data; judging happens here, on the trusted side.
 """
 
 import ast
 import sys
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from autograder import harness
+from autograder.solution import mutant_function, solution_function
 from gradclinic.selfcheck import as_plain, judge_outcome, probe_function, render_arguments
 
 MAX_REPORTED_FAILURES = 3
@@ -57,6 +60,8 @@ class RngArg:
 
 
 UNSET = object()  # a Case's expected outcome before the exercise has computed it
+MUTATION_KIND = "call_returning_inputs"  # the harness hands back the arguments beside the result
+MUTANTS = object()  # in Exercise.fail_known's list of known answers: where the mutants are tried
 
 
 @dataclass
@@ -187,14 +192,22 @@ def encode_call(function_name, case, store):
 
 
 class Exercise:
-    """A graded function. Subclasses set ``name`` and implement the four methods below.
+    """A graded function. Subclasses set ``name``, implement :meth:`basic_cases`,
+    :meth:`hidden_cases` and :meth:`judge`, and list their known ``mistakes``.
 
-    ``code_imports`` are the import lines that the cases' ``args_code`` may use: the notebook
-    imports the same names before the exercise's visible cell (the build checks it).
+    ``lesson`` is the slug of the lesson whose solution defines the reference (set by
+    :func:`autograder.registry.register` from the module's name). ``code_imports`` are the import
+    lines that the cases' ``args_code`` may use: the notebook imports the same names before the
+    exercise's visible cell (the build checks it). ``mistakes`` are :class:`Mutant` s of the
+    solution cell; when a judgement fails without naming a cause, the first mutant that gives
+    the learner's answer names it (:meth:`named_mistake`).
     """
 
     name = None
+    lesson = None
     code_imports = "import numpy as np"
+    mistakes = ()
+    TOLERANCE = {"rtol": 1e-6, "atol": 1e-9}  # a mutant's answer is the learner's within this
 
     def basic_cases(self):
         """Few, small, fast cases: the visible self-check ``test_<name>`` is generated from them
@@ -206,12 +219,57 @@ class Exercise:
         raise NotImplementedError
 
     def reference(self, *args, **kwargs):
-        """The instructor's implementation."""
-        raise NotImplementedError
+        """The instructor's implementation: the function the solution cell defines."""
+        return solution_function(self.lesson, self.name)(*args, **kwargs)
 
     def judge(self, case, got, expected):
         """Raise :class:`CheckFailed` when ``got`` is not ``expected`` (plain data both)."""
         raise NotImplementedError
+
+    def mutant(self, mistake):
+        """The function ``mistake`` (a :class:`Mutant`) defines in place of the reference."""
+        return mutant_function(self.lesson, mistake, self.name)
+
+    def same(self, got, value, case):
+        """Whether a learner's answer (plain data) is ``value`` (a mutant's live result) on
+        ``case``, for naming mistakes: within ``TOLERANCE`` by default; exercises whose results
+        are not numbers, or whose tolerance depends on the case, override it."""
+        return same_value(got, value, **self.TOLERANCE)
+
+    def named_mistake(self, case, got):
+        """``what`` of the first known mistake whose mutant answers ``case`` with ``got``, or None.
+        Mutants run quietly: one may overflow or divide by zero where the learner's did not, and
+        its warnings must not reach the learner. (A ``call_returning_inputs`` answer is compared
+        by its result: the inputs are the judge's business.)"""
+        if case.kind == MUTATION_KIND and isinstance(got, dict):
+            got = got.get("result")
+        for mistake in self.mistakes:
+            try:
+                if self.same(got, self.mutant_answer(mistake, case), case):
+                    return mistake.what
+            except Exception:  # a mutant that fails on this case names nothing here
+                continue
+        return None
+
+    def mutant_answer(self, mistake, case):
+        """What ``mistake``'s mutant returns on ``case`` (plain data), run quietly."""
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return as_plain(self.mutant(mistake)(*self._live(case.args), **self._live(case.kwargs)))
+
+    def fail_known(self, case, got, expected, known, matches=None):
+        """Fail naming the first known mistake ``got`` is, trying ``known`` in order: (values,
+        misconception) pairs, values derived from ``expected`` and compared by ``matches(values)``,
+        and :data:`MUTANTS`, where :meth:`named_mistake` tries the exercise's mutants. Returns
+        when none matches (the judge goes on with its own checks)."""
+        for entry in known:
+            if entry is MUTANTS:
+                misconception = self.named_mistake(case, got)
+            else:
+                values, misconception = entry
+                misconception = misconception if matches(values) else None
+            if misconception:
+                fail(self.name, case, expected, got, misconception)
 
     # -- running cases ------------------------------------------------------------------
     def cases(self, part):
@@ -321,7 +379,13 @@ class Exercise:
         except (harness.BadResult, KeyError) as problem:
             raise CheckFailed(f"{self.name}({case.label}) returned {problem}") from None
         expected = self.reference(*self._live(case.args), **self._live(case.kwargs))
-        self.judge(case, got, expected)
+        try:
+            self.judge(case, got, expected)
+        except CheckFailed as failure:
+            cause = None if "Likely cause:" in str(failure) else self.named_mistake(case, got)
+            if cause is None:
+                raise
+            raise CheckFailed(f"{failure}\n  Likely cause: {cause}") from None
 
     def _live(self, value):
         """Arguments as the reference receives them: the same objects the learner's side
@@ -369,6 +433,19 @@ def as_float_array(value):
     except (TypeError, ValueError):
         return None
     return array
+
+
+def same_value(a, b, rtol=1e-6, atol=1e-9):
+    """Whether two plain results agree: numbers, arrays and lists of numbers within tolerance
+    (NaN equals NaN), containers item by item, strings and booleans exactly."""
+    if isinstance(a, dict) or isinstance(b, dict):
+        return isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys() \
+            and all(same_value(a[k], b[k], rtol, atol) for k in a)
+    if isinstance(a, (str, bool)) or isinstance(b, (str, bool)):
+        return type(a) is type(b) and a == b
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(same_value(x, y, rtol, atol) for x, y in zip(a, b))
+    return allclose(a, b, rtol, atol)
 
 
 def allclose(a, b, rtol=1e-5, atol=1e-8):

@@ -92,7 +92,7 @@ def record(slug, course_root):
     """Run the learner's release with the reference's solutions, headless, as a learner with right
     answers would (no hidden tests: they would move every random draw after them); write what its
     marked cells print; return the seconds. The release must be built."""
-    from autograder.classroom import worked_notebook
+    from autograder.solution import worked_notebook
 
     notebook = worked_notebook(slug, course_root)
     seconds = run_headless(notebook, slug, course_root)

@@ -9,7 +9,10 @@ _EXERCISES = {}
 
 
 def register(exercise_class):
-    """Class decorator: make an :class:`~autograder.exercise.Exercise` findable by its name."""
+    """Class decorator: make an :class:`~autograder.exercise.Exercise` findable by its name. Its
+    lesson is its module's (``autograder.lessons.l01_the_problem`` → ``01_the_problem``)."""
+    if exercise_class.lesson is None:
+        exercise_class.lesson = exercise_class.__module__.rpartition(".")[2].removeprefix("l")
     name = exercise_class.name
     if name in _EXERCISES and type(_EXERCISES[name]) is not exercise_class:
         raise RuntimeError(f"two exercises are named {name!r}")

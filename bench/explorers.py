@@ -14,7 +14,7 @@ import numpy as np
 
 
 def _gated_rnn():
-    from gradclinic.explorers.gated_rnn import CELLS, GatedRnnExplorer, SweepResults
+    from gradclinic.explorers.gated_rnns import CELLS, GatedRnnExplorer, SweepResults
 
     results = SweepResults(tuple(CELLS), (4, 12, 20, 28))  # the lesson's gaps
     rng = np.random.default_rng(0)
@@ -28,19 +28,22 @@ def _gated_rnn():
 
 
 def _self_normalizing():
-    from autograder.lessons.l10_self_normalizing_networks import selu, standardize
+    from autograder.solution import solution_function
     from gradclinic.data import load_digits
-    from gradclinic.explorers.self_normalizing import SelfNormalizingExplorer
+    from gradclinic.explorers.self_normalizing_networks import SelfNormalizingExplorer
 
+    slug = "10_self_normalizing_networks"
     digits = load_digits()
-    train_std, _ = standardize(digits.x_train, digits.x_test)
-    return SelfNormalizingExplorer({"standardized": train_std, "raw": digits.x_train}, selu=selu, depth=32)
+    train_std, _ = solution_function(slug, "standardize")(digits.x_train, digits.x_test)
+    return SelfNormalizingExplorer({"standardized": train_std, "raw": digits.x_train},
+                                   selu=solution_function(slug, "selu"), depth=32)
 
 
 def _signal_propagation():
-    from autograder.lessons.l12_signal_propagation import chi1, fixed_point_q
+    from autograder.solution import solution_function
     from gradclinic.explorers import signal_propagation as sp
 
+    chi1, fixed_point_q = (solution_function("12_signal_propagation", name) for name in ("chi1", "fixed_point_q"))
     return sp.SignalPropagationExplorer(chi1, fixed_point_q, sigma_w=1.5, sigma_b=0.3, depth=40,
                                         grid=sp.chi1_grid(chi1))
 
@@ -55,7 +58,7 @@ def _made_by(module, name, seeded=True, **arguments):
 
 
 def _relu_profile():
-    from gradclinic.explorers.relu_profile import ActivationProfiles, ReluProfileExplorer
+    from gradclinic.explorers.relu_and_friends import ActivationProfiles, ReluProfileExplorer
 
     return ReluProfileExplorer(ActivationProfiles(np.random.default_rng(0)), depth=20, activation="relu")
 

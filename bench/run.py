@@ -10,7 +10,6 @@ on this machine; nothing here asserts a time (tests never do either).
 """
 
 import argparse
-import importlib
 import json
 import os
 import shutil
@@ -104,7 +103,8 @@ GRADING_LESSON = "01_the_problem"
 def _synthetic_class(root, size, slug=GRADING_LESSON):
     """``size`` submissions: for lesson 01 right, partly wrong and crashing in turn; for another
     lesson its worked solution (what a class that did the work sends)."""
-    from autograder.classroom import submit, worked_notebook
+    from autograder.solution import worked_notebook
+    from tests.classroom import submit
 
     for i in range(size):
         kind = ("right", "partly_wrong", "crashing")[i % 3] if slug == GRADING_LESSON else "right"
@@ -266,7 +266,7 @@ def bench_hub(sizes=(1, 4, 8), lesson="00_welcome"):
 
     sys.path.insert(0, str(COURSE_ROOT / "tests"))
     import hub_life
-    from autograder.classroom import worked_notebook
+    from autograder.solution import worked_notebook
 
     if os.geteuid() != 0:
         return {"note": "needs root: starts a JupyterHub with Unix accounts (scripts/setup-hub)"}
@@ -390,17 +390,11 @@ def main(argv=None):
         elif section == "report":
             results["report"] = bench_report(200)
         elif section == "monitor":
-            monitor = _optional("gradclinic.diagnostics", "bench_monitor_overhead")
-            results["monitor"] = monitor() if monitor else {"note": "no gradient-health monitor yet"}
+            from bench.monitor import bench_monitor_overhead
+
+            results["monitor"] = bench_monitor_overhead()
     results_path.write_text(json.dumps(results, indent=1))
     print_table(results)
-
-
-def _optional(module, name):
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError):
-        return None
 
 
 def grading_rows(g):

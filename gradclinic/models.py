@@ -1,10 +1,14 @@
-"""Model builders the lessons share: deep MLPs and deep linear nets with chosen weights."""
+"""Model builders the lessons share: deep MLPs and deep linear nets with chosen weights, and lesson
+06's small initializer and per-layer gradient measurement (the grader and the explorer use both)."""
 
 import numpy as np
 
 
-def _positive_int(name, value, minimum=1):
-    if isinstance(value, bool) or int(value) != value or value < minimum:
+def whole_number(name, value, minimum=1):
+    """``value`` as an int, or a ValueError naming ``name`` when it is not a whole number ≥ ``minimum``
+    (an integral float such as 3.0 counts; a bool does not)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or int(value) != value or value < minimum:
         raise ValueError(f"{name} must be a whole number ≥ {minimum}, got {value!r}")
     return int(value)
 
@@ -19,12 +23,12 @@ def deep_mlp(input_dim, n_classes, depth, width, activation="relu",
     """
     import keras
 
-    depth = _positive_int("depth", depth, minimum=0)
-    layers = [keras.Input((_positive_int("input_dim", input_dim),))]
+    depth = whole_number("depth", depth, minimum=0)
+    layers = [keras.Input((whole_number("input_dim", input_dim),))]
     for _ in range(depth):
-        layers.append(keras.layers.Dense(_positive_int("width", width), activation=activation,
+        layers.append(keras.layers.Dense(whole_number("width", width), activation=activation,
                                          kernel_initializer=kernel_initializer, use_bias=use_bias))
-    layers.append(keras.layers.Dense(_positive_int("n_classes", n_classes), activation="softmax",
+    layers.append(keras.layers.Dense(whole_number("n_classes", n_classes), activation="softmax",
                                      kernel_initializer=kernel_initializer))
     return keras.Sequential(layers, name=name)
 
@@ -37,7 +41,7 @@ def deep_linear_model(depth, width, scale, weights="identity", rng=None):
     """
     import keras
 
-    depth, width = _positive_int("depth", depth), _positive_int("width", width)
+    depth, width = whole_number("depth", depth), whole_number("width", width)
     if weights not in ("identity", "gaussian"):
         raise ValueError(f"weights must be 'identity' or 'gaussian', got {weights!r}")
     if weights == "gaussian" and not isinstance(rng, np.random.Generator):
@@ -48,3 +52,50 @@ def deep_linear_model(depth, width, scale, weights="identity", rng=None):
         base = np.eye(width) if weights == "identity" else rng.normal(scale=width ** -0.5, size=(width, width))
         layer.kernel.assign((scale * base).astype("float32"))
     return model
+
+
+# -- lesson 06: deep tanh MLPs with small weights, and the gradient that reaches each layer ------
+SMALL_SCALE = 0.1  # lesson 06's initializer: weights of variance 0.1 / fan_in
+
+
+def small_initializer(seed=None):
+    """Lesson 06's kernel initializer: truncated normal of variance ``SMALL_SCALE / fan_in``."""
+    import keras
+
+    return keras.initializers.VarianceScaling(SMALL_SCALE, mode="fan_in", distribution="truncated_normal",
+                                              seed=seed)
+
+
+def hidden_dense_layers(model):
+    """The model's Dense layers except the last one (the output layer), input side first."""
+    import keras
+
+    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    return dense[:-1]
+
+
+def output_gradient_norms(model, x, y, loss=None):
+    """(n_hidden,) ‖∂loss/∂a[l]‖ for the output a[l] of each hidden Dense layer, input side first.
+
+    ``loss`` defaults to sparse categorical cross-entropy (mean over the batch). In a residual
+    net the gradient of a block's Dense output equals that of the stream after its Add.
+    """
+    import keras
+    import tensorflow as tf
+
+    loss = loss or keras.losses.SparseCategoricalCrossentropy()
+    hidden = hidden_dense_layers(model)
+    if not hidden:
+        raise ValueError("the model has no hidden Dense layer")
+    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs  # a list would expect a list
+    probe = keras.Model(inputs, [layer.output for layer in hidden] + [model.output])
+    with tf.GradientTape() as tape:
+        outputs = probe(np.asarray(x, "float32"), training=False)
+        value = loss(y, outputs[-1])
+    return np.array([float(tf.norm(g)) for g in tape.gradient(value, outputs[:-1])])
+
+
+def first_to_last_ratio(norms):
+    """norms[0] / norms[-1]: < 1 when the gradient shrinks on its way to the input."""
+    norms = np.asarray(norms, dtype=float)
+    return float(norms[0] / norms[-1])

@@ -64,7 +64,7 @@ def attacks(course_root, canary_port):
         Attack("read_config", "nbgrader_config.py is not mounted", "No such file",
                code=f"print(open('{root}/nbgrader_config.py').read())\n" + WRONG),
         Attack("import_reference", "autograder/ is neither mounted nor installed", "No module named 'autograder'",
-               code="from autograder.lessons.l00_welcome import compound\n"),
+               code="from autograder.solution import solution_function\ncompound = solution_function('00_welcome', 'compound')\n"),
         Attack("network", "own network namespace: no route out, not even to the host's loopback", "",
                code=("import socket\ndef compound(scale, depth):\n    try:\n"
                      f"        socket.create_connection(('127.0.0.1', {canary_port}), timeout=2).close()\n"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.classroom import solution_sources
+from autograder.solution import solution_cells
 from conftest import COURSE_ROOT
 
 COURSE = Path("/home/gc-instructor/course")
@@ -40,7 +40,7 @@ def work_notebook(user, slug, replacements):
     """Fill the fetched notebook as the learner would, keeping the file the learner's own."""
     path = Path(f"/home/{user}/{slug}/{slug}.ipynb")
     notebook = nbformat.read(path, as_version=4)
-    sources = {**solution_sources(slug, COURSE), **replacements}
+    sources = {**solution_cells(slug, COURSE), **replacements}
     for cell in notebook.cells:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         if grade_id in sources and cell.metadata["nbgrader"].get("solution"):

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import pytest
 
 from autograder.build import copy_course, lesson_slugs, release_notebook_path
-from autograder.classroom import submit, worked_notebook
+from autograder.solution import worked_notebook
+from classroom import submit
 from autograder.expected_output import cell_key, differences, printed, read_record
 from conftest import COURSE_ROOT, run_tool
 from mistakes import mistake_submissions

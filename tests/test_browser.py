@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.classroom import solution_sources
+from autograder.solution import solution_cells
 from conftest import COURSE_ROOT
 
 pytestmark = [pytest.mark.slow,
@@ -98,7 +98,7 @@ def test_learner_works_lesson_01_in_jupyterlab(jupyterlab):
     shots = jupyterlab["shots"]
     shots.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    right = solution_sources("01_the_problem", _built_solutions())["deep_linear_activations"]
+    right = solution_cells("01_the_problem")["deep_linear_activations"]
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=BROWSER_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -149,14 +149,6 @@ def test_learner_works_lesson_01_in_jupyterlab(jupyterlab):
     print(f"\nbrowser test: {time.perf_counter() - started:.0f} s; screenshots in {shots}:")
     for shot in sorted(shots.glob("*.png")):
         print(f"  {shot.name}")
-
-
-def _built_solutions():
-    """A course root whose solutions/ has built notebooks (solution_sources reads them)."""
-    from autograder.build import build_solution_notebook
-
-    build_solution_notebook("01_the_problem", COURSE_ROOT)
-    return COURSE_ROOT
 
 
 def _wait_for_server(url, process, log):

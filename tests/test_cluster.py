@@ -18,7 +18,8 @@ import pytest
 
 from attacks import RIGHT, WRONG
 from autograder.build import copy_course
-from autograder.classroom import submit, worked_notebook
+from autograder.solution import worked_notebook
+from classroom import submit
 from conftest import COURSE_ROOT, course_environment, run_tool
 
 pytest.importorskip("distributed")

@@ -17,7 +17,8 @@ import pytest
 
 from attacks import RIGHT, WRONG, apply_edit, attacks
 from autograder.build import copy_course
-from autograder.classroom import submit, worked_notebook
+from autograder.solution import worked_notebook
+from classroom import submit
 from conftest import course_environment, run_tool
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("attacks"),  # one worker grades the class once

@@ -14,7 +14,8 @@ import pytest
 
 from attacks import RIGHT, apply_edit
 from autograder.build import copy_course, solution_notebook_path
-from autograder.classroom import submit, worked_notebook
+from autograder.solution import worked_notebook
+from classroom import submit
 from conftest import run_tool
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("pipeline"),

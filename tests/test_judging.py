@@ -1,6 +1,9 @@
 """A test cell's verdict on the trusted side: passed, failed with the checks' words, or — when no
 check exists or the grader's own check crashes — left to a person, never a crash of the run."""
 
+import pytest
+
+from autograder import exercise
 from autograder.exercise import Case, Exercise
 from autograder.pipeline import _judge
 from autograder.plan import GradedCell
@@ -48,3 +51,8 @@ def test_no_check_or_a_crashing_check_is_left_to_a_person():
     assert score is None and "grade it by hand" in message
     score, message = _judge(_cell(CrashingJudge()), [{"result": 4.0}], ArrayStore())
     assert score is None and "ZeroDivisionError" in message and "flagged for grading by hand" in message
+
+
+def test_missing_exercise_name_is_a_clear_error():
+    with pytest.raises(KeyError, match="no exercise named"):
+        exercise("no_such_function")

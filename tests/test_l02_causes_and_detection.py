@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 import gradclinic
-from autograder import check, exercise, harness
-from autograder.lessons import l02_causes_and_detection as lesson
-from test_autograder_checks import failure_of
+from autograder import check, exercise
+from autograder.solution import solution_function
+from checks import failure_of, failures_on
 
 VERDICT_CASES = [([1e-5, 1e-3, 1.0], "vanishing"), ([5.0, 2.0, 1.0], "healthy"), ([0.5, 1.0, 1e3], "exploding")]
 
@@ -16,42 +16,25 @@ def setup_module():
     gradclinic.seed(0)
 
 
-def failures_on(name, function, labels):
-    """Failure messages of ``function`` on the hidden cases whose label contains one of ``labels``
-    (each callback case trains a model: the mistake tests pick the cases they need)."""
-    ex = exercise(name)
-    cases = [c for c in ex.cases("hidden") if any(label in c.label for label in labels)]
-    assert cases, f"no hidden case of {name} matches {labels}"
-    calls, inputs = ex.request(cases)
-    outputs = harness.ArrayStore()
-    answers = [harness.invoke(function, call, harness.ScopedStore(inputs, outputs)) for call in calls]
-    return "\n".join(ex.verdicts(cases, answers, outputs))
-
-
-@pytest.mark.parametrize("name, reference", [("sigmoid_grad", lesson.sigmoid_grad), ("tanh_grad", lesson.tanh_grad),
-                                             ("diagnose", lesson.diagnose)])
-def test_reference_passes_its_own_checks(name, reference):
-    check(name, reference)
-
-
-def test_reference_logger_passes_its_own_checks():
-    check("GradientNormLogger", lesson.gradient_norm_logger_class())
+def solution(name):
+    """What lesson 02's solution defines as ``name``: the grader's reference."""
+    return solution_function("02_causes_and_detection", name)
 
 
 # -- sigmoid_grad and tanh_grad --------------------------------------------------------------
 def test_reference_derivatives_are_stable_and_right():
     z = np.array([-1000.0, -100.0, -1.0, 0.0, 2.0, 100.0, 1000.0])
     with np.errstate(all="raise", under="ignore"):
-        slopes = lesson.sigmoid_grad(z), lesson.tanh_grad(z), lesson.sigmoid_grad(z.astype("float32"))
+        slopes = solution("sigmoid_grad")(z), solution("tanh_grad")(z), solution("sigmoid_grad")(z.astype("float32"))
     for slope in slopes:
         assert np.all(np.isfinite(slope)) and np.all(slope >= 0)
-    assert lesson.sigmoid_grad(0.0) == 0.25 and lesson.tanh_grad(0.0) == 1.0
+    assert solution("sigmoid_grad")(0.0) == 0.25 and solution("tanh_grad")(0.0) == 1.0
     step = 1e-6  # central differences on the moderate range
     moderate = np.linspace(-6, 6, 25)
     numeric = (1 / (1 + np.exp(-(moderate + step))) - 1 / (1 + np.exp(-(moderate - step)))) / (2 * step)
-    assert np.allclose(lesson.sigmoid_grad(moderate), numeric, atol=1e-8)
-    assert np.allclose(lesson.tanh_grad(moderate), (np.tanh(moderate + step) - np.tanh(moderate - step)) / (2 * step),
-                       atol=1e-8)
+    assert np.allclose(solution("sigmoid_grad")(moderate), numeric, atol=1e-8)
+    assert np.allclose(solution("tanh_grad")(moderate),
+                       (np.tanh(moderate + step) - np.tanh(moderate - step)) / (2 * step), atol=1e-8)
 
 
 def _naive_sigmoid(z):
@@ -63,7 +46,7 @@ def _naive_sigmoid(z):
     (lambda z: np.exp(-np.asarray(z)) / (1 + np.exp(-np.asarray(z))) ** 2, "overflowed"),
     (lambda z: 1 - _naive_sigmoid(z) ** 2, "pattern of tanh's derivative"),
     (lambda z: 1 - np.tanh(np.asarray(z, dtype=float)) ** 2, "this is tanh's derivative"),
-    (lambda z: lesson.sigmoid_grad(np.ravel(z)), "elementwise"),
+    (lambda z: solution("sigmoid_grad")(np.ravel(z)), "elementwise"),
 ])
 def test_sigmoid_grad_mistakes(learner, hint):
     with np.errstate(all="ignore"):
@@ -79,7 +62,7 @@ def _exp_tanh(z):
     (lambda z: 1 - np.tanh(z), "missing the square"),
     (lambda z: np.tanh(z), "tanh(z) itself"),
     (lambda z: (1 - np.tanh(z)) ** 2, "squares the wrong thing"),
-    (lesson.sigmoid_grad, "sigmoid's derivative"),
+    (lambda z: solution("sigmoid_grad")(z), "sigmoid's derivative"),
     (lambda z: 1 - _exp_tanh(z) ** 2, "overflowed"),
 ])
 def test_tanh_grad_mistakes(learner, hint):
@@ -296,37 +279,37 @@ def test_diagnose_zero_edges_are_named():
     assert "zero first norm" in failure_of("diagnose", zero_over_zero_is_healthy)
 
     def python_division(norms, vanish_ratio=1e-3, explode_at=1e2):
-        return lesson.diagnose(norms, vanish_ratio, explode_at) if norms[-1] else norms[0] / norms[-1]
+        return solution("diagnose")(norms, vanish_ratio, explode_at) if norms[-1] else norms[0] / norms[-1]
     assert "ZeroDivisionError" in failure_of("diagnose", python_division)
 
 
 def test_diagnose_bad_input_and_edges():
     with pytest.raises(ValueError):
-        lesson.diagnose([])
+        solution("diagnose")([])
     with pytest.raises(ValueError):
-        lesson.diagnose([0.1, -0.2])
-    assert lesson.diagnose([0.7]) == "healthy" and lesson.diagnose([500.0]) == "exploding"
-    assert lesson.diagnose([0.0]) == "vanishing" and lesson.diagnose([0.3, 0.0]) == "exploding"
-    assert lesson.diagnose(np.array([1.0, np.nan])) == "exploding"
-    assert lesson.diagnose([1.0, 4.0], vanish_ratio=0.25) == "healthy"
+        solution("diagnose")([0.1, -0.2])
+    assert solution("diagnose")([0.7]) == "healthy" and solution("diagnose")([500.0]) == "exploding"
+    assert solution("diagnose")([0.0]) == "vanishing" and solution("diagnose")([0.3, 0.0]) == "exploding"
+    assert solution("diagnose")(np.array([1.0, np.nan])) == "exploding"
+    assert solution("diagnose")([1.0, 4.0], vanish_ratio=0.25) == "healthy"
     assert "should raise ValueError" in failures_on("diagnose", lambda norms, *a, **k: "healthy", ["empty list"])
 
 
 @pytest.mark.parametrize("norms, verdict", VERDICT_CASES)
 def test_diagnose_reads_profiles(norms, verdict):
-    assert lesson.diagnose(norms) == verdict
+    assert solution("diagnose")(norms) == verdict
 
 
 # -- the explorer -----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def explorer():
-    from gradclinic.explorers.causes import CausesExplorer
+    from gradclinic.explorers.causes_and_detection import CausesExplorer
 
-    return CausesExplorer(rng=np.random.default_rng(0), depth=10, verdict=lesson.diagnose)
+    return CausesExplorer(rng=np.random.default_rng(0), depth=10, verdict=solution("diagnose"))
 
 
 def test_explorer_slider_ends_update_in_place(explorer):
-    from gradclinic.explorers.causes import ACTIVATIONS, MAX_DEPTH, WEIGHT_SCHEMES
+    from gradclinic.explorers.causes_and_detection import ACTIVATIONS, MAX_DEPTH, WEIGHT_SCHEMES
 
     figure, before = explorer.figure, explorer.png()
     assert explorer.update(depth=1, activation="relu") is figure
@@ -348,7 +331,7 @@ def test_explorer_profiles_show_each_cause(explorer):
     assert sigmoid[0] / sigmoid[-1] < 1e-8  # 20 sigmoid layers: ≪ 0.25^20 · some weight factor
     tanh = profiles.kernel_gradient_norms(20, "tanh")
     assert 0.2 < tanh[0] / tanh[-1] < 5  # Glorot tanh keeps it
-    assert lesson.diagnose(profiles.kernel_gradient_norms(20, "tanh", "standard_normal")) == "exploding"
+    assert solution("diagnose")(profiles.kernel_gradient_norms(20, "tanh", "standard_normal")) == "exploding"
     explorer.update(depth=60, activation="sigmoid", weights="glorot_uniform")
     assert len(explorer.underflow_marks.get_xdata()) > 0  # 0.25^60 underflows float32
     explorer.update(depth=60, activation="linear", weights="standard_normal")
@@ -357,7 +340,7 @@ def test_explorer_profiles_show_each_cause(explorer):
 
 def test_explorer_profiles_are_the_profilers_bit_for_bit(explorer):
     """One compiled function for every activation computes exactly what MLPProfiler computes."""
-    from gradclinic.explorers.causes import ACTIVATIONS, WEIGHT_SCHEMES
+    from gradclinic.explorers.causes_and_detection import ACTIVATIONS, WEIGHT_SCHEMES
 
     profiles = explorer.profiles
     for weights in WEIGHT_SCHEMES:
@@ -386,13 +369,13 @@ def test_explorer_axes_stay_put_within_a_depth_bucket(explorer):
 
 
 def test_explorer_without_a_working_diagnose():
-    from gradclinic.explorers.causes import NO_VERDICT, describe_verdict
+    from gradclinic.explorers.causes_and_detection import NO_VERDICT, describe_verdict
 
     def stub(norms, vanish_ratio=1e-3, explode_at=1e2):
         raise NotImplementedError()
     assert describe_verdict(stub, [1.0, 2.0]) == NO_VERDICT
     assert describe_verdict(None, [1.0]) == ""
-    assert "ValueError" in describe_verdict(lambda norms: lesson.diagnose([]), [1.0])
+    assert "ValueError" in describe_verdict(lambda norms: solution("diagnose")([]), [1.0])
     seen = []
     describe_verdict(lambda norms: seen.append(norms) or "healthy", np.array([3.0, 2.0], "float32"))
     assert seen == [[3.0, 2.0]] and type(seen[0][0]) is float
@@ -408,7 +391,7 @@ def test_explorer_rejects_bad_controls(explorer):
 
 
 def test_explorer_widget_redraws_on_change():
-    from gradclinic.explorers.causes import CausesExplorer
+    from gradclinic.explorers.causes_and_detection import CausesExplorer
 
     explorer = CausesExplorer(depth=5, activation="tanh")
     box = explorer.widget()
@@ -424,7 +407,7 @@ def test_sigmoid_slope_and_saturation_numbers():
     from gradclinic.profiles import MLPProfiler, draw_weights
 
     grid = np.linspace(-8, 8, 1601)
-    assert abs(lesson.sigmoid_grad(grid).max() - 0.25) < 1e-12
+    assert abs(solution("sigmoid_grad")(grid).max() - 0.25) < 1e-12
     profiler, rng = MLPProfiler(width=64, batch=128, seed=0), np.random.default_rng(5)
     saturated = {}
     for scheme in ("glorot_uniform", "standard_normal"):
@@ -445,7 +428,7 @@ def _digits_run(depth, activation, learning_rate, optimizer, epochs, seed):
     model = deep_mlp(64, 10, depth=depth, width=256 if activation == "sigmoid" else 64, activation=activation)
     model.compile(optimizer=keras.optimizers.get({"class_name": optimizer, "config": {"learning_rate": learning_rate}}),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    logger = lesson.gradient_norm_logger_class()(digits.x_train[:256], digits.y_train[:256])
+    logger = solution("GradientNormLogger")(digits.x_train[:256], digits.y_train[:256])
     fitted = model.fit(digits.x_train, digits.y_train, epochs=epochs, batch_size=32, verbose=0,
                        callbacks=[logger, keras.callbacks.TerminateOnNaN()])
     return fitted.history, logger
@@ -459,8 +442,8 @@ def test_seed_003_deep_sigmoid_plateaus_and_vanishes():
     assert shallow_fit["accuracy"][-1] > 0.4
     for norms in deep_logger.history:
         assert norms[0] / norms[-1] < 1e-5  # orders of magnitude toward the input
-        assert lesson.diagnose(norms) == "vanishing"
-    assert all(lesson.diagnose(norms) == "healthy" for norms in shallow_logger.history)
+        assert solution("diagnose")(norms) == "vanishing"
+    assert all(solution("diagnose")(norms) == "healthy" for norms in shallow_logger.history)
 
 
 @pytest.mark.slow
@@ -468,6 +451,6 @@ def test_deep_linear_net_explodes_at_a_large_learning_rate_and_the_guard_stops_i
     small_fit, small_logger = _digits_run(20, "linear", 0.01, "SGD", epochs=3, seed=4)
     large_fit, large_logger = _digits_run(20, "linear", 0.05, "SGD", epochs=3, seed=4)
     assert len(small_fit["loss"]) == 3 and small_fit["loss"][-1] < small_fit["loss"][0]
-    assert all(lesson.diagnose(norms) == "healthy" for norms in small_logger.history)
+    assert all(solution("diagnose")(norms) == "healthy" for norms in small_logger.history)
     assert len(large_fit["loss"]) < 3 and not np.isfinite(large_fit["loss"][-1])  # stopped early, on NaN
-    assert lesson.diagnose(large_logger.history[-1]) == "exploding"
+    assert solution("diagnose")(large_logger.history[-1]) == "exploding"

@@ -6,16 +6,20 @@ import numpy as np
 import pytest
 
 import gradclinic
-from autograder import check, exercise
-from autograder.lessons import l03_relu_and_friends as l03
-from test_autograder_checks import failure_of  # pytest.raises(CheckFailed) around check(), its message
+from autograder import exercise
+from autograder.solution import solution_function
+from checks import failure_of
 
-NAMES = ["relu", "relu_grad", "leaky_relu", "elu", "elu_grad", "active_fraction", "dead_units"]
 GRID = np.concatenate([np.linspace(-100, 100, 41), [-1e-6, -0.0, 0.0, 1e-6]])
 
 
 def setup_module():
     gradclinic.seed(0)
+
+
+def solution(name):
+    """What lesson 03's solution defines as ``name``: the grader's reference."""
+    return solution_function("03_relu_and_friends", name)
 
 
 def autodiff_slope(activation, z):
@@ -29,17 +33,12 @@ def autodiff_slope(activation, z):
 
 
 # -- references ------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", NAMES)
-def test_reference_passes_its_own_checks(name):
-    check(name, getattr(l03, name))
-
-
 @pytest.mark.parametrize("kwargs", [{}, {"negative_slope": 0.01}, {"negative_slope": 0.3}])
 def test_leaky_relu_matches_keras_function_and_its_autodiff_slope(kwargs):
     import keras
 
     keras_leaky = lambda z: keras.activations.leaky_relu(z, **kwargs)  # noqa: E731
-    assert np.allclose(l03.leaky_relu(GRID, **kwargs), keras_leaky(GRID), rtol=1e-6)
+    assert np.allclose(solution("leaky_relu")(GRID, **kwargs), keras_leaky(GRID), rtol=1e-6)
     slope = kwargs.get("negative_slope", 0.2)
     assert np.allclose(np.where(GRID > 0, 1.0, slope), autodiff_slope(keras_leaky, GRID), rtol=1e-6)
 
@@ -58,37 +57,37 @@ def test_elu_and_its_slope_match_keras_and_autodiff_including_z_zero(alpha):
     import keras
 
     keras_elu = lambda z: keras.activations.elu(z, alpha=alpha)  # noqa: E731
-    assert np.allclose(l03.elu(GRID, alpha), keras_elu(GRID), rtol=1e-6, atol=1e-12)
-    assert np.allclose(l03.elu_grad(GRID, alpha), autodiff_slope(keras_elu, GRID), rtol=1e-6, atol=1e-12)
-    assert l03.elu_grad(0.0, alpha) == alpha  # TensorFlow takes the negative branch at 0
+    assert np.allclose(solution("elu")(GRID, alpha), keras_elu(GRID), rtol=1e-6, atol=1e-12)
+    assert np.allclose(solution("elu_grad")(GRID, alpha), autodiff_slope(keras_elu, GRID), rtol=1e-6, atol=1e-12)
+    assert solution("elu_grad")(0.0, alpha) == alpha  # TensorFlow takes the negative branch at 0
 
 
 def test_relu_and_its_slope_match_keras_and_autodiff_zero_at_zero():
     import keras
 
-    assert np.array_equal(l03.relu(GRID), keras.activations.relu(GRID))
-    assert np.array_equal(l03.relu_grad(GRID), autodiff_slope(keras.activations.relu, GRID))
-    assert l03.relu_grad(0.0) == 0.0 and l03.relu_grad(-0.0) == 0.0
+    assert np.array_equal(solution("relu")(GRID), keras.activations.relu(GRID))
+    assert np.array_equal(solution("relu_grad")(GRID), autodiff_slope(keras.activations.relu, GRID))
+    assert solution("relu_grad")(0.0) == 0.0 and solution("relu_grad")(-0.0) == 0.0
 
 
 def test_elementwise_references_have_the_properties_the_lesson_states():
     z = np.array([-100.0, -1.0, 0.0, 1.0, 100.0])
-    for values in (l03.relu(z), l03.relu_grad(z), l03.leaky_relu(z), l03.elu(z), l03.elu_grad(z)):
+    for values in (solution(name)(z) for name in ("relu", "relu_grad", "leaky_relu", "elu", "elu_grad")):
         assert values.shape == z.shape and np.isfinite(values).all()
-    assert (l03.relu(z) >= 0).all() and set(l03.relu_grad(z)) <= {0.0, 1.0}
-    assert (l03.elu(z, 2.0) >= -2.0).all() and np.isclose(l03.elu(-100.0, 2.0), -2.0)
+    assert (solution("relu")(z) >= 0).all() and set(solution("relu_grad")(z)) <= {0.0, 1.0}
+    assert (solution("elu")(z, 2.0) >= -2.0).all() and np.isclose(solution("elu")(-100.0, 2.0), -2.0)
     with np.errstate(over="raise"):  # no overflow on float32, Keras's dtype
-        l03.elu(np.array([-100.0, 100.0], "float32"))
-        l03.elu_grad(np.array([-100.0, 100.0], "float32"))
+        solution("elu")(np.array([-100.0, 100.0], "float32"))
+        solution("elu_grad")(np.array([-100.0, 100.0], "float32"))
 
 
-@pytest.mark.parametrize("function, kwargs", [(l03.leaky_relu, {"negative_slope": -0.1}),
-                                              (l03.leaky_relu, {"negative_slope": float("nan")}),
-                                              (l03.elu, {"alpha": -1.0}), (l03.elu_grad, {"alpha": float("inf")}),
-                                              (l03.elu, {"alpha": True})])
-def test_bad_parameters_raise_value_error(function, kwargs):
+@pytest.mark.parametrize("name, kwargs", [("leaky_relu", {"negative_slope": -0.1}),
+                                          ("leaky_relu", {"negative_slope": float("nan")}),
+                                          ("elu", {"alpha": -1.0}), ("elu_grad", {"alpha": float("inf")}),
+                                          ("elu", {"alpha": True})])
+def test_bad_parameters_raise_value_error(name, kwargs):
     with pytest.raises(ValueError):
-        function(np.array([-1.0, 1.0]), **kwargs)
+        solution(name)(np.array([-1.0, 1.0]), **kwargs)
 
 
 def _tiny_net():
@@ -101,20 +100,20 @@ def _tiny_net():
 
 def test_activity_references_on_the_hand_worked_net():
     net, x = _tiny_net()
-    assert np.allclose(l03.active_fraction(net, x), [3 / 9])
-    assert l03.dead_units(net, x).tolist() == [1]
-    assert l03.dead_units(net, x[:1]).tolist() == [2]
+    assert np.allclose(solution("active_fraction")(net, x), [3 / 9])
+    assert solution("dead_units")(net, x).tolist() == [1]
+    assert solution("dead_units")(net, x[:1]).tolist() == [2]
     with pytest.raises(ValueError, match="at least one example"):
-        l03.active_fraction(net, x[:0])
+        solution("active_fraction")(net, x[:0])
     with pytest.raises(ValueError):
-        l03.dead_units(net, np.ones((3, 2), "float32"))  # two features for a one-feature net
+        solution("dead_units")(net, np.ones((3, 2), "float32"))  # two features for a one-feature net
 
 
 def test_a_model_without_hidden_layers_is_refused():
     import keras
 
-    with pytest.raises(ValueError, match="no hidden layer"):
-        l03.active_fraction(keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]), np.ones((2, 2)))
+    with pytest.raises(ValueError):
+        solution("active_fraction")(keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]), np.ones((2, 2)))
 
 
 def test_hidden_cases_cover_the_edges_the_lesson_promises():
@@ -205,10 +204,19 @@ def _learner(per_layer, layers="hidden", wrap=True):
 
 
 def _pre_activation_fraction(model, x):
+    import keras
+
     if len(x) == 0:
         raise ValueError("empty batch")
-    activity, _ = l03._layer_activity(model, x)
-    return np.array([(z > 0).mean() for z, _ in activity[:-1]])
+    h, fractions = np.asarray(x, dtype="float32"), []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Dense):
+            z = keras.ops.matmul(h, layer.kernel) + layer.bias
+            fractions.append(float((np.asarray(z) > 0).mean()))
+            h = layer.activation(z)
+        else:
+            h = layer(h)
+    return np.array(fractions[:-1])
 
 
 ACTIVITY_MISTAKES = [
@@ -225,7 +233,7 @@ ACTIVITY_MISTAKES = [
     ("dead_units", _learner(lambda a: np.all(a == 0, axis=0).mean()), "return the count"),
     ("dead_units", _learner(lambda a: np.any(a != 0, axis=0).sum()), "alive"),
     ("dead_units", _learner(lambda a: np.all(a == 0, axis=0).sum(), "all dense"), "output layer is included"),
-    ("dead_units", lambda model, x: int(l03.dead_units(model, x).sum()), "not a single number"),
+    ("dead_units", lambda model, x: int(solution("dead_units")(model, x).sum()), "not a single number"),
 ]
 
 
@@ -250,7 +258,7 @@ def test_forgetting_the_empty_batch_check_is_caught():
 # -- the explorer ------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def profiles():
-    from gradclinic.explorers.relu_profile import ActivationProfiles
+    from gradclinic.explorers.relu_and_friends import ActivationProfiles
 
     return ActivationProfiles(np.random.default_rng(0))
 
@@ -271,7 +279,7 @@ def test_a_shallower_net_keeps_the_first_layers_forward_pass(profiles):
 
 
 def test_profiles_reject_bad_controls(profiles):
-    from gradclinic.explorers.relu_profile import ActivationProfiles
+    from gradclinic.explorers.relu_and_friends import ActivationProfiles
 
     for bad in ({"depth": 0}, {"depth": 101}, {"depth": 2.5}, {"activation": "softplus"}, {"weights": "zeros"}):
         with pytest.raises(ValueError):
@@ -281,7 +289,7 @@ def test_profiles_reject_bad_controls(profiles):
 
 
 def test_explorer_updates_in_place_at_the_slider_ends(profiles):
-    from gradclinic.explorers.relu_profile import ACTIVATIONS, WEIGHT_SCHEMES, ReluProfileExplorer
+    from gradclinic.explorers.relu_and_friends import ACTIVATIONS, WEIGHT_SCHEMES, ReluProfileExplorer
 
     explorer = ReluProfileExplorer(profiles, depth=20)
     figure, before = explorer.figure, explorer.png()
@@ -302,7 +310,7 @@ def test_explorer_updates_in_place_at_the_slider_ends(profiles):
 
 def test_profile_stats_are_the_profilers_bit_for_bit_and_kept_read_only(profiles):
     """One compiled function for every activation computes exactly what MLPProfiler computes."""
-    from gradclinic.explorers.relu_profile import ACTIVATIONS
+    from gradclinic.explorers.relu_and_friends import ACTIVATIONS
 
     for activation in ACTIVATIONS:
         expected = profiles.profiler.profile(profiles.weights["he_normal"][:40], activation)
@@ -316,7 +324,7 @@ def test_profile_stats_are_the_profilers_bit_for_bit_and_kept_read_only(profiles
 
 def test_explorer_axes_stay_put_within_a_depth_bucket(profiles):
     """Within one 1-2-5 depth bucket (51..100) the depth slider moves the points, not the axes."""
-    from gradclinic.explorers.relu_profile import ReluProfileExplorer
+    from gradclinic.explorers.relu_and_friends import ReluProfileExplorer
 
     explorer = ReluProfileExplorer(profiles, depth=60)
     limits = set()
@@ -329,7 +337,7 @@ def test_explorer_axes_stay_put_within_a_depth_bucket(profiles):
 
 
 def test_explorer_widget_has_its_controls_and_redraws_on_change(profiles):
-    from gradclinic.explorers.relu_profile import ReluProfileExplorer
+    from gradclinic.explorers.relu_and_friends import ReluProfileExplorer
 
     explorer = ReluProfileExplorer(profiles, depth=5)
     with pytest.raises(ValueError, match="unknown control"):
@@ -363,16 +371,16 @@ def test_half_active_at_init_and_a_big_step_kills_units_for_good():
     digits = load_digits()
     net = deep_mlp(64, 10, depth=4, width=64, activation="relu")
     initial = net.get_weights()
-    at_init = l03.active_fraction(net, digits.x_train)
+    at_init = solution("active_fraction")(net, digits.x_train)
     assert 0.4 < at_init.mean() < 0.6 and np.all((0.3 < at_init) & (at_init < 0.7))
-    dead_at_init = l03.dead_units(net, digits.x_train)
+    dead_at_init = solution("dead_units")(net, digits.x_train)
 
     dead_after = {}
     for learning_rate in (0.1, 30.0):
         net.set_weights(initial)
         net.compile(optimizer=keras.optimizers.SGD(learning_rate=learning_rate), loss="sparse_categorical_crossentropy")
         net.train_on_batch(digits.x_train[:128], digits.y_train[:128])
-        dead_after[learning_rate] = l03.dead_units(net, digits.x_train)
+        dead_after[learning_rate] = solution("dead_units")(net, digits.x_train)
     assert dead_after[0.1].sum() <= dead_at_init.sum() + 2
     assert dead_after[30.0].sum() >= dead_at_init.sum() + 20 and dead_after[30.0][0] > dead_at_init[0]
 
@@ -390,7 +398,7 @@ def test_half_active_at_init_and_a_big_step_kills_units_for_good():
     leaky = deep_mlp(64, 10, depth=4, width=64, activation="leaky_relu")
     leaky.compile(optimizer=keras.optimizers.SGD(learning_rate=30.0), loss="sparse_categorical_crossentropy")
     leaky.train_on_batch(digits.x_train[:128], digits.y_train[:128])
-    assert l03.dead_units(leaky, digits.x_train).sum() == 0
+    assert solution("dead_units")(leaky, digits.x_train).sum() == 0
 
 
 def test_only_plain_sgd_stops_when_the_gradient_does():

@@ -1,5 +1,5 @@
-"""Lesson 04, initialization: the references agree with Keras's fans and initializers in
-distribution, the statistical judges pass correct answers drawn another way and name the real
+"""Lesson 04, initialization: the solution's fans and initializers (the grader's references) agree
+with Keras's in distribution, the statistical judges pass correct answers drawn another way and name the real
 mistakes, the explorer works at its slider ends, and the lesson's experiments hold."""
 
 import math
@@ -10,30 +10,33 @@ import pytest
 import gradclinic
 from autograder import check, exercise
 from autograder.lessons import l04_initialization as l04
-from test_autograder_checks import failure_of  # pytest.raises(CheckFailed) around check(), its message
+from autograder.solution import reference_namespace
+from checks import failure_of
 
-NAMES = ["fans", "glorot_uniform", "glorot_normal", "he_normal", "lecun_normal", "activation_stds"]
 INITIALIZERS = ["glorot_uniform", "glorot_normal", "he_normal", "lecun_normal"]
+INIT_NAMES = {*INITIALIZERS, "uniform_inv_sqrt_n"}  # what activation_stds accepts as init
+ACTIVATIONS = {"linear": lambda z: z, "tanh": np.tanh, "relu": lambda z: np.maximum(z, 0.0),
+               "sigmoid": lambda z: 1.0 / (1.0 + np.exp(-z))}
 C = l04.KERAS_TRUNCATION_STD
+
+
+def solution(name):
+    """What lesson 04's solution defines as ``name`` (the grader's reference for an exercise)."""
+    return reference_namespace("04_initialization")[name]
 
 
 def setup_module():
     gradclinic.seed(0)
 
 
-# -- references ------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", NAMES)
-def test_reference_passes_its_own_checks(name):
-    check(name, getattr(l04, name))
-
-
+# -- the solution (the references) ------------------------------------------------------------
 @pytest.mark.parametrize("shape", [(), (7,), (3, 5), (784, 10), (0, 7), (7, 8, 16), (3, 3, 16, 32),
                                    (1, 1, 64, 256), (2, 3, 3, 4, 8)])
 def test_fans_match_keras_compute_fans(shape):
     from keras.src.initializers.random_initializers import compute_fans
 
-    assert l04.fans(shape) == tuple(int(n) for n in compute_fans(shape))
-    assert all(type(n) is int for n in l04.fans(shape))
+    assert solution("fans")(shape) == tuple(int(n) for n in compute_fans(shape))
+    assert all(type(n) is int for n in solution("fans")(shape))
 
 
 def test_the_truncation_constant_is_the_std_of_a_standard_normal_cut_at_two():
@@ -49,7 +52,7 @@ def test_the_truncation_constant_is_the_std_of_a_standard_normal_cut_at_two():
 @pytest.mark.parametrize("name", INITIALIZERS)
 @pytest.mark.parametrize("shape", [(400, 600), (3, 3, 32, 64)])
 def test_references_match_keras_in_variance_bounds_and_distribution(name, shape):
-    ours = getattr(l04, name)(shape, np.random.default_rng(11))
+    ours = solution(name)(shape, np.random.default_rng(11))
     theirs = l04.keras_samples(name, shape, seed=11)
     variance, n = l04.variance_of(name, shape), ours.size
     tolerance = 6 * math.sqrt(2 / n)
@@ -88,22 +91,22 @@ def test_hidden_cases_cover_what_the_lesson_promises():
         assert sum(math.prod(case.args[0]) >= l04.STATISTICS_MIN_SIZE for case in cases) >= 3
     cases = exercise("activation_stds").cases("hidden")
     settings = {(c.args[2], c.args[3]) for c in cases if not c.raises}
-    assert {(init, act) for init in l04.INITIALIZERS for act in ("tanh", "relu")} & settings >= {
+    assert {(init, act) for init in INIT_NAMES for act in ("tanh", "relu")} & settings >= {
         ("uniform_inv_sqrt_n", "tanh"), ("glorot_uniform", "tanh"), ("he_normal", "relu"), ("glorot_normal", "relu")}
-    assert {act for _, act in settings} == set(l04.ACTIVATIONS) and {i for i, _ in settings} == set(l04.INITIALIZERS)
+    assert {act for _, act in settings} == set(ACTIVATIONS) and {i for i, _ in settings} == INIT_NAMES
     assert len([c for c in exercise("activation_stds").hidden_cases() if c.raises]) == 4
 
 
 # -- correct answers drawn another way pass (the statistics do not demand the reference's draws)
 def _uniform_by_scaling(shape, rng):
-    fan_in, fan_out = l04.fans(shape)
+    fan_in, fan_out = solution("fans")(shape)
     limit = math.sqrt(6 / max(1.0, fan_in + fan_out) if fan_in + fan_out >= 2 else 3.0)
     return (2 * rng.random(tuple(shape)) - 1) * limit
 
 
 def _truncated_by_oversampling(variance_rule):
     def learner(shape, rng):
-        fan_in, fan_out = l04.fans(shape)
+        fan_in, fan_out = solution("fans")(shape)
         sigma = math.sqrt(variance_rule(fan_in, fan_out)) / C
         n = math.prod(shape)
         values = np.empty(0)
@@ -130,14 +133,14 @@ def test_a_correct_initializer_that_draws_differently_passes(name, learner):
 def test_activation_stds_drawing_kernels_first_passes():
     """A correct net that draws all kernels before the input batch gives other numbers, within tolerance."""
     def learner(depth, width, init, activation, rng, gain=1.0):
-        if init not in l04.INITIALIZERS or activation not in l04.ACTIVATIONS:
+        if init not in INIT_NAMES or activation not in ACTIVATIONS:
             raise ValueError("unknown name")
         if not (isinstance(depth, int) and isinstance(width, int) and depth >= 1 and width >= 1):
             raise ValueError("depth and width must be ≥ 1")
-        kernels = [gain * l04.INITIALIZERS[init]((width, width), rng) for _ in range(depth)]
+        kernels = [gain * solution(init)((width, width), rng) for _ in range(depth)]
         a, stds = rng.standard_normal((1000, width)), []
         for kernel in kernels:
-            a = l04.ACTIVATIONS[activation](a @ kernel)
+            a = ACTIVATIONS[activation](a @ kernel)
             stds.append(a.std())
         return np.array(stds)
     check("activation_stds", learner)
@@ -154,8 +157,8 @@ def test_activation_tolerance_holds_for_independent_draws_on_every_hidden_settin
         gain = case.kwargs.get("gain", 1.0)
         tolerance = l04.activation_log_tolerance(depth, width, init, activation, gain)
         for seed in range(30):
-            a = l04.activation_stds(depth, width, init, activation, np.random.default_rng(seed), gain)
-            b = l04.activation_stds(depth, width, init, activation, np.random.default_rng(10_000 + seed), gain)
+            a = solution("activation_stds")(depth, width, init, activation, np.random.default_rng(seed), gain)
+            b = solution("activation_stds")(depth, width, init, activation, np.random.default_rng(10_000 + seed), gain)
             worst = max(worst, float(np.max(np.abs(np.log(a / b)) / tolerance)))
     assert worst < 0.9, f"two correct runs used {worst:.2f} of the tolerance"
 
@@ -170,7 +173,7 @@ def _fans_learner(rule):
 
 
 def _keras_fans(shape):
-    return l04.fans(shape)
+    return solution("fans")(shape)
 
 
 FANS_MISTAKES = [
@@ -189,14 +192,14 @@ def test_fans_mistakes_are_named(rule, hint):
 
 
 def test_fans_without_value_error_is_caught():
-    message = failure_of("fans", lambda shape: l04.fans([abs(d) if isinstance(d, int) else 1 for d in shape]))
+    message = failure_of("fans", lambda shape: _keras_fans([abs(d) if isinstance(d, int) else 1 for d in shape]))
     assert "negative dimension" in message and "should raise ValueError" in message
 
 
 def _uniform(variance_of_fans, sampler=None):
     """A glorot_uniform learner with the limit √(3·variance_of_fans(fan_in, fan_out, shape))."""
     def learner(shape, rng):
-        fan_in, fan_out = l04.fans(shape)
+        fan_in, fan_out = _keras_fans(shape)
         limit = math.sqrt(3 * variance_of_fans(max(fan_in, 1), max(fan_out, 1), tuple(shape)))
         if sampler is not None:
             return sampler(shape, limit, rng)
@@ -231,7 +234,7 @@ def test_glorot_uniform_mistakes_are_named(learner, hint):
 def _normal(variance_of_fans, correction=C, truncate="redraw"):
     """A truncated-normal learner: σ = √variance / correction; ``truncate``: redraw, clip or none."""
     def learner(shape, rng):
-        fan_in, fan_out = l04.fans(shape)
+        fan_in, fan_out = _keras_fans(shape)
         sigma = math.sqrt(variance_of_fans(max(fan_in, 1), max(fan_out, 1), tuple(shape))) / correction
         w = rng.normal(0, sigma, size=tuple(shape))
         if truncate == "clip":
@@ -272,16 +275,20 @@ def test_truncated_normal_mistakes_are_named(name, learner, hint):
     assert hint in failure_of(name, learner)
 
 
-def _net(variant):
-    """An activation_stds learner with the reference's draws and one known mistake."""
+def _net(variant, hint):
+    """An activation_stds learner with the solution's draws and one known mistake: the grader's
+    mutant whose message holds ``hint``, or one of the mistakes the judge names itself."""
+    exercise_ = exercise("activation_stds")
+    mutants = [m for m in exercise_.mistakes if hint in m.what]
+    function = exercise_.mutant(mutants[0]) if mutants else solution("activation_stds")
+
     def learner(depth, width, init, activation, rng, gain=1.0):
         if variant == "no_value_error":
             depth = max(depth, 1)
             width = max(width, 1)
-            init = init if init in l04.INITIALIZERS else "he_normal"
-            activation = activation if activation in l04.ACTIVATIONS else "relu"
-        stds = l04.activation_stds(depth, width, init, activation, rng, gain,
-                                   _variant=None if variant in ("variances", "with_input", "no_value_error") else variant)
+            init = init if init in INIT_NAMES else "he_normal"
+            activation = activation if activation in ACTIVATIONS else "relu"
+        stds = function(depth, width, init, activation, rng, gain)
         if variant == "variances":
             return stds ** 2
         if variant == "with_input":
@@ -304,7 +311,23 @@ NET_MISTAKES = [
 
 @pytest.mark.parametrize("variant, hint", NET_MISTAKES, ids=[variant for variant, _ in NET_MISTAKES])
 def test_activation_stds_mistakes_are_named(variant, hint):
-    assert hint in failure_of("activation_stds", _net(variant))
+    assert hint in failure_of("activation_stds", _net(variant, hint))
+
+
+def test_activation_stds_mistake_drawn_in_another_order_is_still_named():
+    """The judge names a known mistake within the case's statistical tolerance, not only on the
+    solution's own draws: the preactivation mistake, with all kernels drawn before the input batch."""
+    def learner(depth, width, init, activation, rng, gain=1.0):
+        if init not in INIT_NAMES or activation not in ACTIVATIONS or depth < 1 or width < 1:
+            raise ValueError("bad argument")
+        kernels = [gain * solution(init)((width, width), rng) for _ in range(depth)]
+        a, stds = rng.standard_normal((1000, width)), []
+        for kernel in kernels:
+            z = a @ kernel
+            a = ACTIVATIONS[activation](z)
+            stds.append(z.std())
+        return np.array(stds)
+    assert "before the activation" in failure_of("activation_stds", learner)
 
 
 # -- the explorer ------------------------------------------------------------------------------
@@ -377,10 +400,10 @@ def test_explorer_widget_has_its_controls_and_rejects_bad_ones(explorer):
 
 # -- the lesson's experiments -------------------------------------------------------------------
 def test_glorot_bengio_uniform_heuristic_shrinks_and_glorot_holds():
-    rng = np.random.default_rng(0)
-    heuristic = l04.activation_stds(5, 500, "uniform_inv_sqrt_n", "tanh", rng)
-    glorot = l04.activation_stds(5, 500, "glorot_uniform", "tanh", rng)
-    pytorch_gain = l04.activation_stds(5, 500, "glorot_uniform", "tanh", rng, gain=5 / 3)
+    rng, activation_stds = np.random.default_rng(0), solution("activation_stds")
+    heuristic = activation_stds(5, 500, "uniform_inv_sqrt_n", "tanh", rng)
+    glorot = activation_stds(5, 500, "glorot_uniform", "tanh", rng)
+    pytorch_gain = activation_stds(5, 500, "glorot_uniform", "tanh", rng, gain=5 / 3)
     factors = heuristic[1:] / heuristic[:-1]
     assert np.all(np.abs(factors - 1 / math.sqrt(3)) < 0.05)  # tanh ≈ linear there: 1/√3 per layer
     assert heuristic[-1] / heuristic[0] < 0.13
@@ -407,7 +430,7 @@ def test_weight_gradients_stay_level_while_the_backpropagated_error_shrinks():
     error ∂loss/∂a shrinks toward the input as the activations shrink toward the output, and the
     weight gradients, their product, are level."""
     rng = np.random.default_rng(0)
-    for init, shrink in ((l04.uniform_inv_sqrt_n, 0.15), (l04.glorot_uniform, 0.7)):
+    for init, shrink in ((solution("uniform_inv_sqrt_n"), 0.15), (solution("glorot_uniform"), 0.7)):
         forward, errors, weight_gradients = _tanh_forward_backward_stds([init((500, 500), rng) for _ in range(5)], rng)
         assert forward[-1] / forward[0] < shrink and errors[0] / errors[-1] < shrink
         assert np.all(np.abs(weight_gradients / weight_gradients[-1] - 1) < 0.2)  # level within 20 %
@@ -425,7 +448,7 @@ def test_he_keeps_a_30_layer_relu_nets_second_moment_and_glorot_halves_it_30_tim
     """The notebook's measurement: three nets of 512 units each, geometric mean after layer 30."""
     rng = np.random.default_rng(0)
     final = {name: np.exp(np.mean(np.log([_relu_second_moments(30, 512, initializer, rng)[-1] for _ in range(3)])))
-             for name, initializer in (("he", l04.he_normal), ("glorot", l04.glorot_normal))}
+             for name, initializer in (("he", solution("he_normal")), ("glorot", solution("glorot_normal")))}
     assert 0.97 < final["he"] ** (1 / 30) < 1.02 and 0.3 < final["he"] < 3
     assert 0.485 < final["glorot"] ** (1 / 30) < 0.515 and 0.3 < final["glorot"] / 2.0 ** -30 < 3
     assert final["he"] / final["glorot"] > 1e8

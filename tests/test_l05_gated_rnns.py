@@ -1,4 +1,4 @@
-"""Lesson 05: the references match Keras, the hidden checks catch the real mistakes with their hint,
+"""Lesson 05: the solution (the grader's reference) and its known mistakes match Keras, the hidden checks catch the real mistakes with their hint,
 the explorer works at its slider ends, and the lesson's experiment (a SimpleRNN forgets the
 subject's number as the gap grows; gated cells carry it) holds."""
 
@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 import gradclinic
-from autograder import check
+from autograder import check, exercise
 from autograder.lessons import l05_gated_rnns as lesson
-from test_autograder_checks import failure_of
-from test_l02_causes_and_detection import failures_on  # runs a function on chosen hidden cases
+from autograder.solution import solution_function
+from checks import failure_of, failures_on
 
 # The notebook's sweep (solutions/05_gated_rnns): every gap's result depends on the gap alone.
 SWEEP = {"seed": 0, "n_train": 384, "n_test": 256, "epochs": 16, "learning_rate": 0.02}
@@ -19,10 +19,16 @@ def setup_module():
     gradclinic.seed(0)
 
 
-@pytest.mark.parametrize("name, reference", [("gru_step", lesson.gru_step),
-                                             ("timestep_gradient_norms", lesson.timestep_gradient_norms)])
-def test_reference_passes_its_own_checks(name, reference):
-    check(name, reference)
+def solution(name):
+    """What lesson 05's solution defines as ``name`` (the grader's reference for an exercise)."""
+    return solution_function("05_gated_rnns", name)
+
+
+def gru_mistake(hint):
+    """The gru_step the grader's known mistake whose message holds ``hint`` computes."""
+    gru = exercise("gru_step")
+    (mistake,) = [m for m in gru.mistakes if hint in m.what]
+    return gru.mutant(mistake)
 
 
 # -- gru_step -----------------------------------------------------------------------------------
@@ -40,18 +46,18 @@ def _keras_cells(input_dim, units, weights):
 
 
 @pytest.mark.parametrize("batch, input_dim, units", [(1, 1, 1), (4, 3, 5), (7, 6, 16)])
-def test_reference_gru_step_matches_keras_gru_cell(batch, input_dim, units):
+def test_solution_gru_step_matches_keras_gru_cell(batch, input_dim, units):
     rng = np.random.default_rng(batch * 100 + units)
     weights = lesson.gru_weights(input_dim, units, rng)
     x_t = rng.normal(size=(batch, input_dim)).astype("float32")
     h_prev = rng.uniform(-1, 1, size=(batch, units)).astype("float32")
     cells = _keras_cells(input_dim, units, weights)
     keras_h = cells[True](x_t, [h_prev])[0].numpy()
-    assert np.allclose(lesson.gru_step(x_t, h_prev, *weights), keras_h, rtol=1e-5, atol=1e-5)
+    assert np.allclose(solution("gru_step")(x_t, h_prev, *weights), keras_h, rtol=1e-5, atol=1e-5)
     # The "reset before" mistake is exactly Keras's reset_after=False cell (one bias row).
     paper_h = cells[False](x_t, [h_prev])[0].numpy()
     single_bias = np.stack([weights[2][0], np.zeros_like(weights[2][0])])
-    assert np.allclose(lesson.gru_step(x_t, h_prev, weights[0], weights[1], single_bias, _mistake="reset_before"),
+    assert np.allclose(gru_mistake("reset_after=False")(x_t, h_prev, weights[0], weights[1], single_bias),
                        paper_h, atol=1e-5)
     assert not np.allclose(paper_h, keras_h, atol=1e-3)
 
@@ -60,7 +66,8 @@ def test_every_gru_mistake_differs_from_the_reference_and_from_the_others():
     """Otherwise the judge would name the wrong misconception."""
     rng = np.random.default_rng(3)
     args = (rng.normal(size=(3, 2)), rng.uniform(-1, 1, (3, 4))) + lesson.gru_weights(2, 4, rng)
-    outputs = {m: lesson.gru_step(*args, _mistake=m) for m in [None, *lesson.GRU_MISTAKES]}
+    gru = exercise("gru_step")
+    outputs = {None: solution("gru_step")(*args)} | {m.what: gru.mutant(m)(*args) for m in gru.mistakes}
     names = list(outputs)
     for i, first in enumerate(names):
         for second in names[i + 1:]:
@@ -128,15 +135,16 @@ def test_gru_step_without_shape_checks_is_told_to_raise():
 
 
 # -- timestep_gradient_norms --------------------------------------------------------------------
-def test_reference_norms_on_the_linear_net_are_known_exactly():
+def test_solution_norms_on_the_linear_net_are_known_exactly():
+    timestep_gradient_norms = solution("timestep_gradient_norms")
     for decay, steps in ((0.5, 5), (0.9, 12)):
         model = lesson.linear_recurrence_model(decay)
-        norms = lesson.timestep_gradient_norms(model, np.zeros((4, steps, 2), "float32"), np.array([1, 0, 1, 0]))
+        norms = timestep_gradient_norms(model, np.zeros((4, steps, 2), "float32"), np.array([1, 0, 1, 0]))
         assert np.allclose(norms, np.sqrt(2) / 4 * decay ** np.arange(steps - 1, -1, -1), rtol=1e-5)
     with pytest.raises(ValueError):
-        lesson.timestep_gradient_norms(model, np.zeros((5, 2), "float32"), np.ones(1))
+        timestep_gradient_norms(model, np.zeros((5, 2), "float32"), np.ones(1))
     with pytest.raises(ValueError):
-        lesson.timestep_gradient_norms(model, np.zeros((3, 5, 2), "float32"), np.ones(2))
+        timestep_gradient_norms(model, np.zeros((3, 5, 2), "float32"), np.ones(2))
 
 
 def _norms(wrt="inputs", reduce_axes=(0, 2), order=1, loss="bce", sum_features_first=False):
@@ -182,7 +190,7 @@ def test_the_mistake_free_norms_learner_passes():
 
 # -- the explorer and the classifier -------------------------------------------------------------
 def _fake_results(with_profiles=True):
-    from gradclinic.explorers.gated_rnn import CELLS, SweepResults
+    from gradclinic.explorers.gated_rnns import CELLS, SweepResults
 
     results = SweepResults(tuple(CELLS), (2, 9))
     for index, cell in enumerate(results.cells):
@@ -195,7 +203,7 @@ def _fake_results(with_profiles=True):
 
 
 def test_explorer_slider_ends_update_in_place():
-    from gradclinic.explorers.gated_rnn import GatedRnnExplorer
+    from gradclinic.explorers.gated_rnns import GatedRnnExplorer
 
     results = _fake_results()
     explorer = GatedRnnExplorer(results)
@@ -220,7 +228,7 @@ def test_explorer_slider_ends_update_in_place():
 
 
 def test_explorer_without_profiles_says_what_to_do():
-    from gradclinic.explorers.gated_rnn import NO_PROFILE, GatedRnnExplorer
+    from gradclinic.explorers.gated_rnns import NO_PROFILE, GatedRnnExplorer
 
     explorer = GatedRnnExplorer(_fake_results(with_profiles=False), gap=2, cell="LSTM")
     assert explorer.message.get_text() == NO_PROFILE and len(explorer.trained_line.get_xdata()) == 0
@@ -230,7 +238,7 @@ def test_explorer_without_profiles_says_what_to_do():
 
 
 def test_agreement_classifier_opens_the_keeping_gate():
-    from gradclinic.explorers.gated_rnn import agreement_classifier
+    from gradclinic.explorers.gated_rnns import agreement_classifier
 
     gru = agreement_classifier("GRU", 20, embedding_dim=4, units=3, keep_bias=3.0)
     bias = gru.layers[1].layers[0].cell.bias.numpy()
@@ -245,12 +253,12 @@ def test_agreement_classifier_opens_the_keeping_gate():
 
 
 def test_a_gap_result_does_not_depend_on_the_other_gaps():
-    from gradclinic.explorers.gated_rnn import gap_sweep
+    from gradclinic.explorers.gated_rnns import gap_sweep
 
     small = {"seed": 3, "n_train": 16, "n_test": 16, "epochs": 1, "batch_size": 8, "profile_batch": 4,
              "progress": None, "cells": ("SimpleRNN", "GRU")}
-    alone = gap_sweep((3,), gradient_norms=lesson.timestep_gradient_norms, **small)
-    after = gap_sweep((5, 3), gradient_norms=lesson.timestep_gradient_norms, **small)
+    alone = gap_sweep((3,), gradient_norms=solution("timestep_gradient_norms"), **small)
+    after = gap_sweep((5, 3), gradient_norms=solution("timestep_gradient_norms"), **small)
     for cell in alone.cells:
         assert alone.accuracy[cell, 3] == after.accuracy[cell, 3]
         assert np.allclose(alone.trained_profiles[cell, 3], after.trained_profiles[cell, 3], rtol=1e-5)
@@ -262,9 +270,9 @@ def test_a_gap_result_does_not_depend_on_the_other_gaps():
 @pytest.fixture(scope="module")
 def long_gaps():
     """The notebook's sweep at its two long gaps, three seeds (each gap's result is the notebook's own)."""
-    from gradclinic.explorers.gated_rnn import gap_sweep
+    from gradclinic.explorers.gated_rnns import gap_sweep
 
-    return gap_sweep((20, 28), gradient_norms=lesson.timestep_gradient_norms, progress=None, seeds=(0, 1, 2),
+    return gap_sweep((20, 28), gradient_norms=solution("timestep_gradient_norms"), progress=None, seeds=(0, 1, 2),
                      **{k: v for k, v in SWEEP.items() if k != "seed"})
 
 
@@ -281,7 +289,7 @@ def test_simple_rnn_forgets_while_gated_cells_remember(long_gaps):
 
 
 def test_spread_is_median_and_range_over_seeds():
-    from gradclinic.explorers.gated_rnn import SweepResults
+    from gradclinic.explorers.gated_rnns import SweepResults
 
     results = SweepResults(("GRU",), (5,), seeds=(0, 1, 2))
     for seed, value in zip((0, 1, 2), (0.9, 0.5, 0.7)):
@@ -291,7 +299,7 @@ def test_spread_is_median_and_range_over_seeds():
 
 
 def test_seeds_side_by_side_give_each_seed_its_own_run():
-    from gradclinic.explorers.gated_rnn import gap_sweep
+    from gradclinic.explorers.gated_rnns import gap_sweep
 
     small = {"n_train": 16, "n_test": 16, "epochs": 1, "batch_size": 8, "profile_batch": 4, "progress": None,
              "cells": ("SimpleRNN", "GRU")}
@@ -346,20 +354,20 @@ def test_a_wrong_gru_step_with_no_known_mistake_is_told_where_it_first_differs(w
 
 
 def test_the_isolating_cases_show_one_quantity_each():
-    """With the reference: h̃ = 0 in the z case, h_t = tanh(r) in the r case, z ≈ 0 where it should be."""
+    """With the solution: h̃ = 0 in the z case, h_t = tanh(r) in the r case, z ≈ 0 where it should be."""
     cases = dict(lesson.isolating_cases(np.random.default_rng(0)))
     x_t, h_prev, kernel, recurrent_kernel, bias = cases["z"].args
     units = h_prev.shape[1]
     z = _sigmoid(x_t @ kernel[:, :units] + bias[0, :units] + h_prev @ recurrent_kernel[:, :units] + bias[1, :units])
-    assert np.allclose(lesson.gru_step(*cases["z"].args), z * h_prev, atol=1e-6)
+    assert np.allclose(solution("gru_step")(*cases["z"].args), z * h_prev, atol=1e-6)
     x_t, h_prev, kernel, recurrent_kernel, bias = cases["r"].args
     r = _sigmoid(x_t @ kernel[:, units:2 * units] + bias[0, units:2 * units]
                  + h_prev @ recurrent_kernel[:, units:2 * units] + bias[1, units:2 * units])
-    assert np.allclose(lesson.gru_step(*cases["r"].args), np.tanh(r), atol=1e-6)
+    assert np.allclose(solution("gru_step")(*cases["r"].args), np.tanh(r), atol=1e-6)
     for quantity in ("h̃ (r = 1)", "h̃ (r = 0)"):
         x_t, h_prev, kernel, recurrent_kernel, bias = cases[quantity].args
         shut = "0" in quantity.split("=")[1]
         inner = x_t @ kernel[:, 2 * units:] + bias[0, 2 * units:]
         if not shut:
             inner = inner + h_prev @ recurrent_kernel[:, 2 * units:] + bias[1, 2 * units:]
-        assert np.allclose(lesson.gru_step(*cases[quantity].args), np.tanh(inner), atol=1e-6)
+        assert np.allclose(solution("gru_step")(*cases[quantity].args), np.tanh(inner), atol=1e-6)

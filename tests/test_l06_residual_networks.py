@@ -4,11 +4,12 @@ import numpy as np
 import pytest
 
 import gradclinic
-from autograder import check, exercise
+from autograder import exercise
 from autograder.lessons import l06_residual_networks as l06
-from gradclinic.explorers.residual import (MAX_DEPTH, ResidualExplorer, first_to_last_ratio,
-                                           output_gradient_norms, train_curves)
-from test_autograder_checks import failure_of  # pytest.raises(CheckFailed) around check(), its message
+from autograder.solution import solution_function
+from gradclinic.explorers.residual_networks import MAX_DEPTH, ResidualExplorer, train_curves
+from gradclinic.models import first_to_last_ratio, output_gradient_norms
+from checks import failure_of
 
 
 def setup_module():
@@ -21,18 +22,18 @@ def keras_layers():
     return keras.layers
 
 
-# -- references --------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["identity_block", "residual_mlp"])
-def test_reference_passes_its_own_checks(name):
-    check(name, getattr(l06, name))
+def solution(name):
+    """What lesson 06's solution defines as ``name`` (the grader's reference for an exercise)."""
+    return solution_function("06_residual_networks", name)
 
 
-def test_identity_block_reference_equals_keras_layers_and_the_tensorflow_formula():
-    """The judge's TensorFlow formula is what Keras's Conv2D/BN/Add layers compute, both modes."""
+# -- the solution (the references) ------------------------------------------------------------
+def test_identity_block_solution_equals_the_judges_tensorflow_formula():
+    """The judge's TensorFlow formula is what the solution's Conv2D/BN/Add layers compute, both modes."""
     import keras
 
     x_in = keras.Input((5, 5, 3))
-    model = keras.Model(x_in, l06.identity_block(x_in, 3, (4, 3)))
+    model = keras.Model(x_in, solution("identity_block")(x_in, 3, (4, 3)))
     rng = np.random.default_rng(1)
     weights = l06._fixed_weights(model, rng)
     x = rng.normal(size=(3, 5, 5, 3)).astype("float32")
@@ -40,12 +41,6 @@ def test_identity_block_reference_equals_keras_layers_and_the_tensorflow_formula
         got = keras.ops.convert_to_numpy(model(x, training=training))
         assert np.allclose(got, l06._tf_block(x, weights, training), atol=1e-5)
         assert got.min() >= 0
-
-
-def test_the_grader_and_the_toolkit_agree_on_the_initializer():
-    from gradclinic.explorers import residual
-
-    assert l06.SMALL_SCALE == residual.SMALL_SCALE == residual.small_initializer().scale
 
 
 def test_hidden_cases_cover_what_the_lesson_promises():
@@ -107,7 +102,7 @@ def _mlp(skip=lambda residual: residual, activation="tanh", initializer="small",
     def build(input_dim, depth, width, n_classes, residual=True):
         import keras
 
-        from gradclinic.explorers.residual import small_initializer
+        from gradclinic.models import small_initializer
 
         for value, minimum in ((input_dim, 1), (depth, 1), (width, 1), (n_classes, 2)):
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
@@ -211,7 +206,7 @@ def test_gradient_ratio_collapses_for_plain_and_holds_for_residual(digits):
     for depth in (4, 16):
         for residual in (False, True):
             keras.utils.set_random_seed(depth)
-            model = l06.residual_mlp(64, depth, 32, 10, residual)
+            model = solution("residual_mlp")(64, depth, 32, 10, residual)
             ratios[depth, residual] = first_to_last_ratio(output_gradient_norms(model, x, y))
     assert ratios[16, False] < 1e-6 < ratios[4, False] < 0.1
     assert 0.3 < ratios[4, True] < 10 and 0.3 < ratios[16, True] < 10
@@ -225,6 +220,7 @@ def test_residual_twin_trains_and_plain_twin_stays_near_chance(digits):
         accuracy = {}
         for residual in (False, True):
             keras.utils.set_random_seed(seed)
-            accuracy[residual] = train_curves(l06.residual_mlp(64, 12, 32, 10, residual), digits, 4)["val_accuracy"]
+            accuracy[residual] = train_curves(solution("residual_mlp")(64, 12, 32, 10, residual), digits,
+                                              4)["val_accuracy"]
         assert accuracy[False][-1] < 0.25, seed
         assert accuracy[True][-1] > 0.7, seed

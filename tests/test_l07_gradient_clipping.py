@@ -6,10 +6,10 @@ import pytest
 
 import gradclinic
 from autograder import check, exercise
-from autograder.lessons import l07_gradient_clipping as l07
-from gradclinic.explorers.clipping import MAX_DEPTH, MODES, STEPS, ClippedDescent, ClippingExplorer, diverged_at
-from test_autograder_checks import failure_of  # pytest.raises(CheckFailed) around check(), its message
+from autograder.solution import solution_function
+from gradclinic.explorers.gradient_clipping import MAX_DEPTH, MODES, STEPS, ClippedDescent, ClippingExplorer, diverged_at
 from conftest import run_lesson_code
+from checks import failure_of
 
 NAMES = ("clip_by_value", "clip_by_norm", "clip_by_global_norm")
 
@@ -18,12 +18,12 @@ def setup_module():
     gradclinic.seed(0)
 
 
-# -- references --------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", NAMES)
-def test_reference_passes_its_own_checks(name):
-    check(name, getattr(l07, name))
+def solution(name):
+    """The lesson's solution of ``name``: the grader's reference."""
+    return solution_function("07_gradient_clipping", name)
 
 
+# -- the references (the solution cells) are TensorFlow's rules --------------------------------
 def _tensorflow(name, grads, threshold):
     import tensorflow as tf
 
@@ -41,7 +41,7 @@ def test_references_match_tensorflow_on_every_hidden_case(name):
         if case.raises or case.kind != "call":
             continue
         grads = [np.asarray(g, dtype=float) for g in case.args[0]]
-        ours, theirs = getattr(l07, name)(*case.args), _tensorflow(name, grads, float(case.args[1]))
+        ours, theirs = solution(name)(*case.args), _tensorflow(name, grads, float(case.args[1]))
         if name == "clip_by_global_norm":
             assert np.isclose(ours[1], theirs[1], rtol=1e-12), case.label
             ours, theirs = ours[0], theirs[0]
@@ -59,19 +59,11 @@ def test_hidden_cases_cover_what_the_lesson_promises():
     assert "exactly at ±clip_value" in " ".join(c.label for c in exercise("clip_by_value").cases("hidden"))
 
 
-def test_global_norm_that_is_not_finite_poisons_every_entry_like_tensorflow():
-    grads = [np.array([np.inf, 1.0]), np.array([2.0])]
-    ours, norm = l07.clip_by_global_norm(grads, 1.0)
-    theirs, their_norm = _tensorflow("clip_by_global_norm", grads, 1.0)
-    assert np.isinf(norm) and np.isinf(their_norm)
-    assert all(np.isnan(a).all() and np.isnan(b).all() for a, b in zip(ours, theirs))
-
-
 def test_references_leave_their_inputs_alone():
     grads = [np.array([3.0, 4.0]), np.array([[5.0, -12.0]])]
     for name in NAMES:
         before = [g.copy() for g in grads]
-        getattr(l07, name)(grads, 1.0)
+        solution(name)(grads, 1.0)
         assert all(np.array_equal(a, b) for a, b in zip(grads, before)), name
 
 
@@ -149,7 +141,7 @@ def test_clip_by_global_norm_mistakes(learner, hint):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_thresholds_of_zero_or_below_must_be_refused(name):
-    reference = getattr(l07, name)
+    reference = solution(name)
 
     def accepts_anything(grads, threshold):
         return reference(grads, abs(threshold) or 1.0)
@@ -160,7 +152,7 @@ def test_thresholds_of_zero_or_below_must_be_refused(name):
 def _mutating(name):
     """The reference, but clipping the caller's arrays in place and returning them."""
     def learner(grads, threshold):
-        result = getattr(l07, name)(grads, threshold)
+        result = solution(name)(grads, threshold)
         clipped = result[0] if name == "clip_by_global_norm" else result
         for original, new in zip(grads, clipped):
             original[...] = new
@@ -170,7 +162,7 @@ def _mutating(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_in_place_clipping_is_caught(name):
-    check(name, getattr(l07, name))  # the reference leaves its inputs alone
+    check(name, solution(name))  # the reference leaves its inputs alone
     assert "clips the input arrays in place" in failure_of(name, _mutating(name))
 
 
@@ -190,16 +182,22 @@ def test_descent_gradients_match_finite_differences(descent):
     assert np.isclose((up - down) / (2 * epsilon), np.sum(gradients * probe), rtol=1e-6)
 
 
-def test_descent_clipping_is_the_lesson_rule_on_stacked_tensors(descent):
-    _, gradients = descent.loss_and_gradients(descent.initial[:5].copy())
-    layers = list(gradients)
-    for mode, reference in (("by norm", l07.clip_by_norm(layers, 0.3)),
-                            ("by global norm", l07.clip_by_global_norm(layers, 0.3)[0]),
-                            ("by value", l07.clip_by_value(layers, 0.01))):
-        threshold = 0.01 if mode == "by value" else 0.3
-        assert np.allclose(descent.clip(gradients, mode, threshold), np.stack(reference)), mode
-    with pytest.raises(ValueError):
-        descent.clip(gradients, "by magic", 1.0)
+@pytest.mark.parametrize("mode, threshold, name", [("by norm", 0.3, "clip_by_norm"),
+                                                   ("by global norm", 0.3, "clip_by_global_norm"),
+                                                   ("by value", 0.01, "clip_by_value")])
+def test_descent_clips_each_step_by_the_lesson_rule(descent, mode, threshold, name):
+    """A run's first step applies the lesson's clipping to the gradients of every layer (the
+    explorer clips inside its training loop; the lesson's solution says what it must give)."""
+    depth, learning_rate = 5, 0.1
+    start = descent.initial[:depth].copy()
+    _, gradients = descent.loss_and_gradients(start)
+    clipped = solution(name)(list(gradients), threshold)
+    clipped = np.stack(clipped[0] if name == "clip_by_global_norm" else clipped)
+    assert not np.allclose(clipped, gradients), "the threshold must bite for the test to mean anything"
+    losses, raw_norms, applied_norms = descent.run(depth, learning_rate, mode, threshold, steps=2)
+    assert np.isclose(raw_norms[0], np.sqrt(np.sum(gradients ** 2)), rtol=1e-9)
+    assert np.isclose(applied_norms[0], np.sqrt(np.sum(clipped ** 2)), rtol=1e-9)
+    assert np.isclose(losses[1], descent.loss_and_gradients(start - learning_rate * clipped)[0], rtol=1e-9)
 
 
 def test_descent_runs_side_by_side_as_each_runs_alone(descent):
@@ -213,7 +211,8 @@ def test_descent_runs_side_by_side_as_each_runs_alone(descent):
 
 def test_descent_rejects_bad_controls(descent):
     for kwargs in ({"depth": 0, "learning_rate": 0.1}, {"depth": MAX_DEPTH + 1, "learning_rate": 0.1},
-                   {"depth": 5, "learning_rate": 0.0}, {"depth": 5, "learning_rate": 0.1, "threshold": -1.0}):
+                   {"depth": 5, "learning_rate": 0.0}, {"depth": 5, "learning_rate": 0.1, "threshold": -1.0},
+                   {"depth": 5, "learning_rate": 0.1, "mode": "by magic"}):
         with pytest.raises(ValueError):
             descent.run(**kwargs)
 

@@ -7,9 +7,10 @@ import pytest
 import gradclinic
 from autograder import check
 from autograder.lessons import l08_l2_regularization as l08
+from autograder.solution import solution_function
 from gradclinic.data import load_digits
-from gradclinic.explorers import l2
-from test_autograder_checks import failure_of  # pytest.raises(CheckFailed) around check(), its message
+from gradclinic.explorers import l2_regularization as l2
+from checks import failure_of
 
 
 def setup_module():
@@ -29,24 +30,52 @@ def squares(weights):
     return sum(np.sum(w ** 2) for w in weights)
 
 
-# -- the references are Keras ----------------------------------------------------------------
-def test_references_pass_their_own_checks():
-    check("l2_penalty", l08.l2_penalty)
-    check("l2_penalty_grad", l08.l2_penalty_grad)
+def solution(name):
+    """The lesson's solution of ``name``: the grader's reference."""
+    return solution_function("08_l2_regularization", name)
 
 
-def test_references_agree_with_numpy():
-    rng = np.random.default_rng(0)
-    weights = [rng.normal(size=(3, 4)), rng.normal(size=5)]
-    assert np.isclose(l08.l2_penalty(weights, 0.02), 0.02 * squares(weights), rtol=1e-12)
-    for grad, w in zip(l08.l2_penalty_grad(weights, 0.02), weights):
-        assert np.allclose(grad, 0.04 * w, rtol=1e-12)
+# -- the references (the solution cells) are Keras ---------------------------------------------
+def keras_penalty(weights, lam):
+    """Keras's ``L2(lam)`` penalty summed over the arrays, in float64."""
+    import keras
+
+    regularizer = keras.regularizers.L2(lam)
+    return float(sum(float(regularizer(np.asarray(w, "float64"))) for w in weights))
 
 
-@pytest.mark.parametrize("reference", [l08.l2_penalty, l08.l2_penalty_grad])
-def test_references_refuse_a_negative_lambda(reference):
+def keras_penalty_grad(weights, lam):
+    """∂(Keras's L2(lam) summed over the arrays)/∂w for every array, by tf.GradientTape."""
+    import keras
+    import tensorflow as tf
+
+    regularizer = keras.regularizers.L2(lam)
+    variables = [tf.Variable(np.asarray(w, "float64")) for w in weights]
+    with tf.GradientTape() as tape:
+        penalty = tf.add_n([regularizer(v) for v in variables])
+    return [np.asarray(g) for g in tape.gradient(penalty, variables)]
+
+
+@pytest.mark.parametrize("name, keras_version", [("l2_penalty", keras_penalty),
+                                                 ("l2_penalty_grad", keras_penalty_grad)])
+def test_references_are_keras_on_every_hidden_case(name, keras_version):
+    compared = 0
+    for case in l08.L2Penalty().cases("hidden"):
+        weights, lam = case.args
+        if case.raises or case.kind != "call" or not weights:
+            continue
+        ours, theirs = solution(name)(weights, lam), keras_version(weights, lam)
+        for a, b in zip(np.atleast_1d(ours) if name == "l2_penalty" else ours,
+                        np.atleast_1d(theirs) if name == "l2_penalty" else theirs, strict=True):
+            assert np.allclose(a, b, rtol=1e-6, atol=1e-15), case.label  # Keras holds λ as a float32
+        compared += 1
+    assert compared >= 10
+
+
+@pytest.mark.parametrize("name", ["l2_penalty", "l2_penalty_grad"])
+def test_references_refuse_a_negative_lambda(name):
     with pytest.raises(ValueError):
-        reference([np.ones(2)], -0.1)
+        solution(name)([np.ones(2)], -0.1)
 
 
 def test_hidden_cases_cover_float32_empty_zero_and_bad_lambda():
@@ -110,8 +139,7 @@ def test_changing_the_callers_arrays_is_caught(name, in_place):
             raise ValueError("negative")
         return in_place([w if w.dtype.kind == "f" else w.astype(float) for w in weights], lam)
     assert "arrays passed in were changed" in failure_of(name, learner)
-    reference = {"l2_penalty": l08.l2_penalty, "l2_penalty_grad": l08.l2_penalty_grad}[name]
-    check(name, reference)  # and a function that leaves them alone still passes
+    check(name, solution(name))  # and a function that leaves them alone still passes
 
 
 # -- the vectorised trainer is Keras's fit ---------------------------------------------------

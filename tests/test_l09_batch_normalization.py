@@ -12,7 +12,8 @@ from autograder import check
 from autograder.exercise import CheckFailed
 from autograder.lessons import l09_batch_normalization as l09
 from autograder.registry import exercise, run_in_process
-from gradclinic.explorers import batchnorm as bn
+from autograder.solution import solution_function
+from gradclinic.explorers import batch_normalization as bn
 from conftest import run_lesson_code
 
 
@@ -32,9 +33,34 @@ def report_of(function):
     return str(caught.value)
 
 
-# -- the reference is keras.layers.BatchNormalization ------------------------------------------
-def test_reference_passes_its_own_checks():
-    check("batchnorm_forward", l09.batchnorm_forward)
+def batchnorm_forward(*args, **kwargs):
+    """The lesson's solution: the grader's reference."""
+    return solution_function("09_batch_normalization", "batchnorm_forward")(*args, **kwargs)
+
+
+def keras_batchnorm(x, gamma, beta, moving_mean, moving_var, training, momentum=0.99, epsilon=1e-3):
+    """One call of a real ``keras.layers.BatchNormalization`` holding these weights.
+
+    ``x``: (batch, …, features); the four vectors: (features,). Returns NumPy float32
+    ``(y, moving_mean, moving_var)``, the moving statistics as the layer holds them after the call.
+    """
+    import keras
+
+    x = np.asarray(x, "float32")
+    layer = keras.layers.BatchNormalization(momentum=momentum, epsilon=epsilon)
+    layer.build(x.shape)
+    layer.set_weights([np.asarray(v, "float32") for v in (gamma, beta, moving_mean, moving_var)])
+    y = layer(x, training=bool(training))
+    return np.asarray(y), layer.moving_mean.numpy(), layer.moving_variance.numpy()
+
+
+# -- the reference (the solution cell) is keras.layers.BatchNormalization -----------------------
+def test_keras_batchnorm_helper_is_one_layer_call():
+    rng = np.random.default_rng(0)
+    x = rng.normal(2.0, 3.0, size=(40, 2))
+    y, mean, var = keras_batchnorm(x, np.ones(2), np.zeros(2), np.zeros(2), np.ones(2), True, momentum=0.0)
+    assert np.allclose(mean, x.mean(axis=0), atol=1e-5) and np.allclose(var, x.var(axis=0), rtol=1e-5)
+    assert np.allclose(y.mean(axis=0), 0, atol=1e-5)
 
 
 @pytest.mark.parametrize("shape, momentum, epsilon", [((32, 5), 0.99, 1e-3), ((8, 4, 4, 3), 0.9, 1e-5),
@@ -53,14 +79,14 @@ def test_reference_follows_a_keras_layer_over_several_steps(shape, momentum, eps
     for step in range(6):
         training = step != 3  # an inference call in the middle must leave the moving statistics alone
         x = (rng.normal(size=shape) * rng.uniform(0.5, 3, features) + rng.normal(2, 1, features)).astype("float32")
-        y, moving_mean, moving_var = l09.batchnorm_forward(x, gamma, beta, moving_mean, moving_var, training,
-                                                           momentum, epsilon)
+        y, moving_mean, moving_var = batchnorm_forward(x, gamma, beta, moving_mean, moving_var, training,
+                                                       momentum, epsilon)
         keras_y = layer(x, training=training).numpy()
         assert np.allclose(y, keras_y, rtol=1e-4, atol=1e-4), step
         assert np.allclose(moving_mean, layer.moving_mean.numpy(), rtol=1e-5, atol=1e-6), step
         assert np.allclose(moving_var, layer.moving_variance.numpy(), rtol=1e-5, atol=1e-6), step
     x = rng.normal(size=shape).astype("float32")
-    assert np.allclose(l09.batchnorm_forward(x, gamma, beta, moving_mean, moving_var, False, momentum, epsilon)[0],
+    assert np.allclose(batchnorm_forward(x, gamma, beta, moving_mean, moving_var, False, momentum, epsilon)[0],
                        layer(x, training=False).numpy(), rtol=1e-4, atol=1e-4)
 
 
@@ -68,10 +94,10 @@ def test_reference_matches_keras_on_every_hidden_case():
     for case in exercise("batchnorm_forward").cases("hidden"):
         if case.raises:
             with pytest.raises(ValueError):
-                l09.batchnorm_forward(*case.args, **case.kwargs)
+                batchnorm_forward(*case.args, **case.kwargs)
             continue
-        ours = l09.batchnorm_forward(*case.args, **case.kwargs)
-        theirs = bn.keras_batchnorm(*case.args, **case.kwargs)
+        ours = batchnorm_forward(*case.args, **case.kwargs)
+        theirs = keras_batchnorm(*case.args, **case.kwargs)
         for mine, keras_part in zip(ours, theirs):
             scale = max(1.0, float(np.abs(mine).max()))
             assert np.allclose(mine, keras_part, rtol=1e-4, atol=2e-4 * scale), case.label
@@ -81,7 +107,7 @@ def test_reference_leaves_its_inputs_alone():
     rng = np.random.default_rng(3)
     args = [rng.normal(size=(5, 3)), np.ones(3), np.zeros(3), np.zeros(3), np.ones(3)]
     before = [a.copy() for a in args]
-    l09.batchnorm_forward(*args, True)
+    batchnorm_forward(*args, True)
     assert all(np.array_equal(a, b) for a, b in zip(args, before))
 
 
@@ -209,7 +235,7 @@ def test_an_unknown_mistake_is_told_which_quantity_first_differs(quantity, named
     report = report_of(_unknown_slip(quantity))
     first = report.split("\n- ")[1]
     assert "the first quantity that differs is " + named in first, report[:1500]
-    assert not any(text in report for text in l09.MISTAKES.values())  # no catalogued mistake claimed
+    assert not any(mistake.what in report for mistake in l09.MISTAKES)  # no catalogued mistake claimed
 
 
 def test_a_known_mistake_leads_the_report_before_the_quantity_it_isolates():
@@ -275,14 +301,6 @@ def test_explorer_stories_at_initialisation():
     assert relu_bn[0] / relu_bn[-1] > 1e4  # BN without skip connections: gradients grow toward the input
     with pytest.raises(ValueError):
         profiler.activations(0)
-
-
-def test_keras_batchnorm_helper_is_one_layer_call():
-    rng = np.random.default_rng(0)
-    x = rng.normal(2.0, 3.0, size=(40, 2))
-    y, mean, var = bn.keras_batchnorm(x, np.ones(2), np.zeros(2), np.zeros(2), np.ones(2), True, momentum=0.0)
-    assert np.allclose(mean, x.mean(axis=0), atol=1e-5) and np.allclose(var, x.var(axis=0), rtol=1e-5)
-    assert np.allclose(y.mean(axis=0), 0, atol=1e-5)
 
 
 # -- the notebook's experiments --------------------------------------------------------------------

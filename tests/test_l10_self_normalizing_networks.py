@@ -1,36 +1,32 @@
-"""Lesson 10, self-normalizing networks: the references against Keras and scikit-learn, each
-learner mistake named, the explorer at its slider ends, and the notebook's experiments."""
+"""Lesson 10, self-normalizing networks: the solution's functions (the grader's references) against
+Keras and scikit-learn, each learner mistake named, the explorer at its slider ends, and the
+notebook's experiments."""
 
 import numpy as np
 import pytest
 
 import gradclinic
 from autograder import check, exercise
-from autograder.exercise import report
 from autograder.lessons import l10_self_normalizing_networks as l10
 from autograder.registry import run_in_process
+from autograder.solution import solution_function
 from gradclinic.data import load_digits
-from gradclinic.explorers import self_normalizing as sn
-from test_l02_causes_and_detection import failures_on  # the teaching judge on chosen cases
+from gradclinic.explorers import self_normalizing_networks as sn
+from checks import failure_of, failures_on
 
-A, L = l10.ALPHA, l10.SCALE
+SLUG = "10_self_normalizing_networks"
+A, L = (solution_function(SLUG, name) for name in ("SELU_ALPHA", "SELU_SCALE"))
+selu, standardize, build_snn = (solution_function(SLUG, name) for name in ("selu", "standardize", "build_snn"))
 
 
 def setup_module():
     gradclinic.seed(0)
 
 
-def failure_of(name, function, part="hidden"):
-    """The teaching message of ``function`` failing exercise ``name`` on ``part``'s cases."""
-    failures, n_cases = run_in_process(exercise(name), function, part)
-    assert failures, f"{name}: the mistake was not caught"
-    return report(name, part, failures, n_cases)
-
-
-# -- references ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["selu", "standardize", "build_snn"])
-def test_reference_passes_its_own_checks(name):
-    check(name, getattr(l10, name))
+# -- the solution's functions (the references) ----------------------------------------------------
+def test_selu_constants_are_keras_constants_at_full_precision():
+    """keras/src/backend/numpy/nn.py, tf.nn.selu: the constants of Klambauer et al. (2017)."""
+    assert A == 1.6732632423543772848170429916717 and L == 1.0507009873554804934193349852946
 
 
 def test_selu_reference_is_keras_selu_on_every_hidden_case():
@@ -39,14 +35,14 @@ def test_selu_reference_is_keras_selu_on_every_hidden_case():
     for case in exercise("selu").cases("hidden"):
         x = np.asarray(case.args[0], dtype=float)
         theirs = keras.ops.convert_to_numpy(keras.activations.selu(x))
-        assert np.allclose(l10.selu(x), theirs, rtol=1e-12, atol=1e-15), case.label
-    assert np.allclose(l10.selu([-1000.0, 1000.0]), [-L * A, 1000 * L], rtol=1e-12)
+        assert np.allclose(selu(x), theirs, rtol=1e-12, atol=1e-15), case.label
+    assert np.allclose(selu([-1000.0, 1000.0]), [-L * A, 1000 * L], rtol=1e-12)
 
 
 def test_selu_reference_never_overflows():
     with np.errstate(all="raise"):
-        l10.selu(np.array([-1000.0, -710.0, 710.0, 1000.0]))
-        l10.selu(np.array([-100.0, 100.0], "float32"))
+        selu(np.array([-1000.0, -710.0, 710.0, 1000.0]))
+        selu(np.array([-100.0, 100.0], "float32"))
 
 
 def test_standardize_reference_is_scikit_learns_standard_scaler():
@@ -57,7 +53,7 @@ def test_standardize_reference_is_scikit_learns_standard_scaler():
             continue
         train, test = (np.asarray(a, dtype=float) for a in case.args)
         scaler = StandardScaler().fit(train)
-        ours = l10.standardize(train, test)
+        ours = standardize(train, test)
         assert np.allclose(ours[0], scaler.transform(train), rtol=1e-9, atol=1e-12), case.label
         assert np.allclose(ours[1], scaler.transform(test), rtol=1e-9, atol=1e-12), case.label
 
@@ -75,7 +71,7 @@ def test_standardize_hidden_cases_hold_constant_features_that_differ_in_test():
 def test_build_snn_reference_is_seed_004s_net_with_the_output_layer_after_the_loop():
     import keras
 
-    model = l10.build_snn(64, 20, 100, 10)
+    model = build_snn(64, 20, 100, 10)
     dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
     assert len(dense) == 21 and model.output_shape == (None, 10) and model.input_shape == (None, 64)
     assert all(layer.activation.__name__ == "selu" and layer.units == 100 for layer in dense[:-1])
@@ -100,6 +96,7 @@ def _overflowing_selu(x):
 
 
 @pytest.mark.parametrize("learner, hint", [
+    (_selu_like(1.0, A * L), "λ is applied to the negative branch only"),
     (_selu_like(A, A * L), "α and λ are swapped"),
     (_selu_like(L, A), "λ is applied to the positive part only"),
     (_selu_like(1.0, A), "λ is missing"),
@@ -156,7 +153,7 @@ def _pooled(tr, te):
     (_with_stats(lambda tr, te: 0.0, lambda tr, te: _safe(tr.std(0))), "the mean is not subtracted"),
     (_with_stats(lambda tr, te: tr.mean(0), lambda tr, te: 1.0), "centred but not scaled"),
     (_with_stats(lambda tr, te: tr.mean(), lambda tr, te: tr.std()), "one mean and one std over every feature"),
-    (_validated(lambda tr, te: l10.standardize(tr, te)[::-1]), "swapped"),
+    (_validated(lambda tr, te: standardize(tr, te)[::-1]), "swapped"),
     (_validated(lambda tr, te: (tr - tr.mean(0)) / _safe(tr.std(0))), "return the pair"),
 ])
 @pytest.mark.filterwarnings("ignore:Degrees of freedom")
@@ -265,8 +262,8 @@ def digits():
 
 @pytest.fixture(scope="module")
 def propagation(digits):
-    train_std, _ = l10.standardize(digits.x_train, digits.x_test)
-    return sn.SignalPropagation({"standardized": train_std, "raw": digits.x_train}, selu=l10.selu)
+    train_std, _ = standardize(digits.x_train, digits.x_test)
+    return sn.SignalPropagation({"standardized": train_std, "raw": digits.x_train}, selu=selu)
 
 
 def test_selu_constants_make_mean_0_variance_1_a_fixed_point():
@@ -276,12 +273,12 @@ def test_selu_constants_make_mean_0_variance_1_a_fixed_point():
     def expectation(values):
         return float(np.sum(values * density) * step)
 
-    assert abs(expectation(l10.selu(z))) < 1e-7
-    assert abs(expectation(l10.selu(z) ** 2) - 1.0) < 1e-7
+    assert abs(expectation(selu(z))) < 1e-7
+    assert abs(expectation(selu(z) ** 2) - 1.0) < 1e-7
     for start in (0.2, 4.0):  # the second moment q ↦ E[selu(√q z)²] moves toward 1 from either side
         path = [start]
         for _ in range(8):
-            path.append(expectation(l10.selu(np.sqrt(path[-1]) * z) ** 2))
+            path.append(expectation(selu(np.sqrt(path[-1]) * z) ** 2))
         distance = np.abs(np.array(path) - 1.0)
         assert np.all(np.diff(distance) < 0) and distance[-1] < 0.5 * distance[0]
 
@@ -327,7 +324,7 @@ def test_seed_004s_misplaced_output_layer_breaks_the_normalization(digits):
         model.add(keras.layers.Dense(100, activation="selu", kernel_initializer="lecun_normal"))
         model.add(keras.layers.Dense(10, activation="softmax"))
     assert model.output_shape == (None, 10)  # the bug is silent …
-    probe, _ = l10.standardize(digits.x_train, digits.x_test)
+    probe, _ = standardize(digits.x_train, digits.x_test)
     dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
     outputs = keras.Model(model.inputs, [layer.output for layer in dense[::2]])(probe[:256].astype("float32"))
     variances = [float(np.var(np.asarray(output))) for output in outputs]
@@ -340,9 +337,9 @@ def test_snn_reaches_high_validation_accuracy_before_the_default_relu_net(digits
 
     from gradclinic.models import deep_mlp
 
-    train_std, test_std = l10.standardize(digits.x_train, digits.x_test)
+    train_std, test_std = standardize(digits.x_train, digits.x_test)
     accuracy = {}
-    for name, build in [("snn", lambda: l10.build_snn(64, 20, 100, 10)),
+    for name, build in [("snn", lambda: build_snn(64, 20, 100, 10)),
                         ("relu", lambda: deep_mlp(64, 10, depth=20, width=100, activation="relu"))]:
         keras.utils.set_random_seed(0)
         history = sn.train_on_digits(build(), train_std, digits.y_train, test_std, digits.y_test, epochs=5)
@@ -364,13 +361,13 @@ def test_epoch_helpers():
 # -- the explorer --------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def explorer(digits):
-    train_std, _ = l10.standardize(digits.x_train, digits.x_test)
+    train_std, _ = standardize(digits.x_train, digits.x_test)
     return sn.SelfNormalizingExplorer({"standardized": train_std, "raw": digits.x_train}, depth=32)
 
 
 def test_explorer_default_selu_is_keras_selu():
     x = np.linspace(-5, 5, 21)
-    assert np.allclose(sn.keras_selu(x), l10.selu(x), rtol=1e-12)
+    assert np.allclose(sn.keras_selu(x), selu(x), rtol=1e-12)
 
 
 def test_explorer_updates_in_place_at_the_slider_ends(explorer):

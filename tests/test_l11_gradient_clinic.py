@@ -1,4 +1,4 @@
-"""Lesson 11, the gradient clinic: the reference treatments pass with a margin, the sick set-ups and
+"""Lesson 11, the gradient clinic: the solution's treatments (the references) pass with a margin, the sick set-ups and
 the treatments that change the task fail with the right message, other sensible cures are judged
 fairly, diagnoses are graded without the toolkit printing them, case d's norms do not underflow,
 and grading is deterministic (the notebook's trial run at seed 0 is the grader's run)."""
@@ -12,11 +12,14 @@ import gradclinic
 from autograder import check, harness
 from autograder.exercise import CheckFailed
 from autograder.lessons import l11_gradient_clinic as l11
-from autograder.lessons.l02_causes_and_detection import diagnose
+from autograder.solution import solution_function
 from gradclinic import clinic
 from gradclinic.diagnostics import TINY_GRADIENT, uniformly_tiny
 
-TREATMENTS = {"a": l11.treat_case_a, "b": l11.treat_case_b, "c": l11.treat_case_c, "d": l11.treat_case_d}
+SLUG = "11_gradient_clinic"
+diagnose = solution_function("02_causes_and_detection", "diagnose")  # the judge's, lesson 02's solution
+TREATMENTS = {name: solution_function(SLUG, f"treat_case_{name}") for name in "abcd"}
+DIAGNOSES = {name: solution_function(SLUG, f"diagnosis_case_{name}")() for name in "abcd"}
 MARGIN = 0.04  # a reference treatment clears its case's target by at least this much
 
 
@@ -121,12 +124,21 @@ def test_reference_treatment_passes_with_a_margin(name):
 @pytest.mark.slow
 def test_grading_is_deterministic():
     first = reference_result("b")
-    again = l11.judge_treatment("treat_case_b", "b", as_data(l11.treat_case_b()), "case b")
+    again = l11.judge_treatment("treat_case_b", "b", as_data(TREATMENTS["b"]()), "case b")
     assert again["accuracy"] == first["accuracy"] and again["loss"] == first["loss"]
 
 
 def test_reference_passes_through_check():
-    check("treat_case_b", l11.treat_case_b)
+    check("treat_case_b", TREATMENTS["b"])
+
+
+def test_the_judge_asks_lesson_02s_solution_and_holds_no_copy_of_diagnose():
+    import inspect
+
+    assert "def diagnose" not in inspect.getsource(l11) and not hasattr(l11, "diagnose")
+    assert diagnose([1.0, 1e-5]) == "exploding"
+    with pytest.raises(ValueError, match="never negative"):  # the check a copy once lost
+        diagnose([1.0, -1.0])
 
 
 # -- the sick set-ups fail their own case, each for its reason -----------------------------------
@@ -219,7 +231,7 @@ def test_the_clinics_health_terms_are_lesson_02s_diagnose_plus_the_tiny_flag():
 
 
 def test_visible_check_passes_the_reference_and_fails_the_sick_set_up_without_training():
-    check("treat_case_d", l11.treat_case_d, "basic")
+    check("treat_case_d", TREATMENTS["d"], "basic")
     with pytest.raises(CheckFailed, match="vanishing"):
         check("treat_case_d", lambda: clinic.sick_model("d"), "basic")
 
@@ -239,15 +251,16 @@ def named(function, name):
 @pytest.mark.parametrize("name", sorted(clinic.CASES))
 def test_reference_diagnoses_pass_both_checks(name):
     for part in ("basic", "hidden"):
-        check(f"diagnosis_case_{name}", getattr(l11, f"diagnosis_case_{name}"), part)
-    assert clinic.diagnosis_state(l11.DIAGNOSES[name], name) == clinic.DIAGNOSIS_AGREES
+        check(f"diagnosis_case_{name}", solution_function(SLUG, f"diagnosis_case_{name}"), part)
+    assert clinic.diagnosis_state(DIAGNOSES[name], name) == clinic.DIAGNOSIS_AGREES
+    assert DIAGNOSES[name][1] in l11.ACCEPTED_CAUSES[name]
 
 
 @pytest.mark.parametrize("name", sorted(clinic.CASES))
 def test_a_wrong_illness_fails_both_checks_without_naming_the_right_one(name):
-    right = l11.DIAGNOSES[name][0]
+    right = DIAGNOSES[name][0]
     for wrong in set(clinic.ILLNESSES) - {right}:
-        answer = (wrong, l11.DIAGNOSES[name][1])
+        answer = (wrong, DIAGNOSES[name][1])
         basic, hidden = diagnosis_failures(name, answer, "basic"), diagnosis_failures(name, answer)
         assert basic and hidden
         assert f"the illness {wrong!r} is not what the examination of case {name} shows" in basic[0]
@@ -258,11 +271,23 @@ def test_a_wrong_illness_fails_both_checks_without_naming_the_right_one(name):
 
 @pytest.mark.parametrize("name", sorted(clinic.CASES))
 def test_a_wrong_cause_passes_the_self_check_and_fails_the_hidden_test(name):
-    illness = l11.DIAGNOSES[name][0]
+    illness = DIAGNOSES[name][0]
     for cause in set(clinic.CAUSES) - l11.ACCEPTED_CAUSES[name]:
         assert diagnosis_failures(name, (illness, cause), "basic") == []
         (message,) = diagnosis_failures(name, (illness, cause))
         assert f"{cause!r} is not what makes case {name} sick" in message
+
+
+@pytest.mark.parametrize("name", sorted(clinic.CASES))
+def test_the_catalogues_wrong_diagnosis_fails_without_a_named_cause(name):
+    """The catalogue's mistake is the exercise's mutant, but naming it would state the clinic's finding."""
+    from autograder.registry import exercise
+
+    judged = exercise(f"diagnosis_case_{name}")
+    wrong = judged.mutant(judged.mistakes[0])()
+    failures = diagnosis_failures(name, wrong)
+    assert failures and wrong[0] != DIAGNOSES[name][0]
+    assert not any("Likely cause" in message for message in failures)
 
 
 def test_both_fair_causes_of_case_a_pass():
@@ -283,7 +308,7 @@ def test_the_toolkit_does_not_print_the_findings():
     import inspect
 
     source = inspect.getsource(clinic)
-    for name, (illness, cause) in l11.DIAGNOSES.items():
+    for name, (illness, cause) in DIAGNOSES.items():
         assert f"{name!r}: {illness!r}" not in source and f'"{name}": "{illness}"' not in source
 
 
@@ -407,7 +432,7 @@ def test_a_different_output_or_input_is_refused_with_its_reason():
 def test_trial_run_at_seed_0_is_the_graders_run(capsys):
     expected = reference_result("b")["accuracy"]  # the judge's own training, before any trial run
     clinic._TRIAL_RUNS.clear()
-    results = clinic.trial_run(l11.treat_case_b, "b", seeds=(0,))
+    results = clinic.trial_run(TREATMENTS["b"], "b", seeds=(0,))
     assert results == {0: expected}
     assert "seed=0 (the grader's run)" in capsys.readouterr().out
 

@@ -1,4 +1,5 @@
-"""Lesson 12, signal propagation: the references (against exact results and Keras), each learner
+"""Lesson 12, signal propagation: the solution's functions, the grader's references (against exact
+results and Keras), the judges' constants (the solution's), each learner
 mistake caught with its hint, correct variants not punished, the explorer at its slider ends,
 and the lesson's experiments (measured gradient growth vs √χ₁, the σ_w = 1 transition,
 isometry)."""
@@ -12,11 +13,14 @@ from numpy.polynomial.hermite_e import hermegauss
 import gradclinic
 from autograder import check
 from autograder.lessons import l12_signal_propagation as l12
+from autograder.solution import solution_function
 from gradclinic.explorers import signal_propagation as sp
-from test_autograder_checks import failure_of  # pytest.raises(CheckFailed) around check(), its message
+from checks import failure_of
 
 NODES, WEIGHTS = hermegauss(l12.N_QUAD)
 WEIGHTS = WEIGHTS / WEIGHTS.sum()
+length_map, fixed_point_q, chi1, orthogonal = (solution_function(l12.SLUG, name) for name in
+                                               ("length_map", "fixed_point_q", "chi1", "orthogonal"))
 
 
 def setup_module():
@@ -27,39 +31,49 @@ def relu(z):
     return np.maximum(z, 0.0)
 
 
-# -- references -----------------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["length_map", "fixed_point_q", "chi1", "orthogonal"])
-def test_references_pass_their_own_checks(name):
-    check(name, getattr(l12, name))
+# -- the solution's functions (the references) -----------------------------------------------
+def test_the_judges_contract_is_the_solutions():
+    """The judges' own arithmetic (quadrature, finite difference, iteration limits) uses the
+    constants the solution uses."""
+    for name in ("N_QUAD", "FD_STEP", "TOLERANCE", "MAX_ITERATIONS", "Q_LIMIT"):
+        assert getattr(l12, name) == solution_function(l12.SLUG, name), name
+    nodes, weights = (solution_function(l12.SLUG, name) for name in ("QUAD_NODES", "QUAD_WEIGHTS"))
+    assert np.array_equal(l12._NODES, nodes) and np.array_equal(l12._WEIGHTS, weights / weights.sum())
+
+
+def test_the_solutions_orthogonal_passes_the_property_checks():
+    """orthogonal is judged on properties (orthogonality, Haar statistics, the rng), not on the
+    reference's values alone."""
+    check("orthogonal", orthogonal)
 
 
 def test_length_map_is_exact_where_the_expectation_is_known():
-    assert np.isclose(l12.length_map(2.0, 0.5, 1.0, lambda z: z), 1.5, rtol=1e-12)
-    assert np.isclose(l12.length_map(3.0, 1.2, 0.1, relu), 1.44 * 1.5 + 0.01, rtol=1e-12)
+    assert np.isclose(length_map(2.0, 0.5, 1.0, lambda z: z), 1.5, rtol=1e-12)
+    assert np.isclose(length_map(3.0, 1.2, 0.1, relu), 1.44 * 1.5 + 0.01, rtol=1e-12)
     # E[sin²(√q z)] = (1 − e^(−2q)) / 2
-    assert np.isclose(l12.length_map(0.7, 1.0, 0.0, np.sin), (1 - math.exp(-1.4)) / 2, rtol=1e-10)
+    assert np.isclose(length_map(0.7, 1.0, 0.0, np.sin), (1 - math.exp(-1.4)) / 2, rtol=1e-10)
     qs = np.array([[0.1, 2.0], [5.0, 0.0]])
-    assert l12.length_map(qs, 1.3, 0.2, np.tanh).shape == (2, 2)
+    assert length_map(qs, 1.3, 0.2, np.tanh).shape == (2, 2)
 
 
 def test_fixed_points_and_chi1_match_closed_forms():
-    assert np.isclose(l12.fixed_point_q(0.9, 0.3, lambda z: z), 0.09 / (1 - 0.81), rtol=1e-9)
-    assert np.isclose(l12.fixed_point_q(1.2, 0.1, relu), 0.01 / (1 - 0.72), rtol=1e-9)
-    assert np.isclose(l12.chi1(1.2, 0.1, relu), 0.72, rtol=1e-9)
-    assert np.isclose(l12.chi1(0.9, 0.3, lambda z: z), 0.81, rtol=1e-9)
+    assert np.isclose(fixed_point_q(0.9, 0.3, lambda z: z), 0.09 / (1 - 0.81), rtol=1e-9)
+    assert np.isclose(fixed_point_q(1.2, 0.1, relu), 0.01 / (1 - 0.72), rtol=1e-9)
+    assert np.isclose(chi1(1.2, 0.1, relu), 0.72, rtol=1e-9)
+    assert np.isclose(chi1(0.9, 0.3, lambda z: z), 0.81, rtol=1e-9)
     with pytest.raises(ValueError):
-        l12.fixed_point_q(2.0, 0.1, relu)
+        fixed_point_q(2.0, 0.1, relu)
     with pytest.raises(ValueError):
-        l12.chi1(1.2, 0.0, lambda z: z)
+        chi1(1.2, 0.0, lambda z: z)
 
 
 def test_tanh_without_bias_has_its_transition_at_sigma_w_one():
     for sigma_w in (0.5, 0.8, 0.95, 0.99):
-        assert l12.fixed_point_q(sigma_w, 0.0, np.tanh) < 1e-9
-        assert np.isclose(l12.chi1(sigma_w, 0.0, np.tanh), sigma_w ** 2, rtol=1e-8)
+        assert fixed_point_q(sigma_w, 0.0, np.tanh) < 1e-9
+        assert np.isclose(chi1(sigma_w, 0.0, np.tanh), sigma_w ** 2, rtol=1e-8)
     for sigma_w in (1.01, 1.1, 1.5, 3.0):
-        assert l12.fixed_point_q(sigma_w, 0.0, np.tanh) > 0.005
-        assert l12.chi1(sigma_w, 0.0, np.tanh) > 1.0
+        assert fixed_point_q(sigma_w, 0.0, np.tanh) > 0.005
+        assert chi1(sigma_w, 0.0, np.tanh) > 1.0
 
 
 def test_hidden_phase_cases_avoid_the_slow_critical_point_and_cover_both_phases():
@@ -70,7 +84,7 @@ def test_hidden_phase_cases_avoid_the_slow_critical_point_and_cover_both_phases(
         sigma_w, sigma_b, activation = case.args
         assert not (sigma_b < 0.1 and abs(sigma_w - 1) < 0.1)
         if activation.name == "tanh":
-            chis.append(l12.chi1(sigma_w, sigma_b, np.tanh))
+            chis.append(chi1(sigma_w, sigma_b, np.tanh))
     assert min(chis) < 0.7 and max(chis) > 1.3
 
 
@@ -85,7 +99,7 @@ def test_orthogonal_reference_is_keras_construction():
         q, r = (np.asarray(t, dtype=float) for t in keras.ops.qr(a))
         q = q * np.sign(np.diag(r))
         expected = gain * (q.T if rows < cols else q).reshape(shape)
-        assert np.allclose(l12.orthogonal(shape, np.random.default_rng(7), gain), expected, atol=1e-10)
+        assert np.allclose(orthogonal(shape, np.random.default_rng(7), gain), expected, atol=1e-10)
     sample = np.asarray(keras.initializers.Orthogonal(gain=1.0, seed=3)((256, 256)), dtype=float)
     assert np.allclose(sample.T @ sample, np.eye(256), atol=1e-4)
     assert abs(np.trace(sample)) < l12.TRACE_LIMIT  # Keras's own kernels pass the Haar statistic
@@ -93,7 +107,7 @@ def test_orthogonal_reference_is_keras_construction():
 
 
 def test_the_trace_statistic_is_calibrated_under_haar():
-    stats = [np.trace(l12.orthogonal((128, 128), np.random.default_rng(s))) for s in range(60)]
+    stats = [np.trace(orthogonal((128, 128), np.random.default_rng(s))) for s in range(60)]
     assert abs(np.mean(stats)) < 0.5 and 0.7 < np.std(stats) < 1.3
     assert max(abs(t) for t in stats) < l12.TRACE_LIMIT
 
@@ -130,7 +144,7 @@ def test_length_map_mistakes_are_named(formula, hint):
 
 
 def test_a_negative_q_must_be_refused():
-    message = failure_of("length_map", lambda q, w, b, phi: l12.length_map(np.abs(q), abs(w), abs(b), phi))
+    message = failure_of("length_map", lambda q, w, b, phi: length_map(np.abs(q), abs(w), abs(b), phi))
     assert "should raise ValueError" in message
 
 
@@ -164,7 +178,7 @@ def test_fixed_point_mistakes_are_named(learner, hint):
 
 def _chi1_variant(formula, at_q_one=False):
     def learner(sigma_w, sigma_b, phi):
-        q_star = 1.0 if at_q_one else l12.fixed_point_q(sigma_w, sigma_b, phi)
+        q_star = 1.0 if at_q_one else fixed_point_q(sigma_w, sigma_b, phi)
         return formula(q_star, sigma_w, phi)
     return learner
 
@@ -186,7 +200,7 @@ def test_chi1_mistakes_are_named(learner, hint):
 
 def test_chi1_with_another_step_or_an_exact_tanh_derivative_passes():
     def exact_when_tanh(sigma_w, sigma_b, phi):
-        q_star = l12.fixed_point_q(sigma_w, sigma_b, phi)
+        q_star = fixed_point_q(sigma_w, sigma_b, phi)
         x = math.sqrt(q_star) * NODES
         slope = 1 - np.tanh(x) ** 2 if phi is np.tanh else (phi(x + 1e-6) - phi(x - 1e-6)) / 2e-6
         return float(sigma_w ** 2 * _mean(slope ** 2))
@@ -251,7 +265,7 @@ def test_orthogonal_by_gram_schmidt_or_another_draw_order_passes():
 @pytest.fixture(scope="module")
 def explorer():
     nets = sp.RandomTanhNets(n_nets=1, batch=2, max_depth=sp.MAX_DEPTH, seed=2)
-    return sp.SignalPropagationExplorer(l12.chi1, l12.fixed_point_q, nets=nets)
+    return sp.SignalPropagationExplorer(chi1, fixed_point_q, nets=nets)
 
 
 def test_explorer_updates_in_place_at_the_slider_ends(explorer):
@@ -261,7 +275,7 @@ def test_explorer_updates_in_place_at_the_slider_ends(explorer):
         assert explorer.update(sigma_w=sigma_w, sigma_b=sigma_b, depth=depth) is figure
         assert explorer.image is image and explorer.marker is marker and explorer.measured_line is measured
         assert tuple(marker.get_xdata()) == (sigma_w,) and tuple(marker.get_ydata()) == (sigma_b,)
-        chi = l12.chi1(sigma_w, sigma_b, np.tanh)
+        chi = chi1(sigma_w, sigma_b, np.tanh)
         layers = np.arange(1, depth + 1)
         assert np.allclose(explorer.theory_line.get_ydata(), np.maximum(chi ** ((depth - layers) / 2), 1e-300))
         assert len(measured.get_xdata()) == depth
@@ -307,7 +321,7 @@ def test_phase_grid_has_the_edge_of_chaos_between_its_sides(explorer):
     log_chi = explorer.log_chi1
     assert np.all(np.isfinite(log_chi))
     assert np.all(log_chi[:, 0] < 0) and np.all(log_chi[:, -1] > 0)  # σ_w = 0.51 ordered, 2.99 chaotic
-    assert np.isclose(sp.edge_of_chaos(l12.chi1, 0.05), 1.1225, atol=2e-3)
+    assert np.isclose(sp.edge_of_chaos(chi1, 0.05), 1.1225, atol=2e-3)
 
 
 # -- the lesson's experiments ----------------------------------------------------------------
@@ -319,7 +333,7 @@ def nets():
 @pytest.mark.parametrize("sigma_w, sigma_b", [(0.5, 0.0), (0.9, 0.0), (1.0, 0.3), (1.2, 0.05), (1.5, 0.3),
                                               (2.0, 0.05), (3.0, 1.0)])
 def test_measured_gradient_growth_is_sqrt_chi1_per_layer(nets, sigma_w, sigma_b):
-    q_star, chi = l12.fixed_point_q(sigma_w, sigma_b, np.tanh), l12.chi1(sigma_w, sigma_b, np.tanh)
+    q_star, chi = fixed_point_q(sigma_w, sigma_b, np.tanh), chi1(sigma_w, sigma_b, np.tanh)
     rates = sp.growth_rate(nets.gradient_norms(sigma_w, sigma_b, q_star, 40))
     assert abs(rates.mean() / math.sqrt(chi) - 1) <= 0.03  # the notebook's GROWTH_TOLERANCE
 
@@ -328,7 +342,7 @@ def test_measured_mean_squares_follow_the_length_map(nets):
     measured = nets.mean_squares(1.5, 0.3, 4.0, 15)
     q, predicted = 4.0, []
     for _ in range(15):
-        q = float(l12.length_map(q, 1.5, 0.3, np.tanh))
+        q = float(length_map(q, 1.5, 0.3, np.tanh))
         predicted.append(q)
     assert np.max(np.abs(measured / np.array(predicted) - 1)) < 0.12
 
@@ -353,15 +367,15 @@ def test_numpy_backprop_is_tensorflow_gradient_of_a_keras_net():
 
 
 def test_orthogonal_weights_keep_the_jacobian_spectrum_narrow():
-    sigma_w, sigma_b, width, depth = sp.edge_of_chaos(l12.chi1, 0.05), 0.05, 128, 24
-    q_star = l12.fixed_point_q(sigma_w, sigma_b, np.tanh)
+    sigma_w, sigma_b, width, depth = sp.edge_of_chaos(chi1, 0.05), 0.05, 128, 24
+    q_star = fixed_point_q(sigma_w, sigma_b, np.tanh)
     spreads = {}
     for kind in ("gaussian", "orthogonal"):
         rng = np.random.default_rng(3)
         if kind == "gaussian":
             kernels = [sigma_w / math.sqrt(width) * rng.standard_normal((width, width)) for _ in range(depth)]
         else:
-            kernels = [l12.orthogonal((width, width), rng, gain=sigma_w) for _ in range(depth)]
+            kernels = [orthogonal((width, width), rng, gain=sigma_w) for _ in range(depth)]
         biases = [sigma_b * rng.standard_normal(width) for _ in range(depth)]
         s = sp.jacobian_singular_values(kernels, biases, np.tanh(math.sqrt(q_star) * rng.standard_normal(width)))
         assert 0.95 < np.mean(s ** 2) ** (1 / depth) < 1.06  # χ₁ = 1 keeps the mean per layer
@@ -370,7 +384,7 @@ def test_orthogonal_weights_keep_the_jacobian_spectrum_narrow():
 
 
 def test_orthogonal_in_float32_passes():
-    check("orthogonal", lambda shape, rng, gain=1.0: l12.orthogonal(shape, rng, gain).astype("float32"))
+    check("orthogonal", lambda shape, rng, gain=1.0: orthogonal(shape, rng, gain).astype("float32"))
 
 
 # -- a wrong answer that matches no known mistake is located -----------------------------------
@@ -408,7 +422,7 @@ def test_length_map_unknown_mistake_is_told_which_quantity_first_differs(where, 
 
 def _chi1_slip(where):
     def learner(sigma_w, sigma_b, phi):
-        q_star = l12.fixed_point_q(sigma_w, sigma_b, phi) * (1.3 if where == "q*" else 1.0)
+        q_star = fixed_point_q(sigma_w, sigma_b, phi) * (1.3 if where == "q*" else 1.0)
         x = np.sqrt(q_star) * NODES
         slope = (phi(x + l12.FD_STEP) - phi(x - l12.FD_STEP)) / (2 * l12.FD_STEP)
         if where == "slope":  # slopes capped at 0.9

@@ -49,7 +49,7 @@ def _learners():
     import keras
     import tensorflow as tf
 
-    from autograder.lessons import l05_gated_rnns as lesson
+    from autograder.solution import solution_function
     from mistakes import MISTAKES
     from test_l05_gated_rnns import _gru
 
@@ -61,7 +61,7 @@ def _learners():
 
     return {"gru_step": {"right": _gru(), "gates_swapped": _gru(order="rzh"), "mix_flipped": _gru(mix="flipped"),
                          "raises": raises},
-            "timestep_gradient_norms": {"right": lesson.timestep_gradient_norms,
+            "timestep_gradient_norms": {"right": solution_function(ASSIGNMENT, "timestep_gradient_norms"),
                                         "mean_of_norms": namespace["timestep_gradient_norms"]}}
 
 

@@ -1,24 +1,25 @@
 """One set of cases per exercise: the visible self-check cell ``test_<name>`` is generated from
 the exercise's basic cases, and the grader scores that cell on the same cases with the same
-comparison, so the learner's kernel and the sandboxed grader reach the same verdict."""
+comparison, so the learner's kernel and the sandboxed grader reach the same verdict: for the
+solution, and for each exercise's catalogued mistake (tests/mistakes.py), in every lesson."""
 
 import ast
+import functools
 import json
 import re
+import warnings
 
 import numpy as np
 import pytest
 
 from autograder import harness
-from autograder.build import notebook_from_source, release_notebook_path, source_path, visible_check_source
+from autograder.build import (lesson_slugs, notebook_from_source, release_notebook_path, source_path,
+                              visible_check_source)
 from autograder.exercise import encode_argument, evaluate_call_code
-from autograder.lessons import (l00_welcome, l01_the_problem, l02_causes_and_detection, l03_relu_and_friends,
-                                l04_initialization)
 from autograder.registry import exercise, run_in_process
+from autograder.solution import solution_function
 from gradclinic.selfcheck import SelfCheckFailed
-
-CONVERTED_LESSONS = ["00_welcome", "01_the_problem", "02_causes_and_detection", "03_relu_and_friends",
-                     "04_initialization"]
+from mistakes import MISTAKES, lesson_namespace
 
 
 def visible_cells(notebook_path):
@@ -29,12 +30,13 @@ def visible_cells(notebook_path):
             if cell["metadata"].get("nbgrader", {}).get("grade_id", "").startswith("test_")}
 
 
-RELEASED = [(slug, name, source) for slug in CONVERTED_LESSONS
+RELEASED = [(slug, name, source) for slug in lesson_slugs()
             for name, source in visible_cells(release_notebook_path(slug)).items()]
+IDS = [name for _, name, _ in RELEASED]
 
 
 # -- the cell is the cases ------------------------------------------------------------------
-@pytest.mark.parametrize("slug, name, released", RELEASED, ids=[name for _, name, _ in RELEASED])
+@pytest.mark.parametrize("slug, name, released", RELEASED, ids=IDS)
 def test_released_cell_is_generated_from_the_basic_cases_now(slug, name, released):
     written = {c.metadata["nbgrader"]["grade_id"]: c.source for c in notebook_from_source(source_path(slug)).cells
                if c.metadata.get("nbgrader", {}).get("grade_id") == f"test_{name}"}
@@ -75,7 +77,7 @@ def same_value(a, b):
     return type(a) is type(b) and a == b
 
 
-@pytest.mark.parametrize("slug, name, released", RELEASED, ids=[name for _, name, _ in RELEASED])
+@pytest.mark.parametrize("slug, name, released", RELEASED, ids=IDS)
 def test_each_check_line_evaluates_to_its_case(slug, name, released):
     """Evaluated the way the grader evaluates args_code, each line's arguments, options and
     expectation are those of the matching Case."""
@@ -118,90 +120,12 @@ def named(function, name):
     return function
 
 
-def never_raising_compound(scale, depth):
-    return float(scale) ** depth
-
-
-def callback_logging_at_epoch_begin():
-    """A GradientNormLogger that logs before each epoch's steps instead of after them."""
-    reference = l02_causes_and_detection.gradient_norm_logger_class()
-
-    class GradientNormLogger(reference):
-        def on_epoch_begin(self, epoch, logs=None):
-            super().on_epoch_end(epoch, logs)
-
-        def on_epoch_end(self, epoch, logs=None):
-            pass
-
-    return GradientNormLogger
-
-
-def gradient_norms_with_biases(model, x, y, loss_fn):
-    import tensorflow as tf
-
-    with tf.GradientTape() as tape:
-        loss = loss_fn(y, model(x))
-    return [float(tf.norm(g)) for g in tape.gradient(loss, model.trainable_variables)]
-
-
-def glorot_uniform_drawn_normal(shape, rng):
-    fan_in, fan_out = l04_initialization.fans(shape)
-    return rng.normal(0.0, np.sqrt(2 / (fan_in + fan_out)), size=shape)
-
-
-def uncorrected_truncated_normal(name):
-    """A Keras-style normal initializer without the 0.8796… correction (variance 0.77× too small)."""
-    def initializer(shape, rng):
-        variance = l04_initialization.variance_of(name, shape) * l04_initialization.KERAS_TRUNCATION_STD ** 2
-        return l04_initialization.truncated_normal_sample(tuple(shape), variance, rng)
-    return initializer
-
-
-def dead_if_zero_for_some_example(model, x):
-    return np.array([int(np.any(a == 0, axis=0).sum()) for a in l03_relu_and_friends.hidden_outputs(model, x)])
-
-
-def active_fraction_with_output_layer(model, x):
-    fractions = l03_relu_and_friends.active_fraction(model, x)
-    return np.append(fractions, 0.5)
-
-
-WRONG = {
-    "compound": never_raising_compound,
-    "deep_linear_activations": lambda x, scale, depth: np.linalg.norm(x) * scale ** np.arange(depth + 1),
-    "layer_gradient_norms": gradient_norms_with_biases,
-    "sigmoid_grad": lambda z: np.exp(-z) / (1 + np.exp(-z)) ** 2,
-    "tanh_grad": lambda z: 1 - np.tanh(z),
-    "GradientNormLogger": None,  # made on first use: Keras imports slowly
-    # ≥ where the rule says >: a norm exactly at explode_at counts as exploding
-    "diagnose": lambda norms, vanish_ratio=1e-3, explode_at=1e2: l02_causes_and_detection.diagnose(
-        norms, vanish_ratio, np.nextafter(explode_at, 0)),
-    "relu": lambda z: np.abs(z),
-    "relu_grad": lambda z: np.asarray(z) > 0,
-    "leaky_relu": lambda z, negative_slope=0.3: np.where(z > 0, z, negative_slope * z),
-    "elu": lambda z, alpha=1.0: l03_relu_and_friends.elu(z),
-    "elu_grad": lambda z, alpha=1.0: np.where(z >= 0, 1.0, alpha * np.exp(np.minimum(z, 0.0))),
-    "active_fraction": active_fraction_with_output_layer,
-    "dead_units": dead_if_zero_for_some_example,
-    "fans": lambda shape: (float(np.prod(shape[:-1])), float(np.prod(shape[-1:]))) if len(shape) != 1 else
-    (shape[0], shape[0]),
-    "glorot_uniform": glorot_uniform_drawn_normal,
-    "glorot_normal": uncorrected_truncated_normal("glorot_normal"),
-    "he_normal": uncorrected_truncated_normal("he_normal"),
-    "lecun_normal": uncorrected_truncated_normal("lecun_normal"),
-    "activation_stds": lambda *args, **kwargs: l04_initialization.activation_stds(*args, **kwargs, _variant="no_gain"),
-}
-
-
-def implementation(name, which):
-    if which == "reference":
-        function = exercise(name).reference
-        if name == "GradientNormLogger":
-            return l02_causes_and_detection.gradient_norm_logger_class()
-        return named(lambda *args, **kwargs: function(*args, **kwargs), name)
-    if name == "GradientNormLogger":
-        return callback_logging_at_epoch_begin()
-    return named(WRONG[name], name)
+@functools.cache
+def mistaken(slug, name):
+    """The catalogue's mistake for ``name``, defined as its solution cell would define it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return lesson_namespace(slug, {name: MISTAKES[slug][name].source})[name]
 
 
 def in_kernel_failure(cell, name, function):
@@ -216,22 +140,28 @@ def in_kernel_failure(cell, name, function):
     return None
 
 
-def test_every_exercise_of_the_converted_lessons_has_a_wrong_implementation():
-    assert {name for _, name, _ in RELEASED} == set(WRONG)
+def test_every_exercise_has_a_visible_cell_and_a_catalogued_mistake():
+    assert {name for _, name, _ in RELEASED} == {name for mistakes in MISTAKES.values() for name in mistakes}
 
 
-@pytest.mark.parametrize("which", ["reference", "wrong"])
-@pytest.mark.parametrize("slug, name, released", RELEASED, ids=[name for _, name, _ in RELEASED])
+@pytest.mark.parametrize("which", ["solution", "mistake"])
+@pytest.mark.parametrize("slug, name, released", RELEASED, ids=IDS)
 def test_kernel_and_grader_reach_the_same_verdict(slug, name, released, which, capsys):
-    function = implementation(name, which)
-    kernel = in_kernel_failure(released, name, function)
-    graded, n_cases = run_in_process(exercise(name), function, "basic")
-    if which == "reference":
+    function = solution_function(slug, name) if which == "solution" else mistaken(slug, name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a mistake's own overflow warnings
+        kernel = in_kernel_failure(released, name, function)
+        graded, _ = run_in_process(exercise(name), function, "basic")
+    if which == "solution":
         assert kernel is None and graded == []
         assert f"✓ {name}" in capsys.readouterr().out
     else:
-        assert kernel is not None and graded, f"the wrong {name} passed"
+        assert kernel is not None and graded, f"the visible check misses: {MISTAKES[slug][name].what}"
         assert graded[0] == kernel  # the first failing case, with the same message
+
+
+def never_raising_compound(scale, depth):
+    return float(scale) ** depth
 
 
 def test_a_compound_that_never_raises_fails_test_compound_on_both_paths():
@@ -294,3 +224,35 @@ def test_a_result_the_grader_cannot_receive_fails_alike_in_the_kernel():
     graded, _ = run_in_process(exercise("compound"), function, "basic")
     assert "BadResult: returned an object of type" in kernel
     assert graded[0] == kernel
+
+
+# -- the inputs left alone: kind="call_returning_inputs" on both paths --------------------------
+def clip_by_value_in_place(grads, clip_value):
+    if not clip_value > 0:
+        raise ValueError("clip_value must be positive")
+    return [np.clip(g, -clip_value, clip_value, out=g) for g in grads]
+
+
+def l2_penalty_squaring_in_place(weights, lam):
+    if lam < 0:
+        raise ValueError("lam must be ≥ 0")
+    for w in weights:
+        w **= 2
+    return float(lam * sum(w.sum() for w in weights))
+
+
+def batchnorm_updating_in_place(x, gamma, beta, moving_mean, moving_var, training, momentum=0.99, epsilon=1e-3):
+    result = solution_function("09_batch_normalization", "batchnorm_forward")(x, gamma, beta, moving_mean, moving_var, training, momentum, epsilon)
+    if training:
+        moving_mean *= momentum  # the caller's array, changed
+    return result
+
+
+@pytest.mark.parametrize("name, function", [("clip_by_value", clip_by_value_in_place),
+                                            ("l2_penalty", l2_penalty_squaring_in_place),
+                                            ("batchnorm_forward", batchnorm_updating_in_place)])
+def test_changing_the_inputs_in_place_fails_the_same_visible_case_on_both_paths(name, function):
+    (released,) = [source for _, cell, source in RELEASED if cell == name]
+    kernel = in_kernel_failure(released, name, named(function, name))
+    graded, _ = run_in_process(exercise(name), named(function, name), "basic")
+    assert kernel is not None and "after" in kernel.splitlines()[0] and graded == [kernel]

@@ -4,18 +4,18 @@ import numpy as np
 
 from autograder.exercise import Case, CheckFailed, Exercise, fail
 from autograder.registry import register
-
-
-def compound(scale, depth):
-    """Reference: ``scale ** depth`` as a float; depth a non-negative integer."""
-    if isinstance(depth, bool) or int(depth) != depth or depth < 0:
-        raise ValueError(f"depth must be a non-negative whole number of layers, got {depth!r}")
-    return float(scale) ** int(depth)
+from autograder.solution import Mutant
 
 
 @register
 class Compound(Exercise):
     name = "compound"
+    mistakes = (
+        Mutant("one factor short: a net of depth L multiplies L factors.",
+               {"float(scale) ** int(depth)": "float(scale) ** (int(depth) - 1)"}),
+        Mutant("scale * depth adds layers up; a deep net multiplies them: use scale ** depth.",
+               {"float(scale) ** int(depth)": "float(scale) * int(depth)"}),
+    )
 
     def basic_cases(self):
         return [Case(args=(2, 3), result_type=float,
@@ -39,19 +39,10 @@ class Compound(Exercise):
         ]
         return cases
 
-    def reference(self, scale, depth):
-        return compound(scale, depth)
-
     def judge(self, case, got, expected):
         if type(got) is not float:
             raise CheckFailed(f"compound({case.label}) returned {type(got).__name__} {got!r}; "
                               "return a Python float, e.g. float(scale) ** depth.")
         if np.isclose(got, expected, rtol=1e-9):
             return
-        scale, depth = case.args
-        if np.isclose(got, scale * depth):
-            fail(self.name, case, expected, got, "scale * depth adds layers up; a deep net multiplies "
-                 "them: use scale ** depth.")
-        if depth >= 1 and np.isclose(got, float(scale) ** (depth - 1)):
-            fail(self.name, case, expected, got, "one factor short: a net of depth L multiplies L factors.")
         fail(self.name, case, expected, got)

@@ -5,41 +5,19 @@ import numpy as np
 from autograder.exercise import (Case, CheckFailed, Exercise, KerasLossArg, KerasModelArg,
                                  allclose, as_float_array, fail)
 from autograder.registry import register
-
-
-def deep_linear_activations(x, scale, depth):
-    """Reference: the L2 norm of a[l] = (scale·I)^l x for l = 1..depth, as an array (depth,)."""
-    x = np.asarray(x, dtype=float)
-    if x.ndim != 1 or x.size == 0:
-        raise ValueError(f"x must be a non-empty 1-D vector, got shape {x.shape}")
-    if isinstance(depth, bool) or int(depth) != depth or depth < 1:
-        raise ValueError(f"depth must be a whole number of layers, at least 1, got {depth!r}")
-    weight = scale * np.eye(x.size)
-    norms, activation = [], x
-    for _ in range(int(depth)):
-        activation = weight @ activation
-        norms.append(np.linalg.norm(activation))
-    return np.array(norms)
-
-
-def kernel_gradients(model, x, y, loss_fn):
-    """∂loss/∂kernel for every layer that has a kernel, input side first (reference helper)."""
-    import tensorflow as tf
-
-    kernels = [layer.kernel for layer in model.layers if getattr(layer, "kernel", None) is not None]
-    with tf.GradientTape() as tape:
-        loss = loss_fn(y, model(x, training=True))
-    return tape.gradient(loss, kernels)
-
-
-def layer_gradient_norms(model, x, y, loss_fn):
-    """Reference: L2 norm of ∂loss/∂kernel per layer with a kernel, input side first."""
-    return [float(np.linalg.norm(g.numpy())) for g in kernel_gradients(model, x, y, loss_fn)]
+from autograder.solution import Mutant
 
 
 @register
 class DeepLinearActivations(Exercise):
     name = "deep_linear_activations"
+    mistakes = (
+        Mutant("the first norm is the input's: norms recorded before each layer instead of after it",
+               {"        activation = weight @ activation\n        norms.append(np.linalg.norm(activation))\n":
+                "        norms.append(np.linalg.norm(activation))\n        activation = weight @ activation\n"}),
+        Mutant("this is the L1 norm (sum of |a|); use the L2 norm.",
+               {"norms.append(np.linalg.norm(activation))": "norms.append(np.abs(activation).sum())"}),
+    )
 
     def basic_cases(self):
         return [Case(args=(np.array([3.0, 4.0]), 2.0, 3),
@@ -65,9 +43,6 @@ class DeepLinearActivations(Exercise):
         ]
         return cases
 
-    def reference(self, x, scale, depth):
-        return deep_linear_activations(x, scale, depth)
-
     def judge(self, case, got, expected):
         array = as_float_array(got)
         if array is None or array.ndim != 1:
@@ -86,9 +61,6 @@ class DeepLinearActivations(Exercise):
         if array.shape == expected.shape and allclose(array, expected / scale, rtol=1e-6):
             fail(self.name, case, expected, got, "off by one layer: entry l should be the norm after "
                  "l + 1 multiplications (a[1] = W x already counts).")
-        if array.shape == expected.shape and allclose(array, [np.abs(x).sum() * scale ** l for l in
-                                                              range(1, depth + 1)], rtol=1e-6):
-            fail(self.name, case, expected, got, "this is the L1 norm (sum of |a|); use the L2 norm.")
         if array.shape != expected.shape:
             fail(self.name, case, expected, got, f"return exactly depth = {depth} norms, one per layer.")
         fail(self.name, case, expected, got)
@@ -117,6 +89,14 @@ class LayerGradientNorms(Exercise):
     name = "layer_gradient_norms"
 
     code_imports = "import keras\nimport numpy as np\nfrom gradclinic.models import deep_linear_model"
+    TOLERANCE = {"rtol": 1e-4, "atol": 1e-7}
+    mistakes = (
+        Mutant("squared norms: Σg² without the square root",
+               {"float(tf.norm(gradient))": "float(tf.reduce_sum(gradient ** 2))"}),
+        Mutant("these are the norms of the weights themselves; the exercise asks for the norms of the "
+               "loss's gradient with respect to them.",
+               {"for gradient in tape.gradient(loss, kernels)": "for gradient in kernels"}),
+    )
 
     def basic_cases(self):
         # MSE to a zero target: loss = mean(a[3]²) with a[3] = 8·x, so every kernel's gradient has
@@ -158,31 +138,22 @@ class LayerGradientNorms(Exercise):
                            KerasLossArg("SparseCategoricalCrossentropy"))))
         return cases
 
-    def reference(self, model, x, y, loss_fn):
-        return layer_gradient_norms(model, x, y, loss_fn)
-
     def judge(self, case, got, expected):
         array = as_float_array(got)
         if array is None or array.ndim != 1:
             raise CheckFailed(f"{self.name}({case.label}) returned {type(got).__name__}; return a list "
                               "of floats, one per layer with a kernel.")
         expected = np.array(expected)
-        if allclose(array, expected, rtol=1e-4, atol=1e-7):
+        if allclose(array, expected, **self.TOLERANCE):
             return
-        if allclose(array, expected[::-1], rtol=1e-4, atol=1e-7):
+        if allclose(array, expected[::-1], **self.TOLERANCE):
             fail(self.name, case, expected, got, "the order is reversed: list the input-side layer "
                  "first, as model.layers does.")
-        if array.size == 2 * expected.size and allclose(array[::2], expected, rtol=1e-4, atol=1e-7):
+        if array.size == 2 * expected.size and allclose(array[::2], expected, **self.TOLERANCE):
             fail(self.name, case, expected, got, "biases are included: take the gradient of each "
                  "layer's kernel only (layer.kernel), not of model.trainable_variables.")
-        if allclose(array, expected ** 2, rtol=1e-4, atol=1e-7):
+        if allclose(array, expected ** 2, **self.TOLERANCE):
             fail(self.name, case, expected, got, "squared norms: use the L2 norm itself.")
-        model = case.args[0].model
-        weight_norms = [np.linalg.norm(layer.kernel.numpy()) for layer in model.layers
-                        if getattr(layer, "kernel", None) is not None]
-        if allclose(array, weight_norms, rtol=1e-4):
-            fail(self.name, case, expected, got, "these are the norms of the weights themselves; "
-                 "the exercise asks for the norms of the loss's gradient with respect to them.")
         if array.shape != expected.shape:
             fail(self.name, case, expected, got, f"one norm per layer with a kernel: "
                  f"{expected.size} here (Flatten and Input layers have none).")

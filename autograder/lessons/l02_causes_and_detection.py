@@ -6,132 +6,22 @@ import functools
 import numpy as np
 
 from autograder import harness
-from autograder.exercise import (Case, CheckFailed, Exercise, KerasLossArg, KerasModelArg,
+from autograder.exercise import (MUTANTS, Case, CheckFailed, Exercise, KerasLossArg, KerasModelArg,
                                  allclose, as_float_array, encode_call, fail, short)
 from autograder.lessons.l01_the_problem import _dense_model
 from autograder.registry import register
+from autograder.solution import Mutant
 
 VERDICTS = ("vanishing", "exploding", "healthy")
-
-
-# -- references ----------------------------------------------------------------------------
-def sigmoid(z):
-    """σ(z) = 1 / (1 + e^−z) without overflow: e^−|z| never exceeds 1."""
-    z = np.asarray(z, dtype=float)
-    small = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1.0 / (1.0 + small), small / (1.0 + small))
-
-
-def sigmoid_grad(z):
-    """Reference: σ'(z) = σ(z)·σ(−z) = e^−|z| / (1 + e^−|z|)², elementwise, same shape as z."""
-    small = np.exp(-np.abs(np.asarray(z, dtype=float)))
-    return small / (1.0 + small) ** 2
-
-
-def tanh_grad(z):
-    """Reference: tanh'(z) = 1 − tanh(z)², elementwise, same shape as z."""
-    return 1.0 - np.tanh(np.asarray(z, dtype=float)) ** 2
-
-
-def diagnose(norms, vanish_ratio=1e-3, explode_at=1e2):
-    """Reference: "exploding", "vanishing" or "healthy" for per-layer gradient norms, input side
-    first. Exploding: a norm is non-finite or > explode_at, or norms[0]/norms[-1] > 1/vanish_ratio.
-    Vanishing: norms[0]/norms[-1] < vanish_ratio. A zero last norm makes the ratio +∞ when the
-    first norm is positive; a zero first norm is vanishing (no gradient reaches the input layer).
-    """
-    norms = np.asarray(norms, dtype=float)
-    if norms.ndim != 1 or norms.size == 0:
-        raise ValueError(f"norms must be a non-empty list of per-layer norms, got shape {norms.shape}")
-    if np.any(norms < 0):
-        raise ValueError("a gradient norm is never negative; pass the norms themselves")
-    if not np.all(np.isfinite(norms)) or np.any(norms > explode_at):
-        return "exploding"
-    first, last = norms[0], norms[-1]
-    if first == 0:
-        return "vanishing"
-    if last == 0 or first / last > 1 / vanish_ratio:
-        return "exploding"
-    if first / last < vanish_ratio:
-        return "vanishing"
-    return "healthy"
-
-
-def kernel_gradient_norms(model, x, y):
-    """‖∂loss/∂kernel‖ per layer with a kernel, input side first, for the model's compiled loss
-    (``model.compute_loss``: the loss given to ``compile`` plus any penalties) on (x, y)."""
-    import tensorflow as tf
-
-    kernels = [layer.kernel for layer in model.layers if getattr(layer, "kernel", None) is not None]
-    with tf.GradientTape() as tape:
-        loss = model.compute_loss(x=x, y=y, y_pred=model(x, training=True))
-    return [float(tf.norm(gradient)) for gradient in tape.gradient(loss, kernels)]
-
-
-@functools.cache
-def gradient_norm_logger_class():
-    """The reference ``GradientNormLogger`` class (made on first use: Keras imports slowly)."""
-    import keras
-
-    class GradientNormLogger(keras.callbacks.Callback):
-        """After each epoch, append the per-layer kernel-gradient norms on (x, y) to ``history``."""
-
-        def __init__(self, x, y):
-            super().__init__()
-            self.x, self.y = x, y
-            self.history = []
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.history.append(kernel_gradient_norms(self.model, self.x, self.y))
-
-    return GradientNormLogger
-
-
-@functools.cache
-def _recorder_class():
-    """The reference logger plus what the judge needs to name a mistake: the norms at the start
-    of each epoch, per trainable variable, per whole layer, of the weights, and the batch count."""
-    import tensorflow as tf
-
-    class TrainingRecorder(gradient_norm_logger_class()):
-        def __init__(self, x, y):
-            super().__init__(x, y)
-            self.records = {"end": self.history, "begin": [], "variables": [], "layers": [],
-                            "weights": [], "batches": 0}
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.records["begin"].append(kernel_gradient_norms(self.model, self.x, self.y))
-
-        def on_train_batch_end(self, batch, logs=None):
-            self.records["batches"] += 1
-
-        def on_epoch_end(self, epoch, logs=None):
-            super().on_epoch_end(epoch, logs)
-            model = self.model
-            with tf.GradientTape() as tape:
-                loss = model.compute_loss(x=self.x, y=self.y, y_pred=model(self.x, training=True))
-            gradients = dict(zip([id(v) for v in model.trainable_variables],
-                                 tape.gradient(loss, model.trainable_variables)))
-            self.records["variables"].append([float(tf.norm(g)) for g in gradients.values()])
-            self.records["layers"].append([
-                float(np.sqrt(sum(float(tf.norm(gradients[id(v)])) ** 2 for v in layer.trainable_variables)))
-                for layer in model.layers if getattr(layer, "kernel", None) is not None])
-            self.records["weights"].append([float(np.linalg.norm(layer.kernel.numpy())) for layer in model.layers
-                                            if getattr(layer, "kernel", None) is not None])
-
-    return TrainingRecorder
 
 
 # -- exercises -----------------------------------------------------------------------------
 class ElementwiseDerivative(Exercise):
     """An activation's derivative: elementwise, any shape, stable where e^|z| overflows.
-    Subclasses set ``name``, ``seed`` and ``derivative`` and list ``wrong_answers``."""
+    Subclasses set ``name``, ``seed``, ``small_z``, ``basic_hints`` and list ``mistakes``."""
 
     seed = None
-    derivative = None
-
-    def wrong_answers(self, z):
-        """(values, misconception) pairs: what known mistakes return for ``z`` (float64 array)."""
-        raise NotImplementedError
+    TOLERANCE = {"rtol": 1e-5, "atol": 1e-12}
 
     basic_hints = None  # (hint at small z, hint at float32 z = ±100), as the notebook states them
 
@@ -154,9 +44,6 @@ class ElementwiseDerivative(Exercise):
             Case("an empty array", (np.zeros(0),)),
         ]
 
-    def reference(self, z):
-        return type(self).derivative(z)
-
     def judge(self, case, got, expected):
         array = as_float_array(got)
         if array is None:
@@ -169,44 +56,59 @@ class ElementwiseDerivative(Exercise):
             fail(self.name, case, expected, got, "NaN or inf where the derivative is a tiny number: an "
                  "exponential overflowed to inf (and inf/inf is NaN). Never exponentiate a large positive "
                  "number: e^−|z| stays in (0, 1].")
-        if allclose(array, expected, rtol=1e-5, atol=1e-12):
+        if allclose(array, expected, **self.TOLERANCE):
             return
-        for values, misconception in self.wrong_answers(np.asarray(case.args[0], dtype=float)):
-            if allclose(array, values, rtol=1e-5, atol=1e-12):
-                fail(self.name, case, expected, got, misconception)
         fail(self.name, case, expected, got)
+
+
+# σ(z) from the solution cell's e^−|z|: 1/(1 + e^−|z|) for z ≥ 0, e^−|z|/(1 + e^−|z|) below.
+_SIGMOID = "np.where(np.asarray(z, dtype=float) >= 0, 1.0, small) / (1.0 + small)"
+_SIGMOID_GRAD = "return small / (1.0 + small) ** 2"
 
 
 @register
 class SigmoidGrad(ElementwiseDerivative):
-    name, seed, derivative = "sigmoid_grad", 2001, sigmoid_grad
+    name, seed = "sigmoid_grad", 2001
     small_z = [-2.0, 0.0, 2.0]
     basic_hints = ("σ'(z) = σ(z)·(1 − σ(z)); σ(0) = ½ gives ¼, and σ' is symmetric.",
                    "σ'(±100) ≈ 3.7e−44: tiny and finite, never NaN. Never exponentiate a large positive "
                    "number; e^−|z| stays between 0 and 1.")
+    mistakes = (
+        Mutant("σ = e^z/(1 + e^z) computed naively: e^z overflows to inf for large z (float32 z = 100) and "
+               "inf/inf is NaN",
+               {"small = np.exp(-np.abs(np.asarray(z, dtype=float)))  # e^−|z| ∈ (0, 1]: cannot overflow\n"
+                "    return small / (1.0 + small) ** 2":
+                "z = np.asarray(z)\n    s = np.exp(z) / (1 + np.exp(z))\n    return s * (1 - s)"}),
+        Mutant("this is σ(z) itself; the exercise asks for its derivative σ(z)·(1 − σ(z)).",
+               {_SIGMOID_GRAD: f"return {_SIGMOID}"}),
+        Mutant("1 − σ² is the pattern of tanh's derivative; sigmoid's is σ·(1 − σ).",
+               {_SIGMOID_GRAD: f"return 1 - ({_SIGMOID}) ** 2"}),
+        Mutant("this is tanh's derivative 1 − tanh(z)²; sigmoid's is σ(z)·(1 − σ(z)).",
+               {_SIGMOID_GRAD: "return tanh_grad(z)"}),
+        Mutant("1 − σ(z) alone: multiply by σ(z).", {_SIGMOID_GRAD: f"return 1 - {_SIGMOID}"}),
+    )
 
-    def wrong_answers(self, z):
-        s = sigmoid(z)
-        return [(s, "this is σ(z) itself; the exercise asks for its derivative σ(z)·(1 − σ(z))."),
-                (1 - s ** 2, "1 − σ² is the pattern of tanh's derivative; sigmoid's is σ·(1 − σ)."),
-                (tanh_grad(z), "this is tanh's derivative 1 − tanh(z)²; sigmoid's is σ(z)·(1 − σ(z))."),
-                (1 - s, "1 − σ(z) alone: multiply by σ(z).")]
+
+_TANH_GRAD = "return 1.0 - np.tanh(np.asarray(z, dtype=float)) ** 2"
 
 
 @register
 class TanhGrad(ElementwiseDerivative):
-    name, seed, derivative = "tanh_grad", 2002, tanh_grad
+    name, seed = "tanh_grad", 2002
     small_z = [-1.0, 0.0, 1.0]
     basic_hints = ("tanh'(z) = 1 − tanh(z)²: the square matters (tanh(1) ≈ 0.762).",
                    "tanh is flat far from 0: its slope is ~0, never NaN.")
-
-    def wrong_answers(self, z):
-        t = np.tanh(z)
-        return [(1 - t, "1 − tanh(z) is missing the square: tanh'(z) = 1 − tanh(z)²."),
-                (t, "this is tanh(z) itself; the exercise asks for its derivative 1 − tanh(z)²."),
-                ((1 - t) ** 2, "(1 − tanh z)² squares the wrong thing: tanh'(z) = 1 − (tanh z)²."),
-                (sigmoid_grad(z), "this is sigmoid's derivative; tanh's is 1 − tanh(z)²."),
-                (1 + t ** 2, "the sign: tanh'(z) = 1 − tanh(z)², which is at most 1.")]
+    mistakes = (
+        Mutant("1 − tanh(z) is missing the square: tanh'(z) = 1 − tanh(z)².",
+               {_TANH_GRAD: "return 1.0 - np.tanh(np.asarray(z, dtype=float))"}),
+        Mutant("this is tanh(z) itself; the exercise asks for its derivative 1 − tanh(z)².",
+               {_TANH_GRAD: "return np.tanh(np.asarray(z, dtype=float))"}),
+        Mutant("(1 − tanh z)² squares the wrong thing: tanh'(z) = 1 − (tanh z)².",
+               {_TANH_GRAD: "return (1.0 - np.tanh(np.asarray(z, dtype=float))) ** 2"}),
+        Mutant("this is sigmoid's derivative; tanh's is 1 − tanh(z)².", {_TANH_GRAD: "return sigmoid_grad(z)"}),
+        Mutant("the sign: tanh'(z) = 1 − tanh(z)², which is at most 1.",
+               {_TANH_GRAD: "return 1.0 + np.tanh(np.asarray(z, dtype=float)) ** 2"}),
+    )
 
 
 def _conv_classifier(seed):
@@ -226,13 +128,72 @@ def _fit(model, x, y, loss, learning_rate=0.1, optimizer="SGD", epochs=3, batch_
                     "attribute": "history"}}
 
 
+@functools.cache
+def _together_class():
+    """A Keras callback that runs several callbacks in one training (made on first use: Keras
+    imports slowly): their epoch and training hooks, in order, and their ``history`` lists. A
+    member after the first that raises is dropped, and its history is None."""
+    import keras
+
+    class Together(keras.callbacks.Callback):
+        def __init__(self, members):
+            super().__init__()
+            self.members, self.broken = members, set()
+
+        @property
+        def histories(self):
+            return [None if i in self.broken else member.history for i, member in enumerate(self.members)]
+
+        def set_model(self, model):
+            super().set_model(model)
+            for member in self.members:
+                member.set_model(model)
+
+        def set_params(self, params):
+            super().set_params(params)
+            for member in self.members:
+                member.set_params(params)
+
+    def forward(hook):
+        def call(self, *args, **kwargs):
+            for i, member in enumerate(self.members):
+                try:
+                    if i not in self.broken:
+                        getattr(member, hook)(*args, **kwargs)
+                except Exception:
+                    if i == 0:
+                        raise
+                    self.broken.add(i)
+        return call
+
+    for hook in ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end"):
+        setattr(Together, hook, forward(hook))
+    return Together
+
+
+_KERNELS = 'kernels = [layer.kernel for layer in self.model.layers if getattr(layer, "kernel", None) is not None]'
+
+
 @register
 class GradientNormLoggerExercise(Exercise):
     """The learner's callback class is trained with on the grader's model (``kind="keras_callback"``);
-    the judge trains the reference the same way and compares the two ``history`` lists."""
+    the judge trains the reference (the solution's class) and the Mutants the same way, in one
+    training, and compares their ``history`` lists with the learner's."""
 
     name = "GradientNormLogger"
     TOLERANCE = {"rtol": 2e-3, "atol": 1e-7}
+    mistakes = (
+        Mutant("these are the norms at the *start* of each epoch (on_epoch_begin), before that epoch's "
+               "training; log them in on_epoch_end, after it.",
+               {"def on_epoch_end(self, epoch, logs=None):": "def on_epoch_begin(self, epoch, logs=None):"}),
+        Mutant("biases are included: log each layer's kernel (layer.kernel) only, not every trainable variable.",
+               {_KERNELS: "kernels = self.model.trainable_variables"}),
+        Mutant("each layer's norm includes its bias: take the gradient of layer.kernel alone.",
+               {"[layer.kernel for layer in": "[layer.trainable_variables for layer in",
+                "float(tf.norm(gradient))": "float(tf.linalg.global_norm(gradient))"}),
+        Mutant("these are the norms of the kernels themselves; log the norms of the loss's gradient with "
+               "respect to them.", {"for gradient in tape.gradient(loss, kernels)": "for gradient in kernels"}),
+    )
 
     code_imports = "import keras\nimport numpy as np"
     # Lesson 01's net, 3 Dense layers with W = 2·I, given zero biases: its kernels' gradients on
@@ -281,72 +242,78 @@ class GradientNormLoggerExercise(Exercise):
                           options=_fit(single, x, y, "MeanSquaredError", learning_rate=0.1, epochs=2)))
         return cases
 
-    def reference(self, x, y):
-        """The reference callback, untrained: :meth:`judge` trains it as the learner's was."""
-        return _recorder_class()(x, y)
-
     def __init__(self):
-        self._records = {}  # case label → records: training is deterministic, so train once
+        self._histories = {}  # case label → histories: training is deterministic, so train once
 
-    def training_records(self, case, recorder):
-        """Train ``recorder`` through the harness exactly as the learner's callback was trained
-        (the same model rebuilt from the same JSON and weights, the same fit) and return its
-        records as plain data. Cached per case, so grading a class trains each case once."""
-        if case.label not in self._records:
-            self._records[case.label] = self._train(case, recorder)
-        return self._records[case.label]
+    def histories(self, case):
+        """The ``history`` of the reference callback, then of each Mutant, after training with
+        them through the harness exactly as the learner's callback was (the same model rebuilt
+        from the same JSON and weights, the same fit), all in one training. Cached per case, so
+        grading a class trains each case once."""
+        if case.label not in self._histories:
+            self._histories[case.label] = self._train(case)
+        return self._histories[case.label]
 
-    def _train(self, case, recorder):
+    def _train(self, case):
+        classes = [self.reference] + [self.mutant(mistake) for mistake in self.mistakes]
         store = harness.ArrayStore()
         call = encode_call(self.name, case, store)
-        call["fit"]["attribute"] = "records"
+        call["fit"]["attribute"] = "histories"
         outputs = harness.ArrayStore()
-        answer = harness.invoke(lambda *args, **kwargs: recorder, call, harness.ScopedStore(store, outputs))
+        answer = harness.invoke(lambda *args, **kwargs: _together_class()([c(*args, **kwargs) for c in classes]),
+                                call, harness.ScopedStore(store, outputs))
         if "error" in answer:
             raise RuntimeError(f"the reference callback failed on {case.label!r}: {answer['error']}")
-        return harness.decode_plain(answer["result"], outputs)
+        return [self.history_array(history) for history in harness.decode_plain(answer["result"], outputs)]
 
-    def judge(self, case, got, expected):
-        records = self.training_records(case, expected)
-        end = np.array(records["end"])
-        epochs, n_kernels = end.shape
+    @staticmethod
+    def history_array(got):
+        """A learner's ``history`` as a 2-D float array (epochs, norms), or None when it is not
+        a list of equally long lists of numbers."""
         rows = got if isinstance(got, (list, tuple)) else None
-        array = None
         if rows is not None and all(isinstance(r, (list, tuple, np.ndarray)) for r in rows):
             lengths = {len(r) for r in rows}
-            array = as_float_array(rows) if len(lengths) <= 1 else None
+            return as_float_array(rows) if len(lengths) <= 1 else None
+        return None
+
+    def named_mistake(self, case, got):
+        """``what`` of the first Mutant whose trained ``history`` is the learner's, or None."""
+        array = self.history_array(got)
+        if array is None:
+            return None
+        for mistake, history in zip(self.mistakes, self.histories(case)[1:]):
+            trained = history is not None and history.shape == array.shape
+            if trained and allclose(array, history, **self.TOLERANCE):
+                return mistake.what
+        return None
+
+    def judge(self, case, got, expected):
+        end = self.histories(case)[0]
+        epochs, n_kernels = end.shape
+        array = self.history_array(got)
         if array is None or (array.ndim != 2 and array.size):
             raise CheckFailed(f"{self.name}({case.label}): history is {short(got)}; it should be a list "
                               f"with one list of {n_kernels} floats per epoch ({epochs} epochs here).")
-        if len(array) == records["batches"] != epochs:
+        fit = case.options["fit"]
+        batches = -(-len(fit["x"]) // fit["batch_size"])  # per epoch
+        if len(array) == epochs * batches != epochs:
             fail(self.name, case, end, got, f"{len(array)} entries for {epochs} epochs of "
-                 f"{records['batches'] // epochs} batches: that is one per batch. Log in on_epoch_end, "
-                 "once per epoch.")
+                 f"{batches} batches: that is one per batch. Log in on_epoch_end, once per epoch.")
         if len(array) != epochs:
             fail(self.name, case, end, got, f"history needs exactly one entry per epoch: {epochs} here. "
                  "Append one list in on_epoch_end and nothing anywhere else.")
         if allclose(array, end, **self.TOLERANCE):
             return
-        variables = np.array(records["variables"])
-        if array.shape == variables.shape and allclose(array, variables, **self.TOLERANCE):
-            fail(self.name, case, end, got, "biases are included: log each layer's kernel (layer.kernel) "
-                 "only, not every trainable variable.")
+        matches = functools.partial(allclose, array, **self.TOLERANCE)
         if array.shape != end.shape:
+            self.fail_known(case, got, end, [MUTANTS], matches)
             fail(self.name, case, end, got, f"each epoch's list needs one norm per layer with a kernel: "
                  f"{n_kernels} here (Flatten and Input layers have none, biases do not count).")
-        named = [
+        self.fail_known(case, got, end, [
             (end[:, ::-1], "the order is reversed: list the input-side layer first, as model.layers does."),
-            (np.array(records["begin"]), "these are the norms at the *start* of each epoch (on_epoch_begin), "
-             "before that epoch's training; log them in on_epoch_end, after it."),
-            (np.array(records["layers"]), "each layer's norm includes its bias: take the gradient of "
-             "layer.kernel alone."),
-            (np.array(records["weights"]), "these are the norms of the kernels themselves; log the norms "
-             "of the loss's gradient with respect to them."),
+            MUTANTS,
             (end ** 2, "squared norms: log the L2 norm itself (tf.norm)."),
-        ]
-        for values, misconception in named:
-            if allclose(array, values, **self.TOLERANCE):
-                fail(self.name, case, end, got, misconception)
+        ], matches)
         fail(self.name, case, end, got, self.locate(array, end, len(case.args[0])))
 
     def locate(self, got, end, batch):
@@ -386,6 +353,15 @@ class GradientNormLoggerExercise(Exercise):
 @register
 class Diagnose(Exercise):
     name = "diagnose"
+    mistakes = (
+        Mutant("the ratio is inverted: it is norms[0]/norms[-1], input side over output side, so a small "
+               "ratio means the input layers learn nothing.",
+               {"first, last = norms[0], norms[-1]": "last, first = norms[0], norms[-1]  # output over input side"}),
+        Mutant("the default thresholds were used: use the vanish_ratio and explode_at passed in.",
+               {"np.any(norms > explode_at)": "np.any(norms > 1e2)",
+                "first / last > 1 / vanish_ratio": "first / last > 1 / 1e-3",
+                "first / last < vanish_ratio": "first / last < 1e-3"}),
+    )
 
     def basic_cases(self):
         return [Case(args=([1e-5, 1e-3, 1.0],), hint="r = 1e−5 is below vanish_ratio = 1e−3."),
@@ -429,9 +405,6 @@ class Diagnose(Exercise):
             Case("a negative norm", ([0.1, -1.0],), raises="ValueError"),
         ]
 
-    def reference(self, norms, vanish_ratio=1e-3, explode_at=1e2):
-        return diagnose(norms, vanish_ratio, explode_at)
-
     def judge(self, case, got, expected):
         if not isinstance(got, str) or got not in VERDICTS:
             raise CheckFailed(f"{self.name}({case.label}) returned {short(got)}; return one of the strings "
@@ -446,12 +419,7 @@ class Diagnose(Exercise):
         if "strict" in case.label:
             fail(self.name, case, expected, got, "the comparisons are strict (<, >): a value exactly at a "
                  "threshold is healthy.")
-        if kwargs and got == diagnose(norms):
-            fail(self.name, case, expected, got, "the default thresholds were used: use the vanish_ratio "
-                 "and explode_at passed in.")
-        if got == diagnose(norms[::-1], **kwargs) and got != "healthy":
-            fail(self.name, case, expected, got, "the ratio is inverted: it is norms[0]/norms[-1], input "
-                 "side over output side, so a small ratio means the input layers learn nothing.")
+        self.fail_known(case, got, expected, [MUTANTS])
         if expected == "exploding" and np.any(norms > kwargs.get("explode_at", 1e2)):
             fail(self.name, case, expected, got, "any norm above explode_at is exploding, whatever the "
                  "ratio; check exploding before vanishing.")

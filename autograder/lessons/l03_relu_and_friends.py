@@ -2,99 +2,32 @@
 ``active_fraction`` and ``dead_units``.
 
 Derivative conventions follow TensorFlow's automatic differentiation of ``keras.activations``
-(tests/test_l03_relu_and_friends.py checks it): at exactly z = 0 every function here takes its
-*negative* branch, so relu'(0) = 0, leaky'(0) = negative_slope and elu'(0) = alpha.
+(tests/test_l03_relu_and_friends.py checks the solution against it): at exactly z = 0 every
+function takes its *negative* branch, so relu'(0) = 0, leaky'(0) = negative_slope and elu'(0) = alpha.
 """
 
 import functools
 
 import numpy as np
 
-from autograder.exercise import (Case, CheckFailed, Exercise, KerasModelArg, allclose,
-                                 as_float_array, fail)
+from autograder.exercise import (MUTANTS, Case, CheckFailed, Exercise, KerasModelArg, allclose, as_float_array,
+                                 fail)
 from autograder.registry import register
-
-
-# -- references ----------------------------------------------------------------------------
-def _non_negative_parameter(name, value, meaning):
-    """``value`` as a float; ValueError unless it is a finite real number ≥ 0."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{name} must be a number, got {type(value).__name__}")
-    if not np.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number ≥ 0 ({meaning}), got {value!r}")
-    return float(value)
-
-
-def relu(z):
-    """Reference: max(0, z) elementwise; same shape as z."""
-    return np.maximum(np.asarray(z, dtype=float), 0.0)
-
-
-def relu_grad(z):
-    """Reference: 1.0 where z > 0, else 0.0 (TensorFlow's value at z = 0 is 0)."""
-    return (np.asarray(z, dtype=float) > 0).astype(float)
-
-
-def leaky_relu(z, negative_slope=0.2):
-    """Reference: z where z > 0, negative_slope·z elsewhere (keras.activations.leaky_relu)."""
-    negative_slope = _non_negative_parameter("negative_slope", negative_slope,
-                                             "the slope for z < 0, as keras.layers.LeakyReLU requires")
-    z = np.asarray(z, dtype=float)
-    return np.where(z > 0, z, negative_slope * z)
-
-
-def elu(z, alpha=1.0):
-    """Reference: z where z > 0, alpha·(e^z − 1) elsewhere; e^z only ever of z ≤ 0 (no overflow)."""
-    alpha = _non_negative_parameter("alpha", alpha, "the level −alpha that ELU approaches as z → −∞")
-    z = np.asarray(z, dtype=float)
-    return np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0.0)))
-
-
-def elu_grad(z, alpha=1.0):
-    """Reference: 1 where z > 0, alpha·e^z elsewhere (TensorFlow's value at z = 0 is alpha)."""
-    alpha = _non_negative_parameter("alpha", alpha, "the level −alpha that ELU approaches as z → −∞")
-    z = np.asarray(z, dtype=float)
-    return np.where(z > 0, 1.0, alpha * np.exp(np.minimum(z, 0.0)))
-
-
-def hidden_dense_layers(model):
-    """Every Dense layer of ``model`` except the last (the output layer), input side first."""
-    import keras
-
-    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
-    if len(dense) < 2:
-        raise ValueError("the model has no hidden layer: it needs a Dense layer before the output layer")
-    return dense[:-1]
-
-
-def hidden_outputs(model, x):
-    """Each hidden Dense layer's output (after its activation) on batch ``x``: list of (n, units)."""
-    import keras
-
-    hidden = hidden_dense_layers(model)
-    x = np.asarray(x, dtype="float32")
-    if x.ndim < 2 or len(x) == 0:
-        raise ValueError(f"x must be a batch of at least one example, shape (n ≥ 1, …), got {x.shape}")
-    outputs = keras.Model(model.inputs, [layer.output for layer in hidden])([x])
-    outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]  # one layer: one tensor
-    return [np.asarray(output) for output in outputs]
-
-
-def active_fraction(model, x):
-    """Reference: per hidden layer, the fraction of (example, unit) pairs with output > 0."""
-    return np.array([float((output > 0).mean()) for output in hidden_outputs(model, x)])
-
-
-def dead_units(model, x):
-    """Reference: per hidden layer, how many units output exactly 0 for every example of x."""
-    return np.array([int(np.all(output == 0, axis=0).sum()) for output in hidden_outputs(model, x)])
+from autograder.solution import Mutant
 
 
 # -- the elementwise exercises ---------------------------------------------------------------
-def _judge_elementwise(exercise, case, got, expected, wrong_answers, out_of_bounds=None):
-    """Shape, finiteness and bounds first (properties every answer must have), then the exact
-    values; name the mistake when ``got`` matches a known wrong formula (``wrong_answers``:
-    (values, misconception) pairs). ``out_of_bounds(array)`` returns a misconception or None."""
+class ElementwiseExercise(Exercise):
+    """An activation or its slope, elementwise: judged by :func:`_judge_elementwise`, its
+    Mutants compared with the judge's tolerance."""
+
+    TOLERANCE = {"rtol": 1e-6, "atol": 1e-12}
+
+
+def _judge_elementwise(exercise, case, got, expected, out_of_bounds=None):
+    """Shape and finiteness first (properties every answer must have), then the exact values;
+    name the mistake when ``got`` is a Mutant's answer, else when ``out_of_bounds(array)``
+    (a misconception or None) finds a bound broken."""
     array = as_float_array(got)
     if array is None:
         raise CheckFailed(f"{exercise.name}({case.label}) returned {type(got).__name__}; return a NumPy "
@@ -110,11 +43,9 @@ def _judge_elementwise(exercise, case, got, expected, wrong_answers, out_of_boun
         fail(exercise.name, case, expected, got, "NaN or inf where the answer is finite: e^z overflowed "
              "for a large positive z. np.where computes both branches for every z (and inf·0 is NaN), "
              "so exponentiate only z ≤ 0, e.g. np.exp(np.minimum(z, 0)).")
-    if allclose(array, expected, rtol=1e-6, atol=1e-12):
+    if allclose(array, expected, **exercise.TOLERANCE):
         return
-    for values, misconception in wrong_answers:
-        if allclose(array, values, rtol=1e-6, atol=1e-12):
-            fail(exercise.name, case, expected, got, misconception)
+    exercise.fail_known(case, got, expected, [MUTANTS])
     problem = out_of_bounds(array) if out_of_bounds else None
     fail(exercise.name, case, expected, got, problem)
 
@@ -153,9 +84,20 @@ def wide_case(hint, **keywords):
     return Case(label, args_code=WIDE_Z + extra, hint=hint)
 
 
+_RELU = "np.maximum(np.asarray(z, dtype=float), 0.0)"
+
+
 @register
-class Relu(Exercise):
+class Relu(ElementwiseExercise):
     name = "relu"
+    mistakes = (
+        Mutant("min(z, 0) keeps the negative part; ReLU keeps the positive part, max(z, 0).",
+               {"np.maximum(": "np.minimum("}),
+        Mutant("this is ReLU's slope (1 where z > 0), not ReLU itself: return max(0, z).",
+               {f"return {_RELU}": "return relu_grad(z)"}),
+        Mutant("|z| turns negatives positive; ReLU sets them to 0.", {_RELU: "np.abs(np.asarray(z, dtype=float))"}),
+        Mutant("negative z must become 0: this returned z unchanged.", {_RELU: "np.asarray(z, dtype=float)"}),
+    )
 
     def basic_cases(self):
         return [Case(args=(np.array([-2.0, -0.5, 0.0, 0.5, 2.0]),),
@@ -165,22 +107,26 @@ class Relu(Exercise):
     def hidden_cases(self):
         return _elementwise_cases(3001)
 
-    def reference(self, z):
-        return relu(z)
-
     def judge(self, case, got, expected):
-        z = _z(case)
-        _judge_elementwise(self, case, got, expected, [
-            (relu_grad(z), "this is ReLU's slope (1 where z > 0), not ReLU itself: return max(0, z)."),
-            (np.abs(z), "|z| turns negatives positive; ReLU sets them to 0."),
-            (z, "negative z must become 0: this returned z unchanged."),
-            (np.minimum(z, 0.0), "min(z, 0) keeps the negative part; ReLU keeps the positive part, max(z, 0)."),
-        ], lambda array: "ReLU's output is never negative." if (array < 0).any() else None)
+        _judge_elementwise(self, case, got, expected,
+                           lambda array: "ReLU's output is never negative." if (array < 0).any() else None)
+
+
+_RELU_GRAD = "return (np.asarray(z, dtype=float) > 0).astype(float)"
 
 
 @register
-class ReluGrad(Exercise):
+class ReluGrad(ElementwiseExercise):
     name = "relu_grad"
+    mistakes = (
+        Mutant("returns the boolean mask z > 0 instead of a float slope",
+               {_RELU_GRAD: "return np.asarray(z, dtype=float) > 0"}),
+        Mutant("at exactly z = 0 TensorFlow's autodiff gives slope 0 (the lesson prints it): use z > 0, not z ≥ 0.",
+               {"> 0).astype(float)": ">= 0).astype(float)"}),
+        Mutant("this is relu(z) itself; its slope is 1 where z > 0 and 0 elsewhere.", {_RELU_GRAD: "return relu(z)"}),
+        Mutant("the slope on the negative side is 0, not −1: ReLU is flat there.",
+               {_RELU_GRAD: "return np.sign(np.asarray(z, dtype=float))"}),
+    )
 
     def basic_cases(self):
         return [Case(args=(np.array([-3.0, 0.0, 1e6]),),
@@ -192,25 +138,17 @@ class ReluGrad(Exercise):
     def hidden_cases(self):
         return _elementwise_cases(3002)
 
-    def reference(self, z):
-        return relu_grad(z)
-
     def judge(self, case, got, expected):
-        z = _z(case)
         if np.asarray(got).dtype == bool:
             fail(self.name, case, expected, got, "a slope is a number: return floats, e.g. "
                  "(z > 0).astype(float), not the boolean mask itself.")
-        _judge_elementwise(self, case, got, expected, [
-            ((z >= 0).astype(float), "at exactly z = 0 TensorFlow's autodiff gives slope 0 (the lesson "
-             "prints it): use z > 0, not z ≥ 0."),
-            (relu(z), "this is relu(z) itself; its slope is 1 where z > 0 and 0 elsewhere."),
-            (np.sign(z), "the slope on the negative side is 0, not −1: ReLU is flat there."),
-        ], functools.partial(_relu_slope_problem, z=z))
+        _judge_elementwise(self, case, got, expected,
+                           functools.partial(_relu_slope_problem, z=_z(case), expected=expected))
 
 
-def _relu_slope_problem(array, z):
+def _relu_slope_problem(array, z, expected):
     """What is wrong with a ReLU slope ``array`` that matched no known mistake, or None."""
-    wrong = array != relu_grad(z)
+    wrong = array != expected
     if wrong.any() and np.all(z[wrong] == 0):
         return (f"at exactly z = 0 TensorFlow's autodiff gives slope 0 (the lesson prints it); this gave "
                 f"{sorted(set(array[wrong].tolist()))} there.")
@@ -219,9 +157,23 @@ def _relu_slope_problem(array, z):
     return None
 
 
+_LEAKY = "np.where(z > 0, z, negative_slope * z)"
+
+
 @register
-class LeakyRelu(Exercise):
+class LeakyRelu(ElementwiseExercise):
     name = "leaky_relu"
+    mistakes = (
+        Mutant("0.3 is the default of the keras.layers.LeakyReLU layer; keras.activations.leaky_relu, which "
+               "this function mirrors, defaults to 0.2.", {"negative_slope=0.2": "negative_slope=0.3"}),
+        Mutant("the negative_slope argument is ignored: the answer used 0.2 instead of the slope passed in.",
+               {"negative_slope * z)": "0.2 * z)"}),
+        Mutant("the slope applies to negative z only; positive z pass through unchanged.",
+               {_LEAKY: "negative_slope * z"}),
+        Mutant("negative z should give negative_slope·z, not 0 (that is plain ReLU).", {_LEAKY: "np.maximum(z, 0.0)"}),
+        Mutant("the sign: for z < 0 the output is negative_slope·z, which is negative.",
+               {_LEAKY: "np.where(z > 0, z, -negative_slope * z)"}),
+    )
 
     def basic_cases(self):
         return [Case(args=(np.array([-2.0, 0.0, 3.0]),),
@@ -248,31 +200,24 @@ class LeakyRelu(Exercise):
         ]
         return cases
 
-    def reference(self, z, negative_slope=0.2):
-        return leaky_relu(z, negative_slope)
-
     def judge(self, case, got, expected):
-        z = _z(case)
-        slope = float(case.kwargs.get("negative_slope", 0.2))
-        wrong = []
-        if "negative_slope" not in case.kwargs:
-            wrong.append((np.where(z > 0, z, 0.3 * z), "0.3 is the default of the keras.layers.LeakyReLU "
-                          "layer; keras.activations.leaky_relu, which this function mirrors, defaults to 0.2."))
-        elif slope != 0.2:
-            wrong.append((np.where(z > 0, z, 0.2 * z), "the negative_slope argument is ignored: the answer "
-                          "used 0.2 instead of the slope passed in."))
-        wrong += [
-            (slope * z, "the slope applies to negative z only; positive z pass through unchanged."),
-            (relu(z), "negative z should give negative_slope·z, not 0 (that is plain ReLU)."),
-            (np.where(z > 0, z, -slope * z), "the sign: for z < 0 the output is negative_slope·z, "
-             "which is negative."),
-        ]
-        _judge_elementwise(self, case, got, expected, wrong)
+        _judge_elementwise(self, case, got, expected)
+
+
+_ELU = "np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0.0)))"
 
 
 @register
-class Elu(Exercise):
+class Elu(ElementwiseExercise):
     name = "elu"
+    mistakes = (
+        Mutant("the −1 is missing: the negative branch is α·(e^z − 1), which is 0 at z = 0 and tends to −α.",
+               {"np.expm1(": "np.exp("}),
+        Mutant("α·(e^z − 1) is the branch for z ≤ 0 only; positive z pass through.",
+               {_ELU: "alpha * (np.exp(z) - 1)"}),
+        Mutant("negative z should give α·(e^z − 1), not 0 (that is plain ReLU).", {_ELU: "np.maximum(z, 0.0)"}),
+        Mutant("the alpha argument is ignored: the answer used α = 1.", {"alpha * np.expm1(": "np.expm1("}),
+    )
 
     def basic_cases(self):
         return [Case(args=(np.array([-1.0, 0.0, 2.0]),),
@@ -298,30 +243,30 @@ class Elu(Exercise):
         ]
         return cases
 
-    def reference(self, z, alpha=1.0):
-        return elu(z, alpha)
-
     def judge(self, case, got, expected):
-        z = _z(case)
         alpha = float(case.kwargs.get("alpha", 1.0))
-        with np.errstate(over="ignore", invalid="ignore"):
-            exp_z = np.exp(z)
-            wrong = [
-                (np.where(z > 0, z, alpha * exp_z), "the −1 is missing: the negative branch is α·(e^z − 1), "
-                 "which is 0 at z = 0 and tends to −α."),
-                (alpha * (exp_z - 1), "α·(e^z − 1) is the branch for z ≤ 0 only; positive z pass through."),
-                (relu(z), "negative z should give α·(e^z − 1), not 0 (that is plain ReLU)."),
-            ]
-            if alpha != 1.0:
-                wrong.append((elu(z, 1.0), "the alpha argument is ignored: the answer used α = 1."))
-        _judge_elementwise(self, case, got, expected, wrong,
+        _judge_elementwise(self, case, got, expected,
                            lambda array: f"ELU never goes below −α = {-alpha:g}." if (array < -alpha - 1e-9).any()
                            else None)
 
 
+_ELU_GRAD = "return np.where(z > 0, 1.0, alpha * np.exp(np.minimum(z, 0.0)))"
+
+
 @register
-class EluGrad(Exercise):
+class EluGrad(ElementwiseExercise):
     name = "elu_grad"
+    mistakes = (
+        Mutant("at exactly z = 0 Keras's autodiff takes the negative branch, α·e^0 = α (the lesson prints it): "
+               "use z > 0 for the slope-1 branch.", {"np.where(z > 0,": "np.where(z >= 0,"}),
+        Mutant("this is elu(z) itself; its slope is 1 for z > 0 and α·e^z for z ≤ 0.",
+               {_ELU_GRAD: "return elu(z, alpha)"}),
+        Mutant("α·(e^z − 1) is ELU's value, not its slope: the −1 is a constant and drops out, leaving α·e^z.",
+               {"alpha * np.exp(": "alpha * np.expm1("}),
+        Mutant("0 for z ≤ 0 is ReLU's slope; ELU's negative branch has slope α·e^z.",
+               {_ELU_GRAD: "return relu_grad(z)"}),
+        Mutant("the alpha argument is ignored: the answer used α = 1.", {"alpha * np.exp(": "np.exp("}),
+    )
 
     def basic_cases(self):
         return [Case(args=(np.array([-1.0, 0.0, 2.0]),),
@@ -342,24 +287,8 @@ class EluGrad(Exercise):
         ]
         return cases
 
-    def reference(self, z, alpha=1.0):
-        return elu_grad(z, alpha)
-
     def judge(self, case, got, expected):
-        z = _z(case)
-        alpha = float(case.kwargs.get("alpha", 1.0))
-        with np.errstate(over="ignore", invalid="ignore"):
-            wrong = [
-                (np.where(z >= 0, 1.0, alpha * np.exp(z)), "at exactly z = 0 Keras's autodiff takes the "
-                 "negative branch, α·e^0 = α (the lesson prints it): use z > 0 for the slope-1 branch."),
-                (elu(z, alpha), "this is elu(z) itself; its slope is 1 for z > 0 and α·e^z for z ≤ 0."),
-                (np.where(z > 0, 1.0, alpha * np.expm1(np.minimum(z, 0))), "α·(e^z − 1) is ELU's value, not "
-                 "its slope: the −1 is a constant and drops out, leaving α·e^z."),
-                (relu_grad(z), "0 for z ≤ 0 is ReLU's slope; ELU's negative branch has slope α·e^z."),
-            ]
-            if alpha != 1.0:
-                wrong.append((elu_grad(z, 1.0), "the alpha argument is ignored: the answer used α = 1."))
-        _judge_elementwise(self, case, got, expected, wrong)
+        _judge_elementwise(self, case, got, expected)
 
 
 # -- active units in a Keras model ------------------------------------------------------------
@@ -422,22 +351,16 @@ def _activity_cases():
     return hidden
 
 
-def _layer_activity(model, x):
-    """Per Dense layer (output layer included, Flatten's flat input first): (z, a) arrays, and the
-    flat input, so that the judge can recognise answers computed on the wrong layers."""
+def _hidden_units(model):
+    """The units of each hidden Dense layer (every Dense layer but the last), input side first,
+    and whether the model has layers other than Dense ones (a Flatten)."""
     import keras
 
-    h = np.asarray(x, dtype="float32")
-    activity, flat_input = [], None
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.Dense):
-            z = keras.ops.matmul(h, layer.kernel) + layer.bias
-            h = layer.activation(z)
-            activity.append((np.asarray(z), np.asarray(h)))
-        else:
-            h = layer(h)
-            flat_input = np.asarray(h)
-    return activity, flat_input
+    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    return np.array([layer.units for layer in dense[:-1]]), len(dense) < len(model.layers)
+
+
+_OUTPUTS = "return [np.asarray(output) for output in (outputs if isinstance(outputs, (list, tuple)) else [outputs])]"
 
 
 class _ActivityExercise(Exercise):
@@ -459,6 +382,10 @@ class _ActivityExercise(Exercise):
     def hidden_cases(self):
         return _activity_cases()
 
+    def same(self, got, value, case):
+        array = as_float_array(got)
+        return array is not None and self.matches(array, value)
+
     def judge(self, case, got, expected):
         array = as_float_array(got)
         expected = np.asarray(expected, dtype=float)
@@ -473,25 +400,23 @@ class _ActivityExercise(Exercise):
         if self.matches(array, expected):
             return
         model, x = case.args[0].model, np.asarray(case.args[1])
-        activity, flat_input = _layer_activity(model, x)
-        hidden = activity[:-1]
+        units, flattens = _hidden_units(model)
         if array.shape == (len(expected) + 1,):
             if self.matches(array[:-1], expected):
                 fail(self.name, case, expected, got, "the output layer is included: only the Dense layers "
                      "before it are hidden layers.")
-            if flat_input is not None and self.matches(array[1:], expected):
+            if flattens and self.matches(array[1:], expected):
                 fail(self.name, case, expected, got, "Flatten is not a hidden layer (it has no units of its "
                      "own): take the Dense layers except the last.")
-        if len(hidden) == 1 and array.shape == (len(x),):
+        if len(units) == 1 and array.shape == (len(x),):
             fail(self.name, case, expected, got, "with one hidden layer, keras.Model(inputs, [output]) "
                  "returns a single tensor, not a list of one: looping over it walks the examples. Wrap it "
                  "in a list when it is not one.")
         if array.shape != expected.shape:
             fail(self.name, case, expected, got, f"one {self.per_layer} per hidden layer: {len(expected)} "
                  f"here (Dense layers except the output layer).")
-        for values, misconception in self.wrong_answers(hidden, len(x)):
-            if self.matches(array, values):
-                fail(self.name, case, expected, got, misconception)
+        self.fail_known(case, got, expected, [MUTANTS, *self.transforms(expected, units, len(x))],
+                   functools.partial(self.matches, array))
         fail(self.name, case, expected, got)
 
 
@@ -499,6 +424,18 @@ class _ActivityExercise(Exercise):
 class ActiveFraction(_ActivityExercise):
     name = "active_fraction"
     per_layer = "fraction"
+    mistakes = (
+        Mutant("output ≥ 0 counts units sitting at exactly 0, and a ReLU output is never negative, so every "
+               "unit looks active: count output > 0.", {"(output > 0).mean()": "(output >= 0).mean()"}),
+        Mutant("this is the fraction of units active for at least one example; active_fraction averages over "
+               "the examples too (every example–unit pair).",
+               {"float((output > 0).mean())": "float(np.any(output > 0, axis=0).mean())"}),
+        Mutant("this counts pre-activations z > 0; the exercise counts outputs > 0. A sigmoid unit's output is "
+               "always positive, whatever the sign of z.",
+               {"[layer.output for layer in hidden]": "[layer.input for layer in hidden]",
+                _OUTPUTS: "return [np.asarray(output) @ layer.kernel.numpy() + layer.bias.numpy() for output, layer "
+                          "in zip(outputs if isinstance(outputs, (list, tuple)) else [outputs], hidden)]"}),
+    )
 
     def basic_cases(self):
         return [self.hand_worked_case("np.array([[1.0], [-1.0], [2.0]], 'float32')", "x = 1, -1, 2",
@@ -507,23 +444,14 @@ class ActiveFraction(_ActivityExercise):
                 self.hand_worked_case("np.zeros((0, 1), 'float32')", "an empty batch",
                                       "no examples, no fraction: raise ValueError.", raises="ValueError")]
 
-    def reference(self, model, x):
-        return active_fraction(model, x)
-
     @staticmethod
     def matches(array, expected):
         return allclose(array, expected, rtol=0, atol=1e-5)
 
-    def wrong_answers(self, hidden, n_examples):
-        units = np.array([a.shape[1] for _, a in hidden])
-        expected = np.array([(a > 0).mean() for _, a in hidden])
+    @staticmethod
+    def transforms(expected, units, n_examples):
+        """(values, misconception) pairs: known wrong answers derived from the expected one."""
         return [
-            ([(a >= 0).mean() for _, a in hidden], "output ≥ 0 counts units sitting at exactly 0, and a "
-             "ReLU output is never negative, so every unit looks active: count output > 0."),
-            ([np.any(a > 0, axis=0).mean() for _, a in hidden], "this is the fraction of units active for at "
-             "least one example; active_fraction averages over the examples too (every example–unit pair)."),
-            ([(z > 0).mean() for z, _ in hidden], "this counts pre-activations z > 0; the exercise counts "
-             "outputs > 0. A sigmoid unit's output is always positive, whatever the sign of z."),
             (expected * units, "these are counts of active units per example; return fractions in [0, 1]."),
             (expected * units * n_examples, "these are counts over the batch; divide by examples × units."),
             (1 - expected, "this is the fraction of inactive pairs: count output > 0, the active ones."),
@@ -534,6 +462,14 @@ class ActiveFraction(_ActivityExercise):
 class DeadUnits(_ActivityExercise):
     name = "dead_units"
     per_layer = "count"
+    mistakes = (
+        Mutant("this counts units that are 0 for *some* example; a dead unit is 0 for *every* example of the "
+               "batch (np.all over axis 0).", {"np.all(": "np.any("}),
+        Mutant("units whose output is negative are not dead: a leaky ReLU unit below zero still passes slope × "
+               "its gradient. Dead means output exactly 0 for every example.", {"output == 0": "output <= 0"}),
+        Mutant("this counts examples whose whole layer is 0 (axis 1); count units (columns) that are 0 down "
+               "every example (axis 0).", {"axis=0": "axis=1"}),
+    )
 
     def basic_cases(self):
         return [self.hand_worked_case("np.array([[1.0], [-1.0], [2.0]], 'float32')", "x = 1, -1, 2",
@@ -544,24 +480,14 @@ class DeadUnits(_ActivityExercise):
                 self.hand_worked_case("np.zeros((0, 1), 'float32')", "an empty batch",
                                       "no examples: raise ValueError.", raises="ValueError")]
 
-    def reference(self, model, x):
-        return dead_units(model, x)
-
     @staticmethod
     def matches(array, expected):
         return allclose(array, expected, rtol=0, atol=1e-9)
 
-    def wrong_answers(self, hidden, n_examples):
-        units = np.array([a.shape[1] for _, a in hidden])
-        expected = np.array([np.all(a == 0, axis=0).sum() for _, a in hidden])
+    @staticmethod
+    def transforms(expected, units, n_examples):
+        """(values, misconception) pairs: known wrong answers derived from the expected one."""
         return [
-            ([np.any(a == 0, axis=0).sum() for _, a in hidden], "this counts units that are 0 for *some* "
-             "example; a dead unit is 0 for *every* example of the batch (np.all over axis 0)."),
-            ([np.all(a <= 0, axis=0).sum() for _, a in hidden], "units whose output is negative are not dead: "
-             "a leaky ReLU unit below zero still passes slope × its gradient. Dead means output exactly 0 "
-             "for every example."),
-            ([np.all(a == 0, axis=1).sum() for _, a in hidden], "this counts examples whose whole layer is 0 "
-             "(axis 1); count units (columns) that are 0 down every example (axis 0)."),
             (expected / units, "this is the fraction of dead units; return the count."),
             (units - expected, "this counts the units that are alive; count the dead ones."),
         ]

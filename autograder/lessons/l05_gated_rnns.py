@@ -4,96 +4,48 @@ import numpy as np
 
 from autograder.exercise import Case, CheckFailed, Exercise, KerasModelArg, allclose, as_float_array, fail, short
 from autograder.registry import register
+from autograder.solution import Mutant
 from gradclinic.case_models import linear_recurrence_model  # noqa: F401 (the tests use it)
 
 
 # -- gru_step ------------------------------------------------------------------------------
-def _sigmoid(z):
-    return 0.5 * (1.0 + np.tanh(0.5 * z))  # = 1 / (1 + e^−z), without overflow
-
-
-def _hard_sigmoid(z):
-    return np.clip(z / 6.0 + 0.5, 0.0, 1.0)  # Keras 3's hard_sigmoid (Keras 2.0–2.2's GRU default)
-
-
-def _checked_gru_arguments(x_t, h_prev, kernel, recurrent_kernel, bias):
-    """The five arrays as float64, or ValueError naming what does not fit Keras's layout."""
-    x_t, h_prev, kernel, recurrent_kernel, bias = (np.asarray(a, dtype=float) for a in
-                                                   (x_t, h_prev, kernel, recurrent_kernel, bias))
-    if x_t.ndim != 2 or h_prev.ndim != 2:
-        raise ValueError(f"x_t and h_prev must be 2-D batches (batch, features) and (batch, units), got "
-                         f"shapes {x_t.shape} and {h_prev.shape}")
-    batch, input_dim = x_t.shape
-    units = h_prev.shape[1]
-    if h_prev.shape[0] != batch:
-        raise ValueError(f"x_t has {batch} rows but h_prev has {h_prev.shape[0]}: one state per example")
-    if kernel.shape != (input_dim, 3 * units):
-        raise ValueError(f"kernel must have shape (input_dim, 3·units) = {(input_dim, 3 * units)}, got {kernel.shape}")
-    if recurrent_kernel.shape != (units, 3 * units):
-        raise ValueError(f"recurrent_kernel must have shape (units, 3·units) = {(units, 3 * units)}, "
-                         f"got {recurrent_kernel.shape}")
-    if bias.shape != (2, 3 * units):
-        raise ValueError(f"bias must have shape (2, 3·units) = {(2, 3 * units)}: an input row and a recurrent "
-                         f"row, as GRUCell(reset_after=True) keeps them; got {bias.shape}")
-    return x_t, h_prev, kernel, recurrent_kernel, bias
-
-
-def gru_step(x_t, h_prev, kernel, recurrent_kernel, bias, *, _mistake=None):
-    """Reference: one step of ``keras.layers.GRUCell(units)`` (reset_after=True), as float64.
-
-    x_t (batch, input_dim), h_prev (batch, units), kernel (input_dim, 3·units),
-    recurrent_kernel (units, 3·units), bias (2, 3·units) → h_t (batch, units). Column blocks
-    are in the order update z, reset r, candidate h̃; bias row 0 is added to x_t @ kernel, row
-    1 to h_prev @ recurrent_kernel. ``_mistake`` computes a known wrong version (for judging).
-    """
-    x_t, h_prev, kernel, recurrent_kernel, bias = _checked_gru_arguments(x_t, h_prev, kernel,
-                                                                         recurrent_kernel, bias)
-    input_bias, recurrent_bias = bias
-    if _mistake == "input_bias_only":
-        recurrent_bias = np.zeros_like(recurrent_bias)
-    elif _mistake == "recurrent_bias_only":
-        input_bias = np.zeros_like(input_bias)
-    elif _mistake == "summed_bias_in_input":
-        input_bias, recurrent_bias = input_bias + recurrent_bias, np.zeros_like(recurrent_bias)
-    elif _mistake == "bias_rows_swapped":
-        input_bias, recurrent_bias = recurrent_bias, input_bias
-    units = h_prev.shape[1]
-    x_z, x_r, x_h = np.split(x_t @ kernel + input_bias, 3, axis=1)
-    inner = h_prev @ recurrent_kernel + recurrent_bias
-    h_z, h_r, h_h = np.split(inner, 3, axis=1)
-    gate = _hard_sigmoid if _mistake == "hard_sigmoid" else _sigmoid
-    update, reset = gate(x_z + h_z), gate(x_r + h_r)
-    if _mistake == "gates_swapped":
-        update, reset = reset, update
-    if _mistake == "reset_before":  # reset_after=False: r scales h_prev before the matrix product
-        recurrent_candidate = (reset * h_prev) @ recurrent_kernel[:, 2 * units:] + recurrent_bias[2 * units:]
-    else:
-        recurrent_candidate = reset * h_h
-    candidate = np.tanh(x_h + recurrent_candidate)
-    if _mistake == "mix_flipped":
-        return update * candidate + (1.0 - update) * h_prev
-    return update * h_prev + (1.0 - update) * candidate
-
-
-GRU_MISTAKES = {
-    "reset_before": "this is the reset_after=False GRU, r·h_prev multiplied by the candidate's recurrent "
-                    "weights. Keras's default (reset_after=True) multiplies first and resets after: "
-                    "h̃ = tanh(x·W_h + b_in,h + r ⊙ (h_prev·U_h + b_rec,h)).",
-    "gates_swapped": "the update and reset gates are swapped: Keras's column blocks are z (update) first, "
-                     "then r (reset), then the candidate h̃.",
-    "mix_flipped": "the mix is flipped: Keras keeps the old state where z is near 1, "
-                   "h_t = z ⊙ h_prev + (1 − z) ⊙ h̃ (some texts write it the other way round; Keras does not).",
-    "input_bias_only": "only bias[0] (the input bias) is used: with reset_after=True Keras also adds bias[1] "
-                       "to h_prev @ recurrent_kernel, before the reset gate multiplies the candidate's block.",
-    "recurrent_bias_only": "only bias[1] (the recurrent bias) is used: bias[0] belongs to x_t @ kernel.",
-    "summed_bias_in_input": "both bias rows are added on the input side (or the candidate's recurrent bias "
-                            "sits outside the reset gate, which is the same thing): bias[1] belongs to the "
-                            "recurrent side, r ⊙ (h_prev·U_h + b_rec,h), bias inside the reset.",
-    "bias_rows_swapped": "the bias rows are swapped: bias[0] goes with x_t @ kernel and bias[1] with "
-                         "h_prev @ recurrent_kernel, where the reset gate multiplies its candidate block.",
-    "hard_sigmoid": "the gates use hard_sigmoid (Keras 2.0–2.2's default); Keras 3's GRU uses the "
-                    "sigmoid 1 / (1 + e^−z).",
-}
+# Known mistakes, as edits of the solution cell. The catalogue's mistake (tests/mistakes.py: the
+# blocks split r, z, h̃) comes first; it computes the same as swapping the gates.
+SPLIT_INPUT = "x_z, x_r, x_h = np.split(x_t @ kernel + bias[0], 3, axis=1)"
+SPLIT_RECURRENT = "h_z, h_r, h_h = np.split(h_prev @ recurrent_kernel + bias[1], 3, axis=1)"
+UPDATE = "update = 1 / (1 + np.exp(-(x_z + h_z)))"
+RESET = "reset = 1 / (1 + np.exp(-(x_r + h_r)))"
+GRU_MISTAKES = (
+    Mutant("the update and reset gates are swapped: Keras's column blocks are z (update) first, then r (reset), "
+           "then the candidate h̃.",
+           {SPLIT_INPUT: SPLIT_INPUT.replace("x_z, x_r", "x_r, x_z"),
+            SPLIT_RECURRENT: SPLIT_RECURRENT.replace("h_z, h_r", "h_r, h_z")}),
+    Mutant("this is the reset_after=False GRU, r·h_prev multiplied by the candidate's recurrent weights. Keras's "
+           "default (reset_after=True) multiplies first and resets after: h̃ = tanh(x·W_h + b_in,h + r ⊙ "
+           "(h_prev·U_h + b_rec,h)).",
+           {"candidate = np.tanh(x_h + reset * h_h)":
+            "candidate = np.tanh(x_h + (reset * h_prev) @ recurrent_kernel[:, 2 * units:] + bias[1][2 * units:])"}),
+    Mutant("the mix is flipped: Keras keeps the old state where z is near 1, h_t = z ⊙ h_prev + (1 − z) ⊙ h̃ "
+           "(some texts write it the other way round; Keras does not).",
+           {"return update * h_prev + (1 - update) * candidate": "return update * candidate + (1 - update) * h_prev"}),
+    Mutant("only bias[0] (the input bias) is used: with reset_after=True Keras also adds bias[1] to h_prev @ "
+           "recurrent_kernel, before the reset gate multiplies the candidate's block.",
+           {SPLIT_RECURRENT: SPLIT_RECURRENT.replace(" + bias[1]", "")}),
+    Mutant("only bias[1] (the recurrent bias) is used: bias[0] belongs to x_t @ kernel.",
+           {SPLIT_INPUT: SPLIT_INPUT.replace(" + bias[0]", "")}),
+    Mutant("both bias rows are added on the input side (or the candidate's recurrent bias sits outside the reset "
+           "gate, which is the same thing): bias[1] belongs to the recurrent side, r ⊙ (h_prev·U_h + b_rec,h), "
+           "bias inside the reset.",
+           {SPLIT_INPUT: SPLIT_INPUT.replace(" + bias[0]", " + bias[0] + bias[1]"),
+            SPLIT_RECURRENT: SPLIT_RECURRENT.replace(" + bias[1]", "")}),
+    Mutant("the bias rows are swapped: bias[0] goes with x_t @ kernel and bias[1] with h_prev @ recurrent_kernel, "
+           "where the reset gate multiplies its candidate block.",
+           {SPLIT_INPUT: SPLIT_INPUT.replace("bias[0]", "bias[1]"),
+            SPLIT_RECURRENT: SPLIT_RECURRENT.replace("bias[1]", "bias[0]")}),
+    Mutant("the gates use hard_sigmoid (Keras 2.0–2.2's default); Keras 3's GRU uses the sigmoid 1 / (1 + e^−z).",
+           {UPDATE: "update = np.clip((x_z + h_z) / 6.0 + 0.5, 0.0, 1.0)",  # Keras 3's hard_sigmoid
+            RESET: "reset = np.clip((x_r + h_r) / 6.0 + 0.5, 0.0, 1.0)"}),
+)
 
 
 def gru_weights(input_dim, units, rng, bias_scale=0.5):
@@ -180,6 +132,8 @@ WHERE_IT_DIFFERS = {
 @register
 class GruStep(Exercise):
     name = "gru_step"
+    TOLERANCE = {"rtol": 1e-5, "atol": 1e-5}  # the judge's
+    mistakes = GRU_MISTAKES
 
     def basic_cases(self):
         # batch 4, input_dim 3, units 5: kernel (3, 15), recurrent_kernel (5, 15), non-zero biases (2, 15)
@@ -218,9 +172,6 @@ class GruStep(Exercise):
         ]
         return cases
 
-    def reference(self, *args):
-        return gru_step(*args)
-
     def judge(self, case, got, expected):
         array = as_float_array(got)
         if array is None:
@@ -236,11 +187,13 @@ class GruStep(Exercise):
             raise CheckFailed(f"{self.name}({case.label}): expected {short(expected)}, got {short(got)}.\n"
                               f"  Where it first goes wrong: the first quantity that differs is "
                               f"{WHERE_IT_DIFFERS[quantity]}")
-        for mistake, misconception in GRU_MISTAKES.items():
-            if allclose(array, gru_step(*case.args, _mistake=mistake), rtol=1e-5, atol=1e-5):
-                fail(self.name, case, expected, got, misconception)
-        fail(self.name, case, expected, got)
+        fail(self.name, case, expected, got)  # Exercise.named_mistake names a known mistake
 
+    def named_mistake(self, case, got):
+        """As :meth:`Exercise.named_mistake`, except on the isolating cases: they locate, not name."""
+        if case.label.startswith(ISOLATING):
+            return None
+        return super().named_mistake(case, got)
 
     def verdicts(self, cases, answers, answer_store, part="hidden"):
         """As :meth:`Exercise.verdicts`; then, unless a known mistake was named, the first failing
@@ -302,16 +255,6 @@ def weight_gradient_norms(rnn, embedded, y):
     return np.array([float(tf.norm(g)) for g in tape.gradient(value, rnn.trainable_variables)])
 
 
-def timestep_gradient_norms(rnn, embedded, y):
-    """Reference: ‖∂loss/∂embedded[:, t, :]‖ over batch and features for each step t, shape (T,).
-
-    loss = binary cross-entropy of rnn(embedded) (batch, 1) against y (batch,), averaged over
-    the batch, as ``keras.losses.BinaryCrossentropy()`` computes it.
-    """
-    gradients = input_gradients(rnn, embedded, y)
-    return np.sqrt((gradients ** 2).sum(axis=(0, 2)))
-
-
 def reader_model(cell, steps, features, units, seed):
     """A model that reads embedded sequences: Input (steps, features) → cell(units) → Dense(1, sigmoid)."""
     import keras
@@ -331,6 +274,11 @@ def _reader_case(label, cell, batch, steps, features, units, seed, rng):
 @register
 class TimestepGradientNorms(Exercise):
     name = "timestep_gradient_norms"
+    mistakes = (
+        Mutant("the mean of per-example norms instead of one L2 norm over the batch and features",
+               {"return np.sqrt((gradient.astype(float) ** 2).sum(axis=(0, 2)))":
+                "return np.sqrt((gradient.astype(float) ** 2).sum(axis=2)).mean(axis=0)"}),
+    )
 
     code_imports = "import numpy as np\nfrom gradclinic.case_models import gru_reader, linear_recurrence_model"
 
@@ -365,9 +313,6 @@ class TimestepGradientNorms(Exercise):
             Case("3 sequences but 2 labels", (KerasModelArg(model), embedded, np.ones(2)), raises="ValueError"),
         ]
         return cases
-
-    def reference(self, rnn, embedded, y):
-        return timestep_gradient_norms(rnn, embedded, y)
 
     def judge(self, case, got, expected):
         array = as_float_array(got)

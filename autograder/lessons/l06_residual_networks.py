@@ -1,6 +1,6 @@
 """Lesson 06, residual networks: ``identity_block`` and ``residual_mlp``.
 
-Conventions the references fix (the lesson states them):
+The references are the lesson's solution cells; the conventions they fix (the lesson states them):
 
 - ``identity_block(X, f, filters)`` with ``filters = (F1, F2)``: Conv2D(F1, (f, f), padding
   "same") → BatchNormalization (channel axis) → ReLU → Conv2D(F2, (f, f), "same") →
@@ -18,61 +18,16 @@ Conventions the references fix (the lesson states them):
   is about at initialisation: the ratio of the first to the last hidden layer's output gradient.
 """
 
-import numbers
-
 import numpy as np
 
 from autograder.exercise import Case, CheckFailed, Exercise, allclose, rebuilt_model, short
 from autograder.registry import register
+from autograder.solution import Mutant
+from gradclinic.models import SMALL_SCALE, first_to_last_ratio, output_gradient_norms
 from gradclinic.summaries import fixed_block_weights as _fixed_weights
 from gradclinic.summaries import layers_of as _layers_of
 
 BN_EPSILON = 1e-3  # keras.layers.BatchNormalization's default
-SMALL_SCALE = 0.1  # the lesson's initializer variance scale (gradclinic.explorers.residual.SMALL_SCALE)
-
-
-# -- references -----------------------------------------------------------------------------
-def identity_block(X, f, filters):
-    """Reference: the identity block of He et al. (2016) as the lesson defines it (see above)."""
-    import keras
-
-    if len(filters) != 2:
-        raise ValueError(f"filters must be a pair (F1, F2), got {filters!r}")
-    F1, F2 = (int(n) for n in filters)
-    if F2 != X.shape[-1]:
-        raise ValueError(f"F2 = {F2} but the input has {X.shape[-1]} channels: the shortcut adds X to the "
-                         "main path, so F2 must equal X's channels")
-    shortcut = X
-    X = keras.layers.Conv2D(F1, (f, f), padding="same")(X)
-    X = keras.layers.BatchNormalization(axis=-1)(X)
-    X = keras.layers.Activation("relu")(X)
-    X = keras.layers.Conv2D(F2, (f, f), padding="same")(X)
-    X = keras.layers.BatchNormalization(axis=-1)(X)
-    X = keras.layers.Add()([X, shortcut])
-    return keras.layers.Activation("relu")(X)
-
-
-def _count(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be a whole number ≥ {minimum}, got {value!r}")
-    return int(value)
-
-
-def residual_mlp(input_dim, depth, width, n_classes, residual=True):
-    """Reference: projection Dense(width, tanh) → depth × [Dense(width, tanh) (+ Add)] → softmax."""
-    import keras
-
-    input_dim, depth = _count("input_dim", input_dim, 1), _count("depth", depth, 1)
-    width, n_classes = _count("width", width, 1), _count("n_classes", n_classes, 2)
-    from gradclinic.explorers.residual import small_initializer as small
-
-    inputs = keras.Input((input_dim,))
-    h = keras.layers.Dense(width, activation="tanh", kernel_initializer=small())(inputs)
-    for _ in range(depth):
-        branch = keras.layers.Dense(width, activation="tanh", kernel_initializer=small())(h)
-        h = keras.layers.Add()([h, branch]) if residual else branch
-    outputs = keras.layers.Dense(n_classes, activation="softmax", kernel_initializer=small())(h)
-    return keras.Model(inputs, outputs)
 
 
 def _rebuild(name, case, got):
@@ -144,6 +99,16 @@ BLOCK_MISTAKES = {
 @register
 class IdentityBlock(Exercise):
     name = "identity_block"
+    # The judge names this exercise's mistakes itself, from the block's layers and from fixed-weight
+    # TensorFlow versions of the wrong blocks (_tf_block); a mutant, called with the case's (f,
+    # filters) alone (the harness adds the keras.Input), names nothing through Exercise.named_mistake.
+    mistakes = (
+        Mutant("f ignored: 1×1 convolutions instead of f×f",
+               {'X = keras.layers.Conv2D(F1, (f, f), padding="same")(X)':
+                'X = keras.layers.Conv2D(F1, (1, 1), padding="same")(X)',
+                'X = keras.layers.Conv2D(F2, (f, f), padding="same")(X)':
+                'X = keras.layers.Conv2D(F2, (1, 1), padding="same")(X)'}),
+    )
 
     @staticmethod
     def _case(label, shape, f, filters, raises=None):
@@ -190,7 +155,7 @@ class IdentityBlock(Exercise):
 
     def reference(self, *args):
         if len(args) == 3:  # called on a keras.Input by the harness: the block, for the visible check
-            return identity_block(*args)
+            return super().reference(*args)
         f, filters = args
         return f, tuple(filters)  # judge rebuilds the block per case (it needs the input shape)
 
@@ -258,8 +223,6 @@ class IdentityBlock(Exercise):
 
 # -- residual_mlp ---------------------------------------------------------------------------
 def _gradient_ratio(model, input_dim, n_classes, seed=6):
-    from gradclinic.explorers.residual import first_to_last_ratio, output_gradient_norms
-
     rng = np.random.default_rng(seed)
     x = rng.uniform(0, 1, size=(128, input_dim)).astype("float32")
     y = rng.integers(n_classes, size=128)
@@ -276,6 +239,20 @@ def _initializer_variance(initializer):
 @register
 class ResidualMlp(Exercise):
     name = "residual_mlp"
+    # The judge names this exercise's mistakes from the model's layers; a mutant's model is not
+    # plain data that Exercise.same compares, so it names nothing through Exercise.named_mistake.
+    mistakes = (
+        Mutant("the ResNet habit carried over: a linear branch, then tanh of the sum, instead of h + "
+               "tanh(Dense(h))",
+               {"""        branch = keras.layers.Dense(int(width), activation="tanh", kernel_initializer=small_initializer())(h)
+        h = keras.layers.Add()([h, branch]) if residual else branch
+""": """        if residual:  # ResNet style: linear branch, add, then the activation of the sum
+            branch = keras.layers.Dense(int(width), kernel_initializer=small_initializer())(h)
+            h = keras.layers.Activation("tanh")(keras.layers.Add()([h, branch]))
+        else:
+            h = keras.layers.Dense(int(width), activation="tanh", kernel_initializer=small_initializer())(h)
+"""}),
+    )
 
     def basic_cases(self):
         probe = "gradclinic.summaries.residual_layers"
@@ -299,9 +276,6 @@ class ResidualMlp(Exercise):
             Case("n_classes=1", (10, 2, 8, 1), raises="ValueError"),
             Case("depth=2.5", (10, 2.5, 8, 3), raises="ValueError"),
         ]
-
-    def reference(self, input_dim, depth, width, n_classes, residual=True):
-        return residual_mlp(input_dim, depth, width, n_classes, residual)
 
     def judge(self, case, got, expected):
         input_dim, depth, width, n_classes = case.args[:4]

@@ -1,10 +1,11 @@
-"""Lesson 08, L2 regularization: ``l2_penalty`` and ``l2_penalty_grad``, judged against Keras.
+"""Lesson 08, L2 regularization: ``l2_penalty`` and ``l2_penalty_grad``, Keras's ``L2(lam)``.
 
-The references *are* Keras: the penalty is ``keras.regularizers.L2(lam)`` summed over the list,
-its gradient comes from ``tf.GradientTape`` on that penalty. Both run in float64 so that the
-comparison measures the learner's formula, not float32 rounding. The judges recognise the
-conventions learners bring from elsewhere (the ½ of textbooks, deeplearning.ai's λ/2m) and the
-slips (mean for sum, norm for squared norm, λW for 2λW) and name them.
+The references are the lesson's solution cells, in float64 so that the comparison measures the
+learner's formula, not float32 rounding; the course's tests check them against
+``keras.regularizers.L2(lam)`` summed over the list and its ``tf.GradientTape`` gradient. The
+known mistakes (:class:`Mutant` s of the solution cells) are the conventions learners bring from
+elsewhere (the ½ of textbooks, deeplearning.ai's λ/2m) and the slips (mean for sum, norm for
+squared norm, λW for 2λW); the judges name them.
 
 Changing an input in place cannot be seen through the plain ``"call"`` kind (the harness hands
 the learner a copy): the call kind ``MUTATION_KIND`` returns ``{"result": …, "args_after": [the
@@ -15,38 +16,31 @@ the arrays passed in are left alone.
 
 import numpy as np
 
-from autograder.exercise import Case, CheckFailed, Exercise, allclose, as_float_array, fail
+from autograder.exercise import MUTATION_KIND, Case, CheckFailed, Exercise, allclose, as_float_array, fail
 from autograder.registry import register
+from autograder.solution import Mutant
 
-MUTATION_KIND = "call_returning_inputs"
 RTOL, ATOL = 1e-5, 1e-12  # float32 inputs summed in float32 stay well inside 1e-5
 
 
-# -- references ------------------------------------------------------------------------------
-def _as_float64_list(weights):
-    if isinstance(weights, np.ndarray) or not isinstance(weights, (list, tuple)):
-        raise ValueError(f"weights must be a list of arrays (e.g. model.get_weights()), got {type(weights).__name__}")
-    return [np.asarray(w, dtype="float64") for w in weights]
+# -- mistakes: Mutants of the solution cells' expressions --------------------------------------
+PENALTY = "lam * sum(np.sum(np.square(np.asarray(w, dtype=float))) for w in weights)"  # l2_penalty's
+GRADIENT = "2 * lam * np.asarray(w, dtype=float)"  # l2_penalty_grad's, for each array w
+DIVIDES_BY_M = ("this divides by m (or 2m), the λ/2m convention of deeplearning.ai's cost. Keras's L2(λ) is the "
+                "plain λ·Σw², with no m: a λ/2m course value converts to λ_keras = λ/(2m) once, outside the penalty.")
+# the m's a learner might take for the number of examples in λ/2m: how many arrays, how many
+# weights, the first array's first dimension (the one that would be examples in a batch)
+SIZES = ("len(weights)", "sum(np.size(v) for v in weights)", "np.shape(weights[0])[0]")
 
 
-def l2_penalty(weights, lam):
-    """Reference: Keras's ``L2(lam)`` penalty λ·Σw², summed over every array, as a float."""
-    import keras
-
-    regularizer = keras.regularizers.L2(lam)  # Keras itself refuses λ < 0, NaN and inf (ValueError)
-    return float(sum(float(regularizer(w)) for w in _as_float64_list(weights)))
+def _penalty(what, penalty):
+    """A mistake in l2_penalty: ``penalty`` in place of the solution's λ·Σw²."""
+    return Mutant(what, {PENALTY: penalty})
 
 
-def l2_penalty_grad(weights, lam):
-    """Reference: ∂(λ·Σw²)/∂w for every array, by automatic differentiation of Keras's ``L2``."""
-    import keras
-    import tensorflow as tf
-
-    regularizer = keras.regularizers.L2(lam)
-    variables = [tf.Variable(w) for w in _as_float64_list(weights)]
-    with tf.GradientTape() as tape:
-        penalty = tf.add_n([regularizer(v) for v in variables]) if variables else tf.constant(0.0, tf.float64)
-    return [np.asarray(g) for g in tape.gradient(penalty, variables)] if variables else []
+def _gradient(what, gradient):
+    """A mistake in l2_penalty_grad: ``gradient`` (of each array w) in place of the solution's 2λw."""
+    return Mutant(what, {GRADIENT: gradient})
 
 
 # -- cases -----------------------------------------------------------------------------------
@@ -89,7 +83,9 @@ RANDOM_WEIGHTS_CODE = "[np.random.default_rng(8).normal(size=shape) for shape in
 
 
 class _L2Exercise(Exercise):
-    """What the two exercises share: cases, the mutation check, the m's of a λ/2m mistake."""
+    """What the two exercises share: cases, the mutation check, how a known mistake is recognised."""
+
+    TOLERANCE = {"rtol": RTOL, "atol": ATOL}
 
     def hidden_cases(self):
         cases = [Case(label, (weights, lam), raises=raises) for label, weights, lam, raises in _cases()]
@@ -113,19 +109,32 @@ class _L2Exercise(Exercise):
     def judge_result(self, case, got, expected):
         raise NotImplementedError
 
-    @staticmethod
-    def batch_sizes(weights):
-        """Numbers a learner might have taken for m in λ/2m: how many arrays, how many weights,
-        the first array's first dimension (the one that would be examples in a batch)."""
-        sizes = {len(weights), sum(np.size(w) for w in weights)}
-        if weights and np.ndim(weights[0]) >= 1:
-            sizes.add(np.shape(weights[0])[0])
-        return sorted(m for m in sizes if m > 1)
 
 
 @register
 class L2Penalty(_L2Exercise):
     name = "l2_penalty"
+    mistakes = (
+        _penalty("this is (λ/2)·Σw², the ½ convention of many textbooks (it makes the gradient λW). Keras's "
+                 "L2(λ) has no ½: it adds λ·Σw², whose gradient is 2λW.", "0.5 * " + PENALTY),
+        *(_penalty("a mean instead of a sum: L2 adds up the squares of all weights (np.sum, not np.mean), so a "
+                   "bigger layer carries a bigger penalty.", penalty) for penalty in (
+            "lam * np.mean(np.concatenate([np.square(np.asarray(w, dtype=float)).ravel() for w in weights]))",
+            "lam * sum(np.mean(np.square(np.asarray(w, dtype=float))) for w in weights)")),
+        *(_penalty(DIVIDES_BY_M, f"lam / {m} * sum(np.sum(np.square(np.asarray(w, dtype=float))) for w in weights)")
+          for size in SIZES for m in (f"(2 * {size})", size)),
+        *(_penalty("that is λ times a norm ‖w‖; the penalty uses the squared norm ‖w‖² = Σw² (no square root).",
+                   penalty) for penalty in (
+            "lam * np.sqrt(sum(np.sum(np.square(np.asarray(w, dtype=float))) for w in weights))",
+            "lam * sum(np.sqrt(np.sum(np.square(np.asarray(w, dtype=float)))) for w in weights)")),
+        _penalty("that is λ·Σ|w|, the L1 penalty; L2 squares the weights.",
+                 "lam * sum(np.sum(np.abs(np.asarray(w, dtype=float))) for w in weights)"),
+        _penalty("λ is missing: multiply the sum of squares by lam.",
+                 "sum(np.sum(np.square(np.asarray(w, dtype=float))) for w in weights)"),
+        *(_penalty("only one array is counted; the sum runs over every array in the list.",
+                   f"lam * sum(np.sum(np.square(np.asarray(w, dtype=float))) for w in weights[{part}])")
+          for part in (":1", "-1:")),
+    )
 
     def basic_cases(self):
         return [
@@ -142,9 +151,6 @@ class L2Penalty(_L2Exercise):
                       "are the model's."),
         ]
 
-    def reference(self, weights, lam):
-        return l2_penalty(weights, lam)
-
     def judge_result(self, case, got, expected):
         weights, lam = [np.asarray(w, float) for w in case.args[0]], float(case.args[1])
         if isinstance(got, (list, tuple)) or (isinstance(got, np.ndarray) and got.size != 1):
@@ -159,44 +165,35 @@ class L2Penalty(_L2Exercise):
             raise CheckFailed(f"{self.name}({case.label}) returned {type(got).__name__}; return a float.")
         if allclose(got, expected, rtol=RTOL, atol=ATOL):
             return
-        sum_sq = sum(np.sum(w ** 2) for w in weights)
-        n_total = sum(w.size for w in weights)
-        if expected > 0:
-            self._name_the_mistake(case, got, expected, weights, lam, sum_sq, n_total)
-        fail(self.name, case, expected, got, "the penalty is λ times the sum of the squares of every "
+        cause = self.named_mistake(case, got) if expected > 0 else None
+        fail(self.name, case, expected, got, cause or "the penalty is λ times the sum of the squares of every "
              "weight in every array: λ·Σw².")
-
-    def _name_the_mistake(self, case, got, expected, weights, lam, sum_sq, n_total):
-        def near(value):
-            return allclose(got, value, rtol=RTOL, atol=ATOL)
-
-        if near(expected / 2):
-            fail(self.name, case, expected, got, "this is (λ/2)·Σw², the ½ convention of many textbooks (it "
-                 "makes the gradient λW). Keras's L2(λ) has no ½: it adds λ·Σw², whose gradient is 2λW.")
-        means = [lam * sum_sq / n_total, lam * sum(np.mean(w ** 2) for w in weights if w.size)]
-        if any(near(value) for value in means):
-            fail(self.name, case, expected, got, "a mean instead of a sum: L2 adds up the squares of all "
-                 "weights (np.sum, not np.mean), so a bigger layer carries a bigger penalty.")
-        for m in self.batch_sizes(weights):
-            if near(expected / (2 * m)) or near(expected / m):
-                fail(self.name, case, expected, got, "this divides by m (or 2m), the λ/2m convention of "
-                     "deeplearning.ai's cost. Keras's L2(λ) is the plain λ·Σw², with no m: a λ/2m course "
-                     "value converts to λ_keras = λ/(2m) once, outside the penalty.")
-        if near(lam * np.sqrt(sum_sq)) or near(lam * sum(np.linalg.norm(w) for w in weights)):
-            fail(self.name, case, expected, got, "that is λ times a norm ‖w‖; the penalty uses the squared "
-                 "norm ‖w‖² = Σw² (no square root).")
-        if near(lam * sum(np.abs(w).sum() for w in weights)):
-            fail(self.name, case, expected, got, "that is λ·Σ|w|, the L1 penalty; L2 squares the weights.")
-        if lam != 1 and near(sum_sq):
-            fail(self.name, case, expected, got, "λ is missing: multiply the sum of squares by lam.")
-        if len(weights) > 1 and any(near(lam * np.sum(w ** 2)) for w in (weights[0], weights[-1])):
-            fail(self.name, case, expected, got, "only one array is counted; the sum runs over every array "
-                 "in the list.")
 
 
 @register
 class L2PenaltyGrad(_L2Exercise):
     name = "l2_penalty_grad"
+    mistakes = (
+        _gradient("this is λW, the gradient of (λ/2)·Σw² (the ½ convention). Keras's L2(λ) is λ·Σw², whose "
+                  "gradient is 2λW.", "lam * np.asarray(w, dtype=float)"),
+        *(_gradient("a mean crept in: the penalty is a sum, so each weight's gradient is 2λw with no division.",
+                    f"{GRADIENT} / {size}") for size in (SIZES[1], "np.size(w)")),
+        *(_gradient("this divides by m, deeplearning.ai's (λ/m)·W for a λ/2m cost. Keras's L2(λ) has no m: its "
+                    "gradient is 2λW.", f"{gradient} / {size}")
+          for size in SIZES for gradient in ("lam * np.asarray(w, dtype=float)", GRADIENT)),
+        _gradient("the sign is flipped: the gradient points uphill, +2λW; the optimizer subtracts it (that "
+                  "subtraction is the 'decay').", "-" + GRADIENT),
+        _gradient("these are the weights after a decay step, (1 − 2λ)W; return the gradient 2λW itself.",
+                  f"np.asarray(w, dtype=float) - {GRADIENT}"),
+        *(_gradient("that is the gradient of the L1 penalty λ·Σ|w|; L2's is 2λW.",
+                    f"{factor} * np.sign(np.asarray(w, dtype=float))") for factor in ("2 * lam", "lam")),
+        *(_gradient("that is the gradient of λ·‖w‖ (a norm); the penalty is λ·‖w‖² = λ·Σw², whose gradient is "
+                    "2λW.", f"lam * np.asarray(w, dtype=float) / {norm}") for norm in (
+            "np.sqrt(sum(np.sum(np.square(np.asarray(v, dtype=float))) for v in weights))",
+            "np.linalg.norm(np.asarray(w, dtype=float))")),
+        *(_gradient("λ is missing: the gradient is 2·lam·w.", gradient)
+          for gradient in ("2 * np.asarray(w, dtype=float)", "np.asarray(w, dtype=float)")),
+    )
 
     def basic_cases(self):
         probe = "gradclinic.summaries.tensors"
@@ -211,9 +208,6 @@ class L2PenaltyGrad(_L2Exercise):
             Case(args=(_hand_weights(), 0.1), kind=MUTATION_KIND, probe="gradclinic.summaries.arguments_after",
                  hint="build new arrays (2 * lam * w), not w *= 2 * lam: the caller's weights are the model's."),
         ]
-
-    def reference(self, weights, lam):
-        return l2_penalty_grad(weights, lam)
 
     def judge_result(self, case, got, expected):
         weights, lam = [np.asarray(w, float) for w in case.args[0]], float(case.args[1])
@@ -231,39 +225,6 @@ class L2PenaltyGrad(_L2Exercise):
                      "each gradient has the shape of its weight array (∂/∂w is one number per weight).")
         if all(allclose(a, e, rtol=RTOL, atol=ATOL) for a, e in zip(arrays, expected)):
             return
-        if lam > 0 and any(np.any(w != 0) for w in weights):
-            self._name_the_mistake(case, arrays, expected, weights, lam)
-        fail(self.name, case, expected[0], arrays[0], "the gradient of λ·Σw² with respect to each weight is 2λw.")
-
-    def _name_the_mistake(self, case, arrays, expected, weights, lam):
-        def every(transform):
-            return all(allclose(a, transform(w), rtol=RTOL, atol=ATOL) for a, w in zip(arrays, weights))
-
-        first = arrays[0]
-        if every(lambda w: lam * w):
-            fail(self.name, case, expected[0], first, "this is λW, the gradient of (λ/2)·Σw² (the ½ "
-                 "convention). Keras's L2(λ) is λ·Σw², whose gradient is 2λW.")
-        n_total = sum(w.size for w in weights)
-        if every(lambda w: 2 * lam * w / n_total) or every(lambda w: 2 * lam * w / w.size):
-            fail(self.name, case, expected[0], first, "a mean crept in: the penalty is a sum, so each "
-                 "weight's gradient is 2λw with no division.")
-        for m in self.batch_sizes(weights):
-            if every(lambda w: lam * w / m) or every(lambda w: 2 * lam * w / m):
-                fail(self.name, case, expected[0], first, "this divides by m, deeplearning.ai's (λ/m)·W for "
-                     "a λ/2m cost. Keras's L2(λ) has no m: its gradient is 2λW.")
-        if every(lambda w: -2 * lam * w):
-            fail(self.name, case, expected[0], first, "the sign is flipped: the gradient points uphill, +2λW; "
-                 "the optimizer subtracts it (that subtraction is the 'decay').")
-        if every(lambda w: w - 2 * lam * w):
-            fail(self.name, case, expected[0], first, "these are the weights after a decay step, (1 − 2λ)W; "
-                 "return the gradient 2λW itself.")
-        if every(lambda w: 2 * lam * np.sign(w)) or every(lambda w: lam * np.sign(w)):
-            fail(self.name, case, expected[0], first, "that is the gradient of the L1 penalty λ·Σ|w|; L2's "
-                 "is 2λW.")
-        norm = np.sqrt(sum(np.sum(w ** 2) for w in weights))
-        if every(lambda w: lam * w / norm) or all(allclose(a, lam * w / np.linalg.norm(w), rtol=RTOL, atol=ATOL)
-                                                  for a, w in zip(arrays, weights) if np.any(w)):
-            fail(self.name, case, expected[0], first, "that is the gradient of λ·‖w‖ (a norm); the penalty "
-                 "is λ·‖w‖² = λ·Σw², whose gradient is 2λW.")
-        if every(lambda w: 2 * w) or every(lambda w: w):
-            fail(self.name, case, expected[0], first, "λ is missing: the gradient is 2·lam·w.")
+        cause = self.named_mistake(case, arrays) if lam > 0 and any(np.any(w != 0) for w in weights) else None
+        fail(self.name, case, expected[0], arrays[0], cause or "the gradient of λ·Σw² with respect to each weight "
+             "is 2λw.")

@@ -1,17 +1,19 @@
 """Lesson 09, Batch Normalization: ``batchnorm_forward``, judged against Keras's own layer.
 
-The reference computes what ``keras.layers.BatchNormalization`` (default ``axis=-1``) computes
-in one call, in float64 NumPy: the features are the last axis and their statistics are taken
-over every other axis (axis 0 for a (batch, features) array; batch, height and width for a
-(batch, height, width, channels) one). In training mode it normalises with the batch's mean
-and *biased* variance and returns moving = moving·momentum + batch·(1 − momentum); in
-inference mode it normalises with the moving statistics and returns them unchanged. The
-course's tests check it against real Keras layers over several steps.
+The reference is the lesson's solution cell, which computes what
+``keras.layers.BatchNormalization`` (default ``axis=-1``) computes in one call, in float64 NumPy:
+the features are the last axis and their statistics are taken over every other axis (axis 0 for
+a (batch, features) array; batch, height and width for a (batch, height, width, channels) one).
+In training mode it normalises with the batch's mean and *biased* variance and returns
+moving = moving·momentum + batch·(1 − momentum); in inference mode it normalises with the moving
+statistics and returns them unchanged. The course's tests check it against real Keras layers
+over several steps.
 
-The judges recognise the mistakes people really bring: PyTorch's conventions (unbiased
-variance for the running average, ``momentum`` weighting the *new* batch), ε outside the square
-root or missing, statistics over the wrong axis, batch statistics (or updates) at inference,
-and a forgotten or swapped γ/β; each failure names its misconception.
+The judges recognise the mistakes people really bring (:data:`MISTAKES`, :class:`Mutant` s of
+the solution cell): PyTorch's conventions (unbiased variance for the running average,
+``momentum`` weighting the *new* batch), ε outside the square root or missing, statistics over
+the wrong axis, batch statistics (or updates) at inference, and a forgotten or swapped γ/β; each
+failure names its misconception.
 
 A wrong answer that matches none of them is still located: the *isolating* cases (label
 ``"isolating <quantity>: …"``) each check one quantity of the computation, read from the outputs
@@ -23,121 +25,86 @@ update, batch mean, batch variance, x̂, scale and shift, inference), leads the 
 which quantity first differs.
 """
 
-import numbers
 
 import numpy as np
 
-from autograder.exercise import Case, CheckFailed, Exercise, allclose, as_float_array, fail
+from autograder.exercise import MUTATION_KIND, Case, CheckFailed, Exercise, allclose, as_float_array, fail
 from autograder.registry import register
+from autograder.solution import Mutant
 
-MUTATION_KIND = "call_returning_inputs"  # the harness returns the arguments beside the result
 RTOL, ATOL = 1e-4, 1e-6  # a learner computing in float32 stays well inside these
 PARTS = ("y", "new_moving_mean", "new_moving_var")
 
 
-# -- reference --------------------------------------------------------------------------------
-def _validated(x, gamma, beta, moving_mean, moving_var, momentum, epsilon):
-    x = np.asarray(x, dtype="float64")
-    if x.ndim < 2:
-        raise ValueError(f"x must have shape (batch, features) or (batch, …, features), got shape {x.shape}")
-    features = x.shape[-1]
-    vectors = []
-    for name, value in (("gamma", gamma), ("beta", beta), ("moving_mean", moving_mean), ("moving_var", moving_var)):
-        value = np.asarray(value, dtype="float64")
-        if value.shape != (features,):
-            raise ValueError(f"{name} must have one entry per feature, shape ({features},) for x of shape "
-                             f"{x.shape}, got shape {value.shape}")
-        vectors.append(value)
-    for name, value, low, high in (("momentum", momentum, 0.0, 1.0), ("epsilon", epsilon, 0.0, np.inf)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or np.isnan(value) \
-                or not low <= value <= high:
-            raise ValueError(f"{name} must be a number in [{low:g}, {high:g}], got {value!r}")
-    if np.any(vectors[3] < 0):
-        raise ValueError("moving_var must be ≥ 0 everywhere: a variance cannot be negative")
-    return (x, *vectors)
+# -- the mistakes people really bring: Mutants of the solution cell --------------------------
+TRAINING_UPDATE = ("new_mean = moving_mean * momentum + mean * (1 - momentum)\n"
+                   "        new_var = moving_var * momentum + var * (1 - momentum)")
+NORMALISED = "np.sqrt(var + epsilon)"
+Y = "y = gamma * (x - mean) / np.sqrt(var + epsilon) + beta"
 
 
-def batchnorm_forward(x, gamma, beta, moving_mean, moving_var, training, momentum=0.99, epsilon=1e-3):
-    """Reference: ``keras.layers.BatchNormalization`` (axis=-1) for one call.
-
-    Returns ``(y, new_moving_mean, new_moving_var)``: ``y`` shaped like ``x``, the moving
-    statistics (features,). Statistics over every axis of ``x`` but the last.
-    """
-    return _forward(x, gamma, beta, moving_mean, moving_var, training, momentum, epsilon)
-
-
-def _forward(x, gamma, beta, moving_mean, moving_var, training, momentum, epsilon, mistake=None):
-    """The reference, or (``mistake`` = a key of :data:`MISTAKES`) one way people get it wrong."""
-    x, gamma, beta, moving_mean, moving_var = _validated(x, gamma, beta, moving_mean, moving_var,
-                                                         momentum, epsilon)
-    features = x.shape[-1]
-    axes = {"feature axis": (x.ndim - 1,), "axis 0 only": (0,)}.get(mistake, tuple(range(x.ndim - 1)))
-    use_batch = bool(training) or mistake in ("batch stats at inference", "always training")
-    update = bool(training) or mistake in ("update at inference", "always training")
-    mean, var = x.mean(axis=axes, keepdims=True), x.var(axis=axes, keepdims=True)
-    count = int(np.prod([x.shape[a] for a in axes]))
-    unbiased = var * count / (count - 1) if count > 1 else np.full_like(var, np.nan)
-    averaged_var = unbiased if mistake in ("ddof=1", "ddof=1 moving only") else var
-    if mistake == "ddof=1":
-        var = unbiased
-    new_mean, new_var = moving_mean.copy(), moving_var.copy()
-    if update and mean.size == features:  # a wrong axis gives statistics that cannot be averaged in
-        keep = 1 - momentum if mistake == "swapped momentum" else momentum
-        new_mean = moving_mean * keep + mean.reshape(-1) * (1 - keep)
-        new_var = moving_var * keep + averaged_var.reshape(-1) * (1 - keep)
-    norm_mean, norm_var = (mean, var) if use_batch else (moving_mean, moving_var)
-    if training and mistake == "moving stats in training":
-        norm_mean, norm_var = moving_mean, moving_var
-    elif training and mistake == "updated moving stats in training":
-        norm_mean, norm_var = new_mean, new_var
-    with np.errstate(divide="ignore", invalid="ignore"):
-        centred = x - norm_mean
-        if mistake == "epsilon outside sqrt":
-            normalised = centred / (np.sqrt(norm_var) + epsilon)
-        elif mistake == "no epsilon":
-            normalised = centred / np.sqrt(norm_var)
-        elif mistake == "no sqrt":
-            normalised = centred / (norm_var + epsilon)
-        else:
-            normalised = centred / np.sqrt(norm_var + epsilon)
-    scale, shift = {"no gamma beta": (1.0, 0.0), "gamma beta swapped": (beta, gamma), "no beta": (gamma, 0.0),
-                    "no gamma": (1.0, beta)}.get(mistake, (gamma, beta))
-    return normalised * scale + shift, new_mean, new_var
+def _statistics_over(axes):
+    """The edits that take the training statistics over ``axes`` instead of every axis but the last:
+    kept as dimensions so that they broadcast against x, and averaged into the moving statistics
+    only when they hold one value per feature (a wrong axis gives statistics that cannot be)."""
+    return {"axes = tuple(range(x.ndim - 1))": f"axes = {axes}",
+            "mean, var = x.mean(axis=axes), x.var(axis=axes)":
+                "mean, var = x.mean(axis=axes, keepdims=True), x.var(axis=axes, keepdims=True)",
+            TRAINING_UPDATE: "new_mean, new_var = moving_mean.copy(), moving_var.copy()\n"
+                             "        if mean.size == x.shape[-1]:\n"
+                             "            new_mean = moving_mean * momentum + mean.reshape(-1) * (1 - momentum)\n"
+                             "            new_var = moving_var * momentum + var.reshape(-1) * (1 - momentum)"}
 
 
-# The misconceptions, in the order they are tried, each with the hint a learner reads.
-MISTAKES = {
-    "ddof=1 moving only": "moving_var was averaged with the unbiased variance (n − 1), as PyTorch's running_var "
-                          "is. Keras averages the same biased variance it normalises with.",
-    "ddof=1": "the unbiased variance (ddof=1, divide by n − 1). Keras normalises with the biased batch "
-              "variance, np.var(x, axis=0) (divide by n), and averages that same variance into moving_var.",
-    "swapped momentum": "momentum applied the wrong way round: moving·(1 − m) + batch·m is PyTorch's convention "
-                        "(its momentum=0.1 weights the new batch). Keras keeps momentum of the old value: "
-                        "moving·m + batch·(1 − m), m = 0.99 by default.",
-    "epsilon outside sqrt": "ε added outside the square root, (x − μ)/(√σ² + ε). Keras divides by √(σ² + ε).",
-    "no epsilon": "ε is missing: divide by √(σ² + ε), which also keeps a constant feature finite.",
-    "no sqrt": "divided by the variance, not the standard deviation: (x − μ)/√(σ² + ε).",
-    "feature axis": "statistics taken over the feature axis (each example normalised by itself, which is "
-                    "Layer Normalization). Batch Normalization averages each feature over the batch: "
-                    "axis 0 for (batch, features), every axis but the last in general.",
-    "axis 0 only": "statistics over axis 0 only. For x of shape (batch, …, features) Keras's default axis=-1 "
-                   "normalises each feature over every other axis (batch, height, width for images).",
-    "batch stats at inference": "in inference mode (training=False) the output must use moving_mean and "
-                                "moving_var, not the batch's own statistics: a prediction must not depend on "
-                                "which other examples share its batch.",
-    "always training": "training=False was ignored: in inference mode the output uses moving_mean and "
-                       "moving_var, and they come back unchanged (no batch statistics, no update).",
-    "update at inference": "the moving statistics changed in inference mode. With training=False Keras "
-                           "returns them unchanged: only training steps update them.",
-    "moving stats in training": "in training mode y is normalised with the batch's own mean and variance, "
-                                "not the moving statistics (those are for inference).",
-    "updated moving stats in training": "in training mode y is normalised with the batch's statistics, not "
-                                        "with the moving statistics just updated.",
-    "no gamma beta": "γ and β are missing: y = γ·x̂ + β, the learned scale and shift.",
-    "gamma beta swapped": "γ and β swapped: γ scales (multiplies) x̂, β shifts (is added).",
-    "no beta": "β is missing: y = γ·x̂ + β.",
-    "no gamma": "γ is missing: y = γ·x̂ + β.",
-}
+# The misconceptions, in the order they are tried (the catalogue's first), each with the hint a
+# learner reads.
+MISTAKES = (
+    Mutant("in inference mode (training=False) the output must use moving_mean and moving_var, not the batch's "
+           "own statistics: a prediction must not depend on which other examples share its batch.",
+           {"mean, var = moving_mean, moving_var\n":
+            "mean, var = x.mean(axis=tuple(range(x.ndim - 1))), x.var(axis=tuple(range(x.ndim - 1)))\n"}),
+    Mutant("moving_var was averaged with the unbiased variance (n − 1), as PyTorch's running_var is. Keras "
+           "averages the same biased variance it normalises with.",
+           {"new_var = moving_var * momentum + var * (1 - momentum)":
+            "new_var = moving_var * momentum + x.var(axis=axes, ddof=1) * (1 - momentum)"}),
+    Mutant("the unbiased variance (ddof=1, divide by n − 1). Keras normalises with the biased batch variance, "
+           "np.var(x, axis=0) (divide by n), and averages that same variance into moving_var.",
+           {"x.var(axis=axes)": "x.var(axis=axes, ddof=1)"}),
+    Mutant("momentum applied the wrong way round: moving·(1 − m) + batch·m is PyTorch's convention (its "
+           "momentum=0.1 weights the new batch). Keras keeps momentum of the old value: moving·m + batch·(1 − m), "
+           "m = 0.99 by default.",
+           {TRAINING_UPDATE: "new_mean = moving_mean * (1 - momentum) + mean * momentum\n"
+                             "        new_var = moving_var * (1 - momentum) + var * momentum"}),
+    Mutant("ε added outside the square root, (x − μ)/(√σ² + ε). Keras divides by √(σ² + ε).",
+           {NORMALISED: "(np.sqrt(var) + epsilon)"}),
+    Mutant("ε is missing: divide by √(σ² + ε), which also keeps a constant feature finite.",
+           {NORMALISED: "np.sqrt(var)"}),
+    Mutant("divided by the variance, not the standard deviation: (x − μ)/√(σ² + ε).",
+           {NORMALISED: "(var + epsilon)"}),
+    Mutant("statistics taken over the feature axis (each example normalised by itself, which is Layer "
+           "Normalization). Batch Normalization averages each feature over the batch: axis 0 for (batch, "
+           "features), every axis but the last in general.", _statistics_over("(x.ndim - 1,)")),
+    Mutant("statistics over axis 0 only. For x of shape (batch, …, features) Keras's default axis=-1 normalises "
+           "each feature over every other axis (batch, height, width for images).", _statistics_over("(0,)")),
+    Mutant("training=False was ignored: in inference mode the output uses moving_mean and moving_var, and they "
+           "come back unchanged (no batch statistics, no update).", {"if training:": "if True:"}),
+    Mutant("the moving statistics changed in inference mode. With training=False Keras returns them unchanged: "
+           "only training steps update them.",
+           {"new_mean, new_var = moving_mean.copy(), moving_var.copy()":
+            "new_mean = moving_mean * momentum + x.mean(axis=tuple(range(x.ndim - 1))) * (1 - momentum)\n"
+            "        new_var = moving_var * momentum + x.var(axis=tuple(range(x.ndim - 1))) * (1 - momentum)"}),
+    Mutant("in training mode y is normalised with the batch's own mean and variance, not the moving statistics "
+           "(those are for inference).",
+           {TRAINING_UPDATE: TRAINING_UPDATE + "\n        mean, var = moving_mean, moving_var"}),
+    Mutant("in training mode y is normalised with the batch's statistics, not with the moving statistics just "
+           "updated.", {TRAINING_UPDATE: TRAINING_UPDATE + "\n        mean, var = new_mean, new_var"}),
+    Mutant("γ and β are missing: y = γ·x̂ + β, the learned scale and shift.",
+           {Y: "y = (x - mean) / np.sqrt(var + epsilon)"}),
+    Mutant("γ and β swapped: γ scales (multiplies) x̂, β shifts (is added).",
+           {Y: "y = beta * (x - mean) / np.sqrt(var + epsilon) + gamma"}),
+    Mutant("β is missing: y = γ·x̂ + β.", {Y: "y = gamma * (x - mean) / np.sqrt(var + epsilon)"}),
+    Mutant("γ is missing: y = γ·x̂ + β.", {Y: "y = (x - mean) / np.sqrt(var + epsilon) + beta"}),
+)
 
 
 GENERIC = {  # what a wrong part is when no misconception explains it
@@ -282,6 +249,7 @@ def _hidden_cases():
 @register
 class BatchnormForward(Exercise):
     name = "batchnorm_forward"
+    mistakes = MISTAKES
 
     def basic_cases(self):
         # Features with their own means and scales (so the axis matters), and γ, β and moving
@@ -325,9 +293,6 @@ class BatchnormForward(Exercise):
 
     def hidden_cases(self):
         return _hidden_cases()
-
-    def reference(self, *args, **kwargs):
-        return batchnorm_forward(*args, **kwargs)
 
     def judge(self, case, got, expected):
         if case.kind == MUTATION_KIND:
@@ -375,7 +340,7 @@ class BatchnormForward(Exercise):
         failures = super().verdicts(cases, answers, answer_store, part=part)
         isolating = [m for m in failures if m.startswith(f"{self.name}({ISOLATING} ")]
         others = [m for m in failures if m not in isolating]
-        named = any(text in m for m in others for text in MISTAKES.values())
+        named = any(mistake.what in m for m in others for mistake in self.mistakes)
         if not isolating or named:
             return others + isolating
         return isolating[:1] + others + isolating[1:]
@@ -386,11 +351,14 @@ class BatchnormForward(Exercise):
 
     def _name_the_mistake(self, case, arrays, wrong):
         """The misconception whose output is the learner's answer (or, failing that, its wrong parts)."""
-        kwargs = {"momentum": 0.99, "epsilon": 1e-3, **dict(zip(("momentum", "epsilon"), case.args[6:])),
-                  **case.kwargs}
-        variants = {mistake: _forward(*case.args[:6], mistake=mistake, **kwargs) for mistake in MISTAKES}
+        variants = []
+        for mistake in self.mistakes:
+            try:
+                variants.append((mistake.what, self.mutant_answer(mistake, case)))
+            except Exception:  # a mutant that fails on this case names nothing here
+                continue
         for parts in (range(3), wrong):  # first a mistake that explains the whole answer, then its wrong parts
-            for mistake, variant in variants.items():
+            for what, variant in variants:
                 if all(self._close(arrays[i], variant[i]) for i in parts):
-                    return MISTAKES[mistake]
+                    return what
         return None

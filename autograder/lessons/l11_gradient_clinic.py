@@ -1,4 +1,7 @@
-"""Lesson 11, the gradient clinic: references (the diagnoses and the treatments) and the judges.
+"""Lesson 11, the gradient clinic: the judges of the diagnoses and the treatments.
+
+The references are the solution notebook's cells (:mod:`autograder.solution`): its diagnoses and
+its treatments.
 
 Each ``diagnosis_case_<x>()`` returns the learner's diagnosis of one case, a pair (illness, cause)
 from :data:`gradclinic.clinic.ILLNESSES` and :data:`gradclinic.clinic.CAUSES`. Its visible
@@ -12,21 +15,33 @@ toolkit's :func:`gradclinic.clinic.treatment_state` whether the model is ready t
 training; the hidden test does what follows. The learner's model crosses as data (JSON
 architecture, initial weights, compile settings); the judge rebuilds it here, refuses a model that
 changes the task (fewer hidden layers than the case, another input shape or number of classes, a
-layer that shortens the gap), asks lesson 02's reference ``diagnose`` about the per-kernel
-gradient norms at the start of training (and the monitor's tiny-everywhere flag, which a ratio
-cannot see), then trains it with the case's data, epochs, batch size
-and a fixed seed and requires the case's validation accuracy.
+layer that shortens the gap), asks lesson 02's ``diagnose`` (the solution's: the grader's
+reference for that exercise) about the per-kernel gradient norms at the start of training (and
+the monitor's tiny-everywhere flag, which a ratio cannot see), then trains it with the case's
+data, epochs, batch size and a fixed seed and requires the case's validation accuracy.
+
+The toolkit functions the judge uses (:func:`gradclinic.clinic.task_problem`,
+:func:`~gradclinic.clinic.start_gradient_norms`, :func:`~gradclinic.clinic.start_health`,
+:func:`~gradclinic.clinic.train_case`) are the ones the learner's trial run uses, so that the
+trial run at seed 0 is the grader's run. On the sandboxed path they run here, in the grader's
+process, on a model rebuilt from the learner's data: nothing the learner's kernel does (it runs in
+another process, with the toolkit mounted read-only) reaches their state (``clinic.CASES``, the
+cached case data, ``clinic._TRIAL_RUNS``, which only a trial run in the same process fills). In a
+kernel (``SandboxedExecute.in_kernel``, for trusted notebooks only) the learner's notebook shares
+that state.
+
+Each exercise lists the catalogue's mistake as its mutant (data for the tests and the catalogue).
+None is ever named to a learner: a diagnosis's mutant would say the clinic's finding, which the
+judge keeps to itself, and a treatment is judged by what its model does, not by its source.
 """
 
 import math
 
 from autograder.exercise import Case, CheckFailed, Exercise, rebuilt_model, short
-from autograder.lessons.l02_causes_and_detection import diagnose
 from autograder.registry import register
+from autograder.solution import Mutant, solution_function
 
 # -- diagnoses ---------------------------------------------------------------------------------
-DIAGNOSES = {"a": ("vanishing", "activation"), "b": ("exploding", "learning rate"),
-             "c": ("vanishing", "time steps"), "d": ("vanishing", "initialization")}
 # Case a has two fair causes: the sigmoid's slope (≤ ¼) and weights sized for a slope of 1;
 # Glorot & Bengio (2010) themselves scale sigmoid weights up by 4, and ReLU with He fixes both.
 ACCEPTED_CAUSES = {"a": {"activation", "initialization"}, "b": {"learning rate"}, "c": {"time steps"},
@@ -51,27 +66,14 @@ CAUSE_ADVICE = {
 }
 
 
-def diagnosis_case_a():
-    """Case a: the first layer's gradient is ~10⁻⁶ of the last's at step 0 (sigmoid slopes ≤ ¼)."""
-    return DIAGNOSES["a"]
+class _KnownMistakesUnnamed(Exercise):
+    """An exercise whose mutants are never named to the learner (see the module's docstring)."""
+
+    def named_mistake(self, case, got):
+        return None
 
 
-def diagnosis_case_b():
-    """Case b: healthy at step 0, then NaN within a few steps: the step size grows the weights."""
-    return DIAGNOSES["b"]
-
-
-def diagnosis_case_c():
-    """Case c: kernel norms fine, accuracy at chance: the subject's gradient vanishes through time."""
-    return DIAGNOSES["c"]
-
-
-def diagnosis_case_d():
-    """Case d: every kernel-gradient norm ~1e-26: vanished everywhere, from weights 0.01 in scale."""
-    return DIAGNOSES["d"]
-
-
-class _Diagnosis(Exercise):
+class _Diagnosis(_KnownMistakesUnnamed):
     case_name = None
 
     def basic_cases(self):
@@ -82,9 +84,6 @@ class _Diagnosis(Exercise):
 
     def hidden_cases(self):
         return [Case(f"case {self.case_name}'s illness and its cause")]
-
-    def reference(self):
-        return DIAGNOSES[self.case_name]
 
     def judge(self, case, got, expected):
         from gradclinic.clinic import DIAGNOSIS_AGREES, diagnosis_state
@@ -104,66 +103,24 @@ class _Diagnosis(Exercise):
                               f"{self.case_name} sick. Ask: {CAUSE_ADVICE[self.case_name]}")
 
 
+# The catalogue's mistakes (tests/mistakes.py), as mutants of the solution's answers.
+DIAGNOSIS_MISTAKES = {
+    "a": Mutant("the first/last ratio read upside down: the first kernel's gradient is 10⁻⁶ of the last's, which "
+                "is vanishing", {'return "vanishing", "activation"': 'return "exploding", "activation"'}),
+    "b": Mutant("trusted the step-0 profile, though the training loss turned to NaN within the first epoch",
+                {'return "exploding", "learning rate"': 'return "healthy", "learning rate"'}),
+    "c": Mutant("trusted the kernel-norm ratio, though the accuracy stays at chance: vanishing through time "
+                "hides from kernel norms", {'return "vanishing", "time steps"': 'return "healthy", "time steps"'}),
+    "d": Mutant("read the first/last ratio only (≈ 2.5, inside the thresholds), not the norms' size: every one "
+                "is ~1e-26", {'return "vanishing", "initialization"': 'return "healthy", "initialization"'}),
+}
+
 for _case in "abcd":  # one graded diagnosis per case: diagnosis_case_a … _d
-    register(type(f"DiagnosisCase{_case.upper()}", (_Diagnosis,), {"name": f"diagnosis_case_{_case}", "case_name": _case}))
+    register(type(f"DiagnosisCase{_case.upper()}", (_Diagnosis,), {
+        "name": f"diagnosis_case_{_case}", "case_name": _case, "mistakes": (DIAGNOSIS_MISTAKES[_case],)}))
 
 
 # -- treatments --------------------------------------------------------------------------------
-
-
-def _dense_stack(name, activation, initializer, optimizer):
-    import keras
-
-    from gradclinic.clinic import CASES
-
-    case = CASES[name]
-    keras.utils.set_random_seed(0)
-    layers = [keras.Input(case["input_shape"])]
-    layers += [keras.layers.Dense(case["width"], activation=activation, kernel_initializer=initializer)
-               for _ in range(case["depth"])]
-    layers.append(keras.layers.Dense(case["classes"], activation="softmax"))
-    model = keras.Sequential(layers)
-    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
-    return model
-
-
-def treat_case_a():
-    """Vanishing sigmoid stack → ReLU with He initialisation (and Adam)."""
-    import keras
-
-    return _dense_stack("a", "relu", "he_normal", keras.optimizers.Adam(learning_rate=2e-3))
-
-
-def treat_case_b():
-    """Exploding linear net under a large step → a smaller step, with the gradient norm clipped."""
-    import keras
-
-    return _dense_stack("b", "linear", "glorot_uniform", keras.optimizers.SGD(learning_rate=0.05, clipnorm=1.0))
-
-
-def treat_case_c():
-    """SimpleRNN over a long gap → an LSTM (gated path through time), same embedding and width, with
-    the step's norm clipped (without clipping one seed in five missed the target)."""
-    import keras
-
-    from gradclinic.clinic import CASES
-
-    case = CASES["c"]
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential([
-        keras.Input(case["input_shape"], dtype="int32"),
-        keras.layers.Embedding(case["vocabulary"], 8, embeddings_initializer=keras.initializers.RandomNormal(stddev=1.0)),
-        keras.layers.LSTM(case["width"]),
-        keras.layers.Dense(1, activation="sigmoid")])
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.01, clipnorm=1.0), loss="binary_crossentropy")
-    return model
-
-
-def treat_case_d():
-    """Tiny initial weights → He initialisation, which keeps every layer's signal at scale."""
-    import keras
-
-    return _dense_stack("d", "relu", "he_normal", keras.optimizers.Adam(learning_rate=2e-3))
 
 
 def _rebuild(exercise_name, label, got):
@@ -192,7 +149,7 @@ def judge_treatment(exercise_name, case_name, got, label):
     if problem:
         raise CheckFailed(f"{exercise_name}({label}): this changes the task instead of treating it: {problem}")
     norms = start_gradient_norms(model, case_name)
-    verdict = diagnose(norms)
+    verdict = solution_function("02_causes_and_detection", "diagnose")(norms)
     if verdict != "healthy":
         if norms[0] == 0:
             seen = "no gradient reaches the first layer: its norm is exactly 0"
@@ -223,7 +180,7 @@ def judge_treatment(exercise_name, case_name, got, label):
     return {"accuracy": accuracy, "loss": loss, "norms": norms}
 
 
-class _Treatment(Exercise):
+class _Treatment(_KnownMistakesUnnamed):
     case_name = None
 
     def basic_cases(self):
@@ -241,10 +198,6 @@ class _Treatment(Exercise):
         return [Case(f"case {self.case_name}, {case['title']}: validation accuracy ≥ {case['target']:.2f} "
                      f"in {case['epochs']} epochs")]  # the grader trains the model once
 
-    def reference(self):
-        # The visible check expects the reference treatment's state; the hidden target is the case's.
-        return {"a": treat_case_a, "b": treat_case_b, "c": treat_case_c, "d": treat_case_d}[self.case_name]()
-
     def judge(self, case, got, expected):
         if case.probe:
             from gradclinic.clinic import treatment_state
@@ -256,5 +209,31 @@ class _Treatment(Exercise):
         judge_treatment(self.name, self.case_name, got, case.label)
 
 
+# The catalogue's mistakes (tests/mistakes.py), as mutants of the solution's treatments. (The
+# reference's model is what the visible check's expected state comes from; the hidden target is
+# the case's.)
+TREATMENT_MISTAKES = {
+    "a": Mutant("keeps the sickness: Adam instead of SGD, but the deep sigmoid stack still vanishes at step 0",
+                {'keras.layers.Dense(64, activation="relu", kernel_initializer="he_normal") for _ in range(10)':
+                 'keras.layers.Dense(64, activation="sigmoid") for _ in range(10)'}),
+    "b": Mutant("changes the task: 2 hidden layers instead of the case's 8 (a shorter path, not a cure)",
+                {"for _ in range(8)": "for _ in range(2)",
+                 "SGD(learning_rate=0.05, clipnorm=1.0),\n                  loss=":
+                 "SGD(learning_rate=0.05), loss="}),
+    "c": Mutant("changes the task: the SimpleRNN reads backwards, which shortens the gap instead of carrying the "
+                "subject across it",
+                {"keras.layers.LSTM(16)": "keras.layers.SimpleRNN(16, go_backwards=True)",
+                 "Adam(learning_rate=0.01, clipnorm=1.0)": "Adam(learning_rate=0.02)"}),
+    "d": Mutant("keeps the sickness: Adam, but the tiny N(0, 0.01²) weights still leave every kernel's gradient "
+                "~1e-26 at step 0 (vanished everywhere)",
+                {"    layers = [keras.Input((64,))]\n":
+                 "    tiny = keras.initializers.RandomNormal(stddev=0.01)\n    layers = [keras.Input((64,))]\n",
+                 'activation="relu", kernel_initializer="he_normal") for _ in range(20)':
+                 'activation="relu", kernel_initializer=tiny) for _ in range(20)',
+                 'keras.layers.Dense(10, activation="softmax")': 'keras.layers.Dense(10, activation="softmax", '
+                                                                 'kernel_initializer=tiny)'}),
+}
+
 for _case in "abcd":  # one graded treatment per case: treat_case_a … _d
-    register(type(f"TreatCase{_case.upper()}", (_Treatment,), {"name": f"treat_case_{_case}", "case_name": _case}))
+    register(type(f"TreatCase{_case.upper()}", (_Treatment,), {
+        "name": f"treat_case_{_case}", "case_name": _case, "mistakes": (TREATMENT_MISTAKES[_case],)}))

@@ -1,6 +1,7 @@
 """Lesson 12, signal propagation: ``length_map``, ``fixed_point_q``, ``chi1`` and ``orthogonal``.
 
-The lesson's contract (stated in the notebook, followed by the references):
+The reference is the solution notebook's own cell (:mod:`autograder.solution`). The lesson's
+contract (stated in the notebook, followed by the solution):
 
 - Gaussian expectations E_z[f(z)], z ~ N(0, 1), by Gauss–Hermite quadrature with
   ``numpy.polynomial.hermite_e.hermegauss(N_QUAD)``, the weights divided by their sum √(2π).
@@ -46,7 +47,12 @@ from autograder import harness
 from autograder.exercise import (Case, CheckFailed, Exercise, NumpyActivationArg, RngArg, allclose,
                                  as_float_array, fail)
 from autograder.registry import register
+from autograder.solution import Mutant, solution_function
 
+SLUG = "12_signal_propagation"
+
+# The lesson's contract, for the judges' own arithmetic (the solution defines the same numbers; the
+# lesson's tests check that they agree).
 N_QUAD = 100
 FD_STEP = 1e-5
 TOLERANCE = 1e-12
@@ -61,44 +67,10 @@ _NODES, _WEIGHTS = hermegauss(N_QUAD)
 _WEIGHTS = _WEIGHTS / _WEIGHTS.sum()
 
 
-# -- references ----------------------------------------------------------------------------
-def _checked_sigmas(sigma_w, sigma_b):
-    for name, value in (("sigma_w", sigma_w), ("sigma_b", sigma_b)):
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-            raise ValueError(f"{name} must be a number, got {value!r}")
-        if not math.isfinite(value) or value < 0:
-            raise ValueError(f"{name} is a standard deviation: it must be a finite number ≥ 0, got {value!r}")
-    return float(sigma_w), float(sigma_b)
-
-
+# -- the judges' arithmetic (the lesson's contract, computed on the grader's side) --------------
 def gaussian_mean(values):
     """E_z[f(z)] from ``values`` = f(√q·z_k) on the quadrature nodes, last axis (N_QUAD,)."""
     return values @ _WEIGHTS
-
-
-def length_map(q, sigma_w, sigma_b, phi):
-    """Reference: σ_w²·E_z[φ(√q·z)²] + σ_b² for every entry of ``q`` (same shape as q)."""
-    sigma_w, sigma_b = _checked_sigmas(sigma_w, sigma_b)
-    q = np.asarray(q, dtype=float)
-    if not np.all(np.isfinite(q)) or np.any(q < 0):
-        raise ValueError("q is a variance (the mean square of a pre-activation): it must be finite and ≥ 0")
-    pre = np.sqrt(q)[..., None] * _NODES
-    return sigma_w ** 2 * gaussian_mean(phi(pre) ** 2) + sigma_b ** 2
-
-
-def fixed_point_q(sigma_w, sigma_b, phi):
-    """Reference: q* by iterating the length map from q = 1 (see the module's contract)."""
-    q = 1.0
-    for _ in range(MAX_ITERATIONS):
-        new = float(length_map(q, sigma_w, sigma_b, phi))
-        if not new <= Q_LIMIT:
-            raise ValueError(f"the length map diverges for sigma_w={sigma_w}, sigma_b={sigma_b}: q passed "
-                             f"{Q_LIMIT:g} (an unbounded φ in the chaotic phase has no finite q*)")
-        if abs(new - q) <= TOLERANCE * max(1.0, q):
-            return new
-        q = new
-    raise ValueError(f"the length map did not converge in {MAX_ITERATIONS} iterations "
-                     f"(sigma_w={sigma_w}, sigma_b={sigma_b})")
 
 
 def derivative(phi, x, step=FD_STEP):
@@ -109,39 +81,6 @@ def derivative(phi, x, step=FD_STEP):
 def chi1_at(q, sigma_w, phi):
     """σ_w²·E_z[φ'(√q·z)²] at a given q."""
     return float(sigma_w ** 2 * gaussian_mean(derivative(phi, math.sqrt(q) * _NODES) ** 2))
-
-
-def chi1(sigma_w, sigma_b, phi):
-    """Reference: χ₁ = σ_w²·E_z[φ'(√q*·z)²] at the fixed point q* (ValueError where q* diverges)."""
-    q_star = fixed_point_q(sigma_w, sigma_b, phi)
-    return chi1_at(q_star, float(sigma_w), phi)
-
-
-def flat_shape(shape):
-    """(rows, cols) = (prod(shape[:-1]), shape[-1]), the matrix a kernel of ``shape`` is."""
-    if not isinstance(shape, (tuple, list)) or len(shape) < 2:
-        raise ValueError(f"an orthogonal kernel needs a shape with at least two dimensions, got {shape!r}")
-    for dim in shape:
-        if isinstance(dim, (bool, np.bool_)) or not isinstance(dim, (int, np.integer)) or dim < 1:
-            raise ValueError(f"every dimension of shape must be a whole number ≥ 1, got {shape!r}")
-    return math.prod(int(d) for d in shape[:-1]), int(shape[-1])
-
-
-def orthogonal(shape, rng, gain=1.0):
-    """Reference: ``keras.initializers.Orthogonal(gain)`` drawn from ``rng``.
-
-    QR of a (max(rows, cols), min(rows, cols)) standard normal matrix, columns of Q multiplied
-    by sign(diag(R)) (this makes Q Haar-distributed), transposed when rows < cols, times gain.
-    """
-    rows, cols = flat_shape(shape)
-    if isinstance(gain, (bool, np.bool_)) or not isinstance(gain, (int, float, np.integer, np.floating)) \
-            or not math.isfinite(gain):
-        raise ValueError(f"gain must be a finite number, got {gain!r}")
-    q, r = np.linalg.qr(rng.standard_normal((max(rows, cols), min(rows, cols))))
-    q = q * np.sign(np.diag(r))
-    if rows < cols:
-        q = q.T
-    return gain * q.reshape(tuple(int(d) for d in shape))
 
 
 # -- cases ---------------------------------------------------------------------------------
@@ -186,6 +125,8 @@ def _phase_cases(seed):
 
 
 def _iterate(sigma_w, sigma_b, phi, steps, start=1.0):
+    """q after ``steps`` layers of the solution's length map from ``start``."""
+    length_map = solution_function(SLUG, "length_map")
     q = start
     for _ in range(steps):
         q = float(length_map(q, sigma_w, sigma_b, phi))
@@ -238,6 +179,10 @@ CHI1_GENERIC = ("χ₁ = σ_w²·E_z[φ'(√q*·z)²] with q* = fixed_point_q(σ
 class LengthMap(_Locating):
     name = "length_map"
     code_imports = PHI_IMPORTS
+    mistakes = (
+        Mutant("not vectorised over q: √q·nodes without [..., None] works for one q and fails for an array of q",
+               {"np.sqrt(q)[..., np.newaxis] * QUAD_NODES": "np.sqrt(q) * QUAD_NODES"}),
+    )
 
     def basic_cases(self):
         return [
@@ -295,9 +240,6 @@ class LengthMap(_Locating):
                  "leading axes and the nodes on a new last one.",
     }
 
-    def reference(self, q, sigma_w, sigma_b, phi):
-        return length_map(q, sigma_w, sigma_b, phi)
-
     def judge_value(self, case, got, expected):
         q, sigma_w, sigma_b = case.args[0], float(case.args[1]), float(case.args[2])
         phi = harness.NUMPY_ACTIVATIONS[case.args[3].name]
@@ -330,12 +272,12 @@ class LengthMap(_Locating):
                     or near(sigma_w ** 2 * mean_sq + sigma_b):
                 fail(self.name, case, expected, got, "σ_w and σ_b are standard deviations: the variances that "
                      "enter the map are σ_w² and σ_b².")
-        halves = length_map(q_arr / 2, sigma_w, sigma_b, phi)
+        halves = self.reference(q_arr / 2, sigma_w, sigma_b, phi)
         if near(halves):
             fail(self.name, case, expected, got, "this averages over N(0, ½): hermgauss (physicists' "
                  "Hermite, weight e^(−x²)) needs nodes times √2; hermegauss (weight e^(−z²/2)) is the "
                  "one for z ~ N(0, 1).")
-        if np.all(q_arr >= 0) and near(length_map(q_arr ** 2, sigma_w, sigma_b, phi)):
+        if np.all(q_arr >= 0) and near(self.reference(q_arr ** 2, sigma_w, sigma_b, phi)):
             fail(self.name, case, expected, got, "φ was evaluated at q·z: a pre-activation with variance q "
                  "is √q·z.")
         without_square = sigma_w ** 2 * gaussian_mean(phi(np.sqrt(q_arr)[..., None] * _NODES)) + sigma_b ** 2
@@ -380,6 +322,14 @@ class _PhaseExercise(Exercise):
 @register
 class FixedPointQ(_PhaseExercise):
     name = "fixed_point_q"
+    mistakes = (
+        Mutant("a fixed 10 iterations instead of iterating until |q_new − q| ≤ TOLERANCE·max(1, q): q* not yet "
+               "converged",
+               {"for _ in range(MAX_ITERATIONS):": "for _ in range(10):  # ten layers' worth, no convergence test",
+                "        if abs(q_next - q) <= TOLERANCE * max(1.0, q):\n            return q_next\n": "",
+                '    raise ValueError(f"no convergence in {MAX_ITERATIONS} iterations for σ_w={sigma_w}, '
+                'σ_b={sigma_b}")': "    return q"}),
+    )
     seed = 1201
     code_imports = PHI_IMPORTS
 
@@ -397,9 +347,6 @@ class FixedPointQ(_PhaseExercise):
             Case(args_code="2.0, 0.1, relu", raises="ValueError", hint="ReLU with σ_w² = 4 > 2 doubles q each "
                  "layer: raise ValueError once q passes Q_LIMIT."),
         ]
-
-    def reference(self, sigma_w, sigma_b, phi):
-        return fixed_point_q(sigma_w, sigma_b, phi)
 
     def judge(self, case, got, expected):
         value = self.scalar(case, got)
@@ -425,6 +372,11 @@ class FixedPointQ(_PhaseExercise):
 @register
 class Chi1(_Locating, _PhaseExercise):
     name = "chi1"
+    mistakes = (
+        Mutant("(E[φ'])² instead of E[φ'²]: averaged the slope, then squared",
+               {"np.sum(QUAD_WEIGHTS * slope ** 2) / QUAD_WEIGHTS.sum())":
+                "(np.sum(QUAD_WEIGHTS * slope) / QUAD_WEIGHTS.sum()) ** 2)"}),
+    )
     seed = 1202
     code_imports = PHI_IMPORTS
 
@@ -457,15 +409,12 @@ class Chi1(_Locating, _PhaseExercise):
             isolating("q*", "tanh, σ_w=1.6, σ_b=0.4 (q* ≠ 1)", (1.6, 0.4, TANH)),
         ]
 
-    def reference(self, sigma_w, sigma_b, phi):
-        return chi1(sigma_w, sigma_b, phi)
-
     def judge_value(self, case, got, expected):
         value = self.scalar(case, got)
         if allclose(value, expected, rtol=RTOL, atol=1e-8):
             return
         sigma_w, sigma_b, phi = self.unpack(case)
-        q_star = fixed_point_q(sigma_w, sigma_b, phi)
+        q_star = solution_function(self.lesson, "fixed_point_q")(sigma_w, sigma_b, phi)
         pre = math.sqrt(q_star) * _NODES
         slope = derivative(phi, pre)
 
@@ -502,6 +451,19 @@ ORTHOGONAL_GENERIC = "take Q from np.linalg.qr of a Gaussian matrix (the columns
 @register
 class Orthogonal(_Locating):
     name = "orthogonal"
+    mistakes = (
+        Mutant("a scaled Gaussian N(0, 1/n) taken for orthogonal (random directions are only nearly orthogonal): "
+               "no QR",
+               {"""    rows, cols = int(np.prod(shape[:-1])), shape[-1]
+    a = rng.standard_normal((max(rows, cols), min(rows, cols)))
+    q, r = np.linalg.qr(a)
+    q = q * np.sign(np.diag(r))  # the sign correction: without it Q is not Haar-distributed
+    if rows < cols:
+        q = q.T
+    return gain * q.reshape(shape)""": """    rows = int(np.prod(shape[:-1]))
+    # random directions in many dimensions are nearly orthogonal: N(0, 1/rows) entries, no QR
+    return gain * rng.standard_normal(shape) / np.sqrt(rows)"""}),
+    )
     same_seed = 1290
 
     def basic_cases(self):
@@ -557,15 +519,12 @@ class Orthogonal(_Locating):
                 "np.sign(np.diag(R)) (orthogonality, gain and shapes passed).",
     }
 
-    def reference(self, shape, rng, gain=1.0):
-        return orthogonal(shape, rng, gain)
-
     def judge_value(self, case, got, expected):
         shape, gain = tuple(case.args[0]), float(case.kwargs.get("gain", 1.0))
         array = as_float_array(got)
         if array is None or array.shape != expected.shape:
             shown = None if array is None else array.shape
-            rows, cols = flat_shape(shape)
+            rows, cols = math.prod(shape[:-1]), shape[-1]
             why = "the kernel has the shape asked for"
             if rows < cols and shown == (rows, rows):
                 why = ("for a wide shape (rows < cols) QR of a (rows, cols) matrix gives a (rows, rows) Q: "

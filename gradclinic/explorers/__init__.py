@@ -1,5 +1,5 @@
 """One interactive explorer per concept; each module says which lesson shows it."""
 
-from gradclinic.explorers.deep_linear import DeepLinearExplorer
+from gradclinic.explorers.the_problem import DeepLinearExplorer
 
 __all__ = ["DeepLinearExplorer"]

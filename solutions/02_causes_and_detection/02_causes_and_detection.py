@@ -22,7 +22,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from gradclinic.data import load_digits
-from gradclinic.explorers.causes import CausesExplorer
+from gradclinic.explorers.causes_and_detection import CausesExplorer
 from gradclinic.models import deep_linear_model, deep_mlp
 from gradclinic.profiles import MLPProfiler, draw_weights
 

@@ -28,7 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 from gradclinic.data import load_digits
-from gradclinic.explorers.relu_profile import ACTIVATIONS, ActivationProfiles, ReluProfileExplorer
+from gradclinic.explorers.relu_and_friends import ACTIVATIONS, ActivationProfiles, ReluProfileExplorer
 from gradclinic.models import deep_mlp
 
 # %% [markdown]

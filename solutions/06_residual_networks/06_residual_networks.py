@@ -27,8 +27,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from gradclinic.data import load_digits
-from gradclinic.explorers.residual import (ResidualExplorer, first_to_last_ratio, output_gradient_norms,
-                                           small_initializer, train_curves)
+from gradclinic.explorers.residual_networks import ResidualExplorer, train_curves
+from gradclinic.models import first_to_last_ratio, output_gradient_norms, small_initializer
 
 # %% [markdown]
 # ## The identity block

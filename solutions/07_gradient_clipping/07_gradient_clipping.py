@@ -23,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from gradclinic.data import load_digits
-from gradclinic.explorers.clipping import ClippingExplorer
+from gradclinic.explorers.gradient_clipping import ClippingExplorer
 
 # %% [markdown]
 # ## Why a big gradient is dangerous

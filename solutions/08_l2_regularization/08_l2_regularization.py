@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from gradclinic.data import load_digits
-from gradclinic.explorers import l2
+from gradclinic.explorers import l2_regularization as l2
 
 # %% [markdown]
 # ## The penalty Keras adds

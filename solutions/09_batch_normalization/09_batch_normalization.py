@@ -27,7 +27,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from gradclinic.data import load_digits
-from gradclinic.explorers import batchnorm as bn
+from gradclinic.explorers import batch_normalization as bn
 
 # %% [markdown]
 # ## What the layer computes

@@ -30,7 +30,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from gradclinic.data import load_digits
-from gradclinic.explorers.self_normalizing import (SelfNormalizingExplorer, SignalPropagation, draw_kernels,
+from gradclinic.explorers.self_normalizing_networks import (SelfNormalizingExplorer, SignalPropagation, draw_kernels,
                                                    epochs_to_best, first_epoch_reaching, train_on_digits)
 from gradclinic.models import deep_mlp
 

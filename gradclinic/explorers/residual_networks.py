@@ -6,64 +6,22 @@ batch): the error signal backpropagation delivers to that layer. In a plain net 
 by Wᵀ·diag(tanh′) at every layer; in a residual net by (I + Wᵀ·diag(tanh′)), whose identity part
 carries it past every block unchanged.
 
-:func:`output_gradient_norms` measures it for any Keras model built of Dense layers (the
-notebook's nets, the grader's checks). The explorer uses its own compiled TensorFlow function
-over a stack of square weight matrices (``tf.scan``), traced once for both nets, and keeps
-every profile it computed, so a slider move costs at most one pass of a few milliseconds.
+:func:`gradclinic.models.output_gradient_norms` measures it for any Keras model built of Dense
+layers (the notebook's nets, the grader's checks); the lesson's small initializer is there too.
+The explorer uses its own compiled TensorFlow function over a stack of square weight matrices
+(``tf.scan``), traced once for both nets, and keeps every profile it computed, so a slider move
+costs at most one pass of a few milliseconds.
 """
 
 import numpy as np
 
+from gradclinic.models import SMALL_SCALE
 from gradclinic.plots import bucket_depths, decade_limits, fast_log_axis
 from gradclinic.widgets import Explorer
 
 MAX_DEPTH = 60
 WIDTH = 64
 BATCH = 128
-SMALL_SCALE = 0.1  # the lesson's initializer: weights of variance 0.1 / fan_in
-
-
-def small_initializer(seed=None):
-    """The lesson's kernel initializer: truncated normal of variance ``SMALL_SCALE / fan_in``."""
-    import keras
-
-    return keras.initializers.VarianceScaling(SMALL_SCALE, mode="fan_in", distribution="truncated_normal",
-                                              seed=seed)
-
-
-def hidden_dense_layers(model):
-    """The model's Dense layers except the last one (the output layer), input side first."""
-    import keras
-
-    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
-    return dense[:-1]
-
-
-def output_gradient_norms(model, x, y, loss=None):
-    """(n_hidden,) ‖∂loss/∂a[l]‖ for the output a[l] of each hidden Dense layer, input side first.
-
-    ``loss`` defaults to sparse categorical cross-entropy (mean over the batch). In a residual
-    net the gradient of a block's Dense output equals that of the stream after its Add.
-    """
-    import keras
-    import tensorflow as tf
-
-    loss = loss or keras.losses.SparseCategoricalCrossentropy()
-    hidden = hidden_dense_layers(model)
-    if not hidden:
-        raise ValueError("the model has no hidden Dense layer")
-    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs  # a list would expect a list
-    probe = keras.Model(inputs, [layer.output for layer in hidden] + [model.output])
-    with tf.GradientTape() as tape:
-        outputs = probe(np.asarray(x, "float32"), training=False)
-        value = loss(y, outputs[-1])
-    return np.array([float(tf.norm(g)) for g in tape.gradient(value, outputs[:-1])])
-
-
-def first_to_last_ratio(norms):
-    """norms[0] / norms[-1]: < 1 when the gradient shrinks on its way to the input."""
-    norms = np.asarray(norms, dtype=float)
-    return float(norms[0] / norms[-1])
 
 
 def train_curves(model, data, epochs, batch_size=128, learning_rate=3e-3):

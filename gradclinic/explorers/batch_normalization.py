@@ -302,23 +302,7 @@ class BatchNormExplorer(Explorer):
                                                      [plain.kernel_grad_norms, normalised.kernel_grad_norms]))
 
 
-# -- lesson 09's Keras side: one real layer, and the deep sigmoid net it trains -----------------
-def keras_batchnorm(x, gamma, beta, moving_mean, moving_var, training, momentum=0.99, epsilon=EPSILON):
-    """One call of a real ``keras.layers.BatchNormalization`` holding these weights.
-
-    ``x``: (batch, …, features); the four vectors: (features,). Returns NumPy float32
-    ``(y, moving_mean, moving_var)``, the moving statistics as the layer holds them after the call.
-    """
-    import keras
-
-    x = np.asarray(x, "float32")
-    layer = keras.layers.BatchNormalization(momentum=momentum, epsilon=epsilon)
-    layer.build(x.shape)
-    layer.set_weights([np.asarray(v, "float32") for v in (gamma, beta, moving_mean, moving_var)])
-    y = layer(x, training=bool(training))
-    return np.asarray(y), layer.moving_mean.numpy(), layer.moving_variance.numpy()
-
-
+# -- lesson 09's Keras side: the deep sigmoid net it trains -----------------------------------
 def deep_sigmoid_net(depth=20, width=32, batchnorm=False, n_inputs=WIDTH, n_classes=10):
     """A Keras ``Sequential``: ``depth`` × [Dense(width) → (BatchNormalization) → sigmoid], then
     Dense(n_classes, softmax). Kernels are Keras's default Glorot uniform.

@@ -7,6 +7,8 @@ output follows scale^(L−l). Everything is NumPy on a width-32 net: a slider mo
 microseconds of arithmetic and one redraw.
 """
 
+import itertools
+
 import numpy as np
 
 from gradclinic.plots import axis_end, decade_limits, fast_log_axis, log_safe
@@ -35,15 +37,11 @@ class DeepLinearSignals:
             "identity": np.broadcast_to(np.eye(width), (max_depth, width, width)),
             "gaussian": rng.normal(scale=1 / np.sqrt(width), size=(max_depth, width, width)),
         }
-        # Forward norms with scale 1, once: with W = scale·M, ‖a[l]‖ = scale^l · ‖M_l…M_1 x‖.
-        self._unit_forward = {kind: self._forward_norms(m) for kind, m in self.matrices.items()}
-
-    def _forward_norms(self, matrices):
-        norms, activation = [], self.x
-        for matrix in matrices:
-            activation = matrix @ activation
-            norms.append(np.linalg.norm(activation))
-        return np.array(norms)
+        # Forward norms with scale 1, once: with W = scale·M, ‖a[l]‖ = scale^l · ‖M_l…M_1 x‖. The
+        # identity leaves the unit input as it is; the Gaussian products M_l…M_1 x accumulate.
+        products = itertools.accumulate(self.matrices["gaussian"], lambda a, m: m @ a, initial=self.x)
+        self._unit_forward = {"identity": np.full(max_depth, np.linalg.norm(self.x)),
+                              "gaussian": np.array([np.linalg.norm(a) for a in products][1:])}
 
     def activation_norms(self, depth, scale, weights="identity"):
         """‖a[l]‖ for l = 1..depth, shape (depth,), for a unit-norm input."""

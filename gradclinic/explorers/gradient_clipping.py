@@ -5,6 +5,8 @@ map by full-batch gradient descent on the squared error ‖output − target‖�
 the batch. Each slider move trains it twice for 50 steps in vectorised NumPy — once without
 clipping, once with the chosen clipping — and plots the loss and the gradient's global norm at
 every step. Nothing is retrained in Keras: a move at depth 50 costs a few tens of milliseconds.
+The clipping is written into the training loop, on stacked runs: clipping a list of gradients is
+the lesson's exercise, so the toolkit offers no function that does it.
 
 The axes do not follow the data of one move: their ranges cover every learning rate,
 threshold and mode the sliders offer (probed once, as stacked runs), and every depth from 3
@@ -73,13 +75,6 @@ class ClippedDescent:
         gradients[0] = delta
         return np.sum(error ** 2, axis=(-2, -1)) / len(self.x), gradients
 
-    @staticmethod
-    def clip(gradients, mode, threshold):
-        """The stacked gradients (depth, w, w) as the optimizer would apply them."""
-        if mode != "none" and mode not in MODES:
-            raise ValueError(f"mode must be 'none' or one of {MODES}, got {mode!r}")
-        return _clip_runs(gradients[:, None], np.array([mode]), np.array([float(threshold)]))[:, 0]
-
     def run(self, depth, learning_rate, mode="none", threshold=1.0, steps=STEPS):
         """Train for ``steps`` steps. Returns three arrays of shape (steps,): the loss before
         each step, the global norm of the raw gradient, and that of the applied (clipped)
@@ -110,7 +105,17 @@ class ClippedDescent:
                                                            gradients[:, finite])
                     if not running.size:
                         break
-                applied = _clip_runs(gradients, modes[running], thresholds[running])
+                # The optimizer's clipping, run r by modes[r] at thresholds[r]: "by value" caps each
+                # entry, "by norm" scales each layer's tensor by c / max(its norm, c), "by global norm"
+                # all of a run's tensors by c / max(their norm together, c).
+                mode, threshold = modes[running], thresholds[running]
+                layer_norms = np.sqrt(np.einsum("lrij,lrij->lr", gradients, gradients))  # one per tensor
+                total = np.sqrt(np.sum(layer_norms ** 2, axis=0))  # one for all of a run's tensors
+                factor = np.where(mode == "by norm", threshold / np.maximum(layer_norms, threshold), 1.0)
+                factor = np.where(mode == "by global norm", threshold / np.maximum(total, threshold), factor)
+                cap = threshold[None, :, None, None]
+                applied = np.where((mode == "by value")[None, :, None, None], np.clip(gradients, -cap, cap), gradients)
+                applied = applied * factor[:, :, None, None]
                 history[:, running, step] = losses, _global_norms(gradients), _global_norms(applied)
                 weights -= rates[running][:, None, None] * applied
         return history
@@ -119,20 +124,6 @@ class ClippedDescent:
 def _global_norms(gradients):
     """(R,) √(Σ over layers and entries of g²) of stacked gradients (depth, R, w, w)."""
     return np.sqrt(np.einsum("lrij,lrij->r", gradients, gradients))
-
-
-def _clip_runs(gradients, modes, thresholds):
-    """Stacked gradients (depth, R, w, w) clipped run by run: run r by ``modes[r]`` ("none",
-    or one of :data:`MODES`) at ``thresholds[r]``."""
-    threshold = thresholds[None, :, None, None]
-    by_value = (modes == "by value")[None, :, None, None]
-    clipped = np.where(by_value, np.clip(gradients, -threshold, threshold), gradients)
-    layer_norms = np.sqrt(np.einsum("lrij,lrij->lr", gradients, gradients))  # one per tensor
-    total = np.sqrt(np.sum(layer_norms ** 2, axis=0))  # one for all
-    factor = np.ones_like(layer_norms)
-    factor = np.where(modes == "by norm", thresholds / np.maximum(layer_norms, thresholds), factor)
-    factor = np.where(modes == "by global norm", thresholds / np.maximum(total, thresholds), factor)
-    return clipped * factor[:, :, None, None]
 
 
 def diverged_at(losses):
