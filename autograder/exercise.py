@@ -3,8 +3,8 @@
 An :class:`Exercise` names a graded function (its nbgrader ``grade_id``), lists the cases it
 is tried on and its known mistakes (:class:`~autograder.solution.Mutant`), and judges a learner's
 answer against the reference, which is the instructor's solution cell itself
-(:mod:`autograder.solution`). The learner's function is only ever *called* through :mod:`autograder.harness`,
-which hands back plain data; judging happens here, on the trusted side.
+(:mod:`autograder.solution`). The learner's function is only ever *called* through
+:mod:`autograder.harness`, which hands back plain data; judging happens here, on the trusted side.
 """
 
 import ast

@@ -65,16 +65,16 @@ def _relu_profile():
 
 # Name → a function that makes the explorer with its lesson's arguments.
 EXPLORERS = {
-    "DeepLinearExplorer": _made_by("deep_linear", "DeepLinearExplorer", depth=30, scale=1.2),
-    "CausesExplorer": _made_by("causes", "CausesExplorer", depth=20, activation="sigmoid"),
+    "DeepLinearExplorer": _made_by("the_problem", "DeepLinearExplorer", depth=30, scale=1.2),
+    "CausesExplorer": _made_by("causes_and_detection", "CausesExplorer", depth=20, activation="sigmoid"),
     "ReluProfileExplorer": _relu_profile,
     "InitializationExplorer": _made_by("initialization", "InitializationExplorer", depth=10,
                                        initializer="uniform_inv_sqrt_n", activation="tanh"),
     "GatedRnnExplorer": _gated_rnn,
-    "ResidualExplorer": _made_by("residual", "ResidualExplorer", depth=20, mode="plain"),
-    "ClippingExplorer": _made_by("clipping", "ClippingExplorer"),
-    "L2Explorer": _made_by("l2", "L2Explorer", seeded=False, lam=1e-2),
-    "BatchNormExplorer": _made_by("batchnorm", "BatchNormExplorer", seeded=False, depth=20, batchnorm=True,
+    "ResidualExplorer": _made_by("residual_networks", "ResidualExplorer", depth=20, mode="plain"),
+    "ClippingExplorer": _made_by("gradient_clipping", "ClippingExplorer"),
+    "L2Explorer": _made_by("l2_regularization", "L2Explorer", seeded=False, lam=1e-2),
+    "BatchNormExplorer": _made_by("batch_normalization", "BatchNormExplorer", seeded=False, depth=20, batchnorm=True,
                                   activation="sigmoid"),
     "SelfNormalizingExplorer": _self_normalizing,
     "SignalPropagationExplorer": _signal_propagation,
