@@ -293,7 +293,7 @@ class Exercise:
                 if case.options_code is not None:
                     case.options = evaluate_call_code(case.options_code, namespace)[1]
                 if case.expected is UNSET and case.hint is not None:
-                    case.expected = self.reference_outcome(case)
+                    case.expected = shown_expectation(self.reference_outcome(case))
             self._visible_cases = cases
         return self._visible_cases
 
@@ -433,6 +433,24 @@ def as_float_array(value):
     except (TypeError, ValueError):
         return None
     return array
+
+
+SHOWN_DIGITS = 12  # far inside every case's tolerance, far outside a platform's float64 noise
+
+
+def shown_expectation(value):
+    """``value`` as a visible check states it: float64 numbers to ``SHOWN_DIGITS`` significant
+    digits, so that the released cell does not depend on the last bits the build machine's
+    NumPy and BLAS happened to produce (4.999999999999999 on one, 5.0 on another)."""
+    if isinstance(value, float):
+        return float(f"{value:.{SHOWN_DIGITS}g}") if np.isfinite(value) else value
+    if isinstance(value, np.ndarray) and value.dtype == np.float64:
+        return np.array([shown_expectation(float(v)) for v in value.flat]).reshape(value.shape)
+    if isinstance(value, (list, tuple)):
+        return type(value)(shown_expectation(v) for v in value)
+    if isinstance(value, dict):
+        return {k: shown_expectation(v) for k, v in value.items()}
+    return value
 
 
 def same_value(a, b, rtol=1e-6, atol=1e-9):

@@ -16,6 +16,18 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
+def pytest_collection_modifyitems(items):
+    """A module's tests that share a module-scoped fixture (a lesson run, trained nets) go to one
+    worker together: spread over two, each worker would do the fixture's work again."""
+    for item in items:
+        if any(item.iter_markers("xdist_group")):
+            continue
+        fixtures = getattr(item, "_fixtureinfo", None)
+        if fixtures and any(defs[-1].scope == "module" for defs in fixtures.name2fixturedefs.values()):
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+
+
 def course_environment():
     """Environment for nbgrader subprocesses and notebook executions: this interpreter's tools on
     PATH, course importable, explorers headless (no frontend: a widget's comm can stall nbclient)."""

@@ -376,8 +376,9 @@ def fair_verdict(model, name):
 
 
 TINY = "random_normal"  # Keras's RandomNormal: stddev 0.05, small but not case d's 0.01
-# (case, builder, expected: None = passes, else a phrase of the refusal). Measured outcomes: each
-# refusal below is what training really gives (fair_verdict checks every pass by training again).
+# (case, builder, expected: None = passes, else a phrase of the refusal or a tuple of phrases, one
+# of which it holds). Measured outcomes: each refusal below is what training really gives
+# (fair_verdict checks every pass by training again).
 ALTERNATIVES = {
     "a: batch norm between Dense and sigmoid": ("a", lambda: batch_norm_net("a", "sigmoid"), None),
     "a: residual sigmoid net": ("a", lambda: residual_net("a", "sigmoid"), None),
@@ -392,9 +393,11 @@ ALTERNATIVES = {
     "c: clipping alone": ("c", lambda: clipping_alone("c"), "below the case's target"),
     "c: bidirectional LSTM": ("c", lambda: recurrent_net("LSTM", bidirectional=True), "Bidirectional"),
     # moving statistics with momentum 0.99 lag far behind activations ~1e-20 in scale: training
-    # loss falls, inference accuracy stays at chance; momentum 0.9 catches up within the epochs
+    # loss falls, inference accuracy stays far below the target (near chance or not, by the machine's
+    # floating point: the judge names the train/inference gap only near chance); momentum 0.9
+    # catches up within the epochs
     "d: batch norm, tiny weights kept": ("d", lambda: batch_norm_net("d", "relu", TINY),
-                                         "differs from training"),
+                                         ("differs from training", "below the case's target")),
     "d: batch norm, tiny weights, momentum 0.9": ("d", lambda: batch_norm_net("d", "relu", TINY, 0.9), None),
     "d: residual ReLU net, small weights": ("d", lambda: residual_net("d", "relu", TINY), None),
     # He weights on both paths of every block double the variance per block: 2¹⁹ over 19 blocks
@@ -412,7 +415,8 @@ def test_other_sensible_cures_are_judged_fairly(label):
     if expected is None:
         assert message is None, message
     else:
-        assert message is not None and expected in message, message
+        phrases = (expected,) if isinstance(expected, str) else expected
+        assert message is not None and any(phrase in message for phrase in phrases), message
 
 
 def test_a_different_output_or_input_is_refused_with_its_reason():

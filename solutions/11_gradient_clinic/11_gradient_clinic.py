@@ -278,7 +278,9 @@ check("treat_case_b", treat_case_b)
 # %% tags=["expected-output"]
 print(clinic.describe_patient("c"))
 
-# %% tags=["expected-output"]
+# %%
+# No expected output under this cell: where twelve epochs of a recurrent net end depends on your
+# machine's floating-point library (the trained figures move by tens of per cent between machines).
 findings_c = clinic.examine("c")
 print(findings_c)
 
