@@ -23,12 +23,12 @@ data, epochs, batch size and a fixed seed and requires the case's validation acc
 The toolkit functions the judge uses (:func:`gradclinic.clinic.task_problem`,
 :func:`~gradclinic.clinic.start_gradient_norms`, :func:`~gradclinic.clinic.start_health`,
 :func:`~gradclinic.clinic.train_case`) are the ones the learner's trial run uses, so that the
-trial run at seed 0 is the grader's run. On the sandboxed path they run here, in the grader's
-process, on a model rebuilt from the learner's data: nothing the learner's kernel does (it runs in
-another process, with the toolkit mounted read-only) reaches their state (``clinic.CASES``, the
-cached case data, ``clinic._TRIAL_RUNS``, which only a trial run in the same process fills). In a
-kernel (``SandboxedExecute.in_kernel``, for trusted notebooks only) the learner's notebook shares
-that state.
+trial run with the random seed at 0 is the grader's run. On the sandboxed path they run here, in
+the grader's process, on a model rebuilt from the learner's data: nothing the learner's kernel
+does (it runs in another process, with the toolkit mounted read-only) reaches their state
+(``clinic.CASES``, the cached case data, ``clinic._TRIAL_RUNS``, which only a trial run in the
+same process fills). In a kernel (``SandboxedExecute.in_kernel``, for trusted notebooks only) the
+learner's notebook shares that state.
 
 Each exercise lists the catalogue's mistake as its mutant (data for the tests and the catalogue).
 None is ever named to a learner: a diagnosis's mutant would say the clinic's finding, which the
