@@ -444,8 +444,8 @@ def shown_expectation(value):
     NumPy and BLAS happened to produce (4.999999999999999 on one, 5.0 on another)."""
     if isinstance(value, float):
         return float(f"{value:.{SHOWN_DIGITS}g}") if np.isfinite(value) else value
-    if isinstance(value, np.ndarray) and value.dtype == np.float64:
-        return np.array([shown_expectation(float(v)) for v in value.flat]).reshape(value.shape)
+    if isinstance(value, np.ndarray) and value.dtype == np.float64:  # through the list branch
+        return np.array(shown_expectation(value.tolist()), dtype=np.float64).reshape(value.shape)
     if isinstance(value, (list, tuple)):
         return type(value)(shown_expectation(v) for v in value)
     if isinstance(value, dict):
