@@ -1,4 +1,4 @@
-"""All exercises by name, collected from ``autograder/lessons/l*.py``, and the in-kernel check."""
+"""All exercises by name, collected from ``autograder/graders/l*.py``, and the in-kernel check."""
 
 import importlib
 import pkgutil
@@ -10,7 +10,7 @@ _EXERCISES = {}
 
 def register(exercise_class):
     """Class decorator: make an :class:`~autograder.exercise.Exercise` findable by its name. Its
-    lesson is its module's (``autograder.lessons.l01_the_problem`` → ``01_the_problem``)."""
+    lesson is its module's (``autograder.graders.l01_the_problem`` → ``01_the_problem``)."""
     if exercise_class.lesson is None:
         exercise_class.lesson = exercise_class.__module__.rpartition(".")[2].removeprefix("l")
     name = exercise_class.name
@@ -21,10 +21,10 @@ def register(exercise_class):
 
 
 def _load_all():
-    import autograder.lessons as lessons
+    import autograder.graders as graders
 
-    for module in pkgutil.iter_modules(lessons.__path__):
-        importlib.import_module(f"autograder.lessons.{module.name}")
+    for module in pkgutil.iter_modules(graders.__path__):
+        importlib.import_module(f"autograder.graders.{module.name}")
 
 
 def exercise(name):

@@ -42,7 +42,7 @@ def _catalogue():
     for slug in lesson_slugs():
         for grade_id in solution_cells(slug):
             if grade_id not in exercises:
-                raise LookupError(f"{slug}: solution cell {grade_id!r} has no exercise in autograder/lessons")
+                raise LookupError(f"{slug}: solution cell {grade_id!r} has no exercise in autograder/graders")
             if not exercises[grade_id].mistakes:
                 raise LookupError(f"{slug}: exercise {grade_id!r} lists no known mistake (a Mutant)")
             first = exercises[grade_id].mistakes[0]

@@ -41,7 +41,7 @@ def _verdicts(root, student):
 
 def test_the_guide_adds_an_exercise_that_builds_and_grades(tmp_path):
     files = guide_files()
-    assert sorted(files) == [f"autograder/lessons/l{SLUG}.py", f"solutions/{SLUG}/{SLUG}.py"]
+    assert sorted(files) == [f"autograder/graders/l{SLUG}.py", f"solutions/{SLUG}/{SLUG}.py"]
     root = copy_course(tmp_path / "course")
     for path, text in files.items():
         (root / path).parent.mkdir(parents=True, exist_ok=True)

@@ -25,7 +25,7 @@ def test_learners_validate_their_work(course_life):
 @pytest.mark.parametrize("intruder, target", [
     ("gc-learner2", "/home/gc-learner1/01_the_problem/01_the_problem.ipynb"),
     ("gc-learner1", "/home/gc-instructor/course/solutions/01_the_problem/01_the_problem.py"),
-    ("gc-learner1", "/home/gc-instructor/course/autograder/lessons/l01_the_problem.py"),
+    ("gc-learner1", "/home/gc-instructor/course/autograder/graders/l01_the_problem.py"),
     ("gc-learner1", "/home/gc-instructor/course/gradebook.db"),
     ("gc-learner2", "/home/gc-instructor/course/submitted/gc-learner1/01_the_problem/01_the_problem.ipynb"),
 ])

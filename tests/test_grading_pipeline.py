@@ -119,7 +119,7 @@ def test_resume_skips_what_this_grader_graded_and_a_changed_grader_regrades(cour
     graded = [p.stem for p in (root / ".autograder" / SLUG).glob("*.json") if _record(root, p.stem)["status"] == "graded"]
     again = _grade(root, *LATE)
     assert f"{len(graded)} submission(s) already graded by this grader" in again.stderr  # the broken one is retried
-    module = root / "autograder" / "lessons" / "l00_welcome.py"
+    module = root / "autograder" / "graders" / "l00_welcome.py"
     module.write_text(module.read_text() + "\n# a check was fixed\n")
     changed = _grade(root, *LATE)
     assert "already graded" not in changed.stderr, "a new grader version regrades every submission"

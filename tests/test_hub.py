@@ -91,7 +91,7 @@ def test_a_learners_kernel_cannot_reach_the_grader(learner1_kernel):
     imported = learner1_kernel.run("import autograder")
     assert imported["error"] == "ModuleNotFoundError: No module named 'autograder'", imported
     print(f"import autograder → {imported['error']}")
-    for target in [COURSE / "solutions" / SLUG / f"{SLUG}.py", COURSE / "autograder" / "lessons" / "l01_the_problem.py",
+    for target in [COURSE / "solutions" / SLUG / f"{SLUG}.py", COURSE / "autograder" / "graders" / "l01_the_problem.py",
                    COURSE / "nbgrader_config.py", COURSE / "gradebook.db",
                    COURSE_ROOT / "solutions" / SLUG / f"{SLUG}.py", COURSE_ROOT / "autograder" / "__init__.py",
                    Path("/home/gc-learner2/.jupyter/nbgrader_config.py"), Path("/etc/gradclinic/hub-passwords")]:

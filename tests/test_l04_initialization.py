@@ -9,7 +9,7 @@ import pytest
 
 import gradclinic
 from autograder import check, exercise
-from autograder.lessons import l04_initialization as l04
+from autograder.graders import l04_initialization as l04
 from autograder.solution import reference_namespace
 from checks import failure_of
 

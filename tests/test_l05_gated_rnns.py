@@ -7,7 +7,7 @@ import pytest
 
 import gradclinic
 from autograder import check, exercise
-from autograder.lessons import l05_gated_rnns as lesson
+from autograder.graders import l05_gated_rnns as lesson
 from autograder.solution import solution_function
 from checks import failure_of, failures_on
 

@@ -6,7 +6,7 @@ import pytest
 
 import gradclinic
 from autograder import check
-from autograder.lessons import l08_l2_regularization as l08
+from autograder.graders import l08_l2_regularization as l08
 from autograder.solution import solution_function
 from gradclinic.data import load_digits
 from gradclinic.explorers import l2_regularization as l2

@@ -10,7 +10,7 @@ import pytest
 import gradclinic
 from autograder import check
 from autograder.exercise import CheckFailed
-from autograder.lessons import l09_batch_normalization as l09
+from autograder.graders import l09_batch_normalization as l09
 from autograder.registry import exercise, run_in_process
 from autograder.solution import solution_function
 from gradclinic.explorers import batch_normalization as bn

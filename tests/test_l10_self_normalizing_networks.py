@@ -7,7 +7,7 @@ import pytest
 
 import gradclinic
 from autograder import check, exercise
-from autograder.lessons import l10_self_normalizing_networks as l10
+from autograder.graders import l10_self_normalizing_networks as l10
 from autograder.registry import run_in_process
 from autograder.solution import solution_function
 from gradclinic.data import load_digits

@@ -11,7 +11,7 @@ import pytest
 import gradclinic
 from autograder import check, harness
 from autograder.exercise import CheckFailed
-from autograder.lessons import l11_gradient_clinic as l11
+from autograder.graders import l11_gradient_clinic as l11
 from autograder.solution import solution_function
 from gradclinic import clinic
 from gradclinic.diagnostics import TINY_GRADIENT, uniformly_tiny

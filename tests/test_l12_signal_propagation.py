@@ -12,7 +12,7 @@ from numpy.polynomial.hermite_e import hermegauss
 
 import gradclinic
 from autograder import check
-from autograder.lessons import l12_signal_propagation as l12
+from autograder.graders import l12_signal_propagation as l12
 from autograder.solution import solution_function
 from gradclinic.explorers import signal_propagation as sp
 from checks import failure_of

@@ -8,7 +8,7 @@ import numpy as np
 from autograder import harness
 from autograder.exercise import (MUTANTS, Case, CheckFailed, Exercise, KerasLossArg, KerasModelArg,
                                  allclose, as_float_array, encode_call, fail, short)
-from autograder.lessons.l01_the_problem import _dense_model
+from autograder.graders.l01_the_problem import _dense_model
 from autograder.registry import register
 from autograder.solution import Mutant
 
