@@ -12,6 +12,8 @@
 import argparse
 import sys
 
+from gradclinic.runtime import quiet_tensorflow_start
+
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__,
@@ -44,6 +46,7 @@ def main(argv=None):
     report_parser.add_argument("--course", action="store_true", help="every assignment in the gradebook, one page")
     report_parser.add_argument("--out", help="folder for the HTML and CSV (default: reports/ in the course root)")
     argv = list(sys.argv[1:] if argv is None else argv)
+    quiet_tensorflow_start()  # the build and the judges import TensorFlow: no start-up lines on stderr
     # After `--` (grade, report): nbgrader's own configuration (--Class.trait=value), passed on unread.
     nbgrader_options = argv[argv.index("--") + 1:] if "--" in argv else []
     arguments = parser.parse_args(argv[:argv.index("--")] if "--" in argv else argv)

@@ -40,13 +40,19 @@ def headless():
     return grading() or os.environ.get("GRADCLINIC_HEADLESS", "") not in ("", "0")
 
 
+def quiet_tensorflow_start():
+    """Keep TensorFlow's C++ start-up lines off stderr in this process and the processes it
+    starts. Only works before TensorFlow is first imported, so a program calls it first thing."""
+    for name, value in _QUIET_TF_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
+
+
 def quiet_tensorflow():
     """Silence TensorFlow's C++ and Python log lines and Keras's Python warnings.
 
     Safe to call more than once. Returns the imported ``tensorflow`` module.
     """
-    for name, value in _QUIET_TF_ENVIRONMENT.items():
-        os.environ.setdefault(name, value)
+    quiet_tensorflow_start()
     import tensorflow as tf
 
     tf.get_logger().setLevel(logging.ERROR)

@@ -1,12 +1,14 @@
 """lessons/ is exactly what building from solutions/ gives, and gives nothing away."""
 
 import json
+import subprocess
+import sys
 
 import pytest
 
-from autograder.build import BuildError, lesson_slugs, notebook_from_source, release_notebook_path
+from autograder.build import BuildError, copy_course, lesson_slugs, notebook_from_source, release_notebook_path
 from autograder.expected_output import HEADING, TAG, add_blocks, cell_key, differences, marked_cells
-from conftest import COURSE_ROOT
+from conftest import COURSE_ROOT, course_environment
 
 SECRET_MARKERS = ["### BEGIN SOLUTION", "### BEGIN HIDDEN TESTS", "from autograder", "check(\""]
 
@@ -21,6 +23,17 @@ def test_release_is_in_sync_with_its_source(slug, built_course):
     committed = release_notebook_path(slug).read_text()
     rebuilt = release_notebook_path(slug, built_course).read_text()
     assert committed == rebuilt, f"lessons/{slug} is stale: run `python -m autograder build {slug}` and commit"
+
+
+def test_the_build_command_writes_nothing_to_stderr(built_course, tmp_path):
+    # Lesson 01's visible checks build Keras models: TensorFlow starts in the build's process.
+    # Its quieting variables are removed here, as an instructor's shell does not have them.
+    root = copy_course(tmp_path / "course", course_root=built_course)
+    env = {k: v for k, v in course_environment().items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS")}
+    done = subprocess.run([sys.executable, "-m", "autograder", "build", "01_the_problem"], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert done.stdout.strip().endswith("01_the_problem.ipynb")
 
 
 @pytest.mark.parametrize("slug", lesson_slugs())
