@@ -8,6 +8,11 @@ when an axis range changes) is rendered once per range and cached; a move restor
 draws only the *moving* artists (lines, markers, images, titles) on top. The layout is
 computed once, at the first render, and then kept, so tick labels do not shift the axes.
 
+A drag sends the kernel many moves, faster than frames can be made. Moves do not queue: the
+widget's frames are made on the explorer's own render thread, and a move that arrives while a
+frame is being made replaces any move still waiting. The figure is never more than one frame
+behind the hand, however long the drag.
+
 A run without a frontend (nbgrader validate or autograde, the tests' notebook runs: see
 :func:`gradclinic.runtime.headless`) makes no widget at all, since each one opens a comm and
 nbclient can then stall for its whole cell timeout (jupyter/nbclient#312). Explorers make their
@@ -16,7 +21,10 @@ its figure as a still image.
 """
 
 import functools
+import html
 import io
+import threading
+import traceback
 from collections import OrderedDict
 
 from gradclinic.runtime import headless
@@ -76,7 +84,10 @@ class Explorer:
 
         self.figure = figure
         self.controls = controls
-        self._output = None
+        self._view = None  # the widget's image, once a frontend shows the explorer
+        self._drawing = threading.RLock()  # one draw at a time: the render thread's or a cell's
+        self._wake = threading.Condition()  # guards the next two
+        self._wanted, self._busy = None, False  # the newest move's values; a frame being made
         self._moving = []
         self._backgrounds = OrderedDict()
         self._layout_done = False
@@ -111,10 +122,10 @@ class Explorer:
         for name, value in values.items():
             if name not in self.controls:
                 raise ValueError(f"unknown control {name!r}; this explorer has {sorted(self.controls)}")
-        current = {**self.values(), **values}
-        self.draw(**current)
-        self.render()
-        self._refresh_view()
+        with self._drawing:
+            self.draw(**{**self.values(), **values})
+            self.render()
+            self._refresh_view()
         return self.figure
 
     def render(self, cached=True):
@@ -175,27 +186,54 @@ class Explorer:
         return np.array(self.figure.canvas.buffer_rgba())
 
     def _refresh_view(self):
-        if self._output is None:
-            return
-        from IPython.display import Image, display
-
-        self._output.clear_output(wait=True)
-        with self._output:
-            display(Image(self.png(render=False)))
+        if self._view is not None:
+            self._view.value = self.png(render=False)  # sent as a binary buffer, not base64
 
     def widget(self):
-        """The explorer as one ipywidgets box: controls above, the live figure below."""
+        """The explorer as one ipywidgets box: controls above, the live figure below (and,
+        only if a frame failed, why)."""
         import ipywidgets as widgets
 
         if headless():  # before any widget is made: an Output would open a comm too
             raise RuntimeError("no widgets in a headless run (GRADCLINIC_HEADLESS or NBGRADER_EXECUTION is set); "
                                "display the explorer itself to get its figure")
-        if self._output is None:
-            self._output = widgets.Output()
+        if self._view is None:
+            self._view, self._problem = widgets.Image(format="png"), widgets.HTML()
             for control in self.controls.values():
-                control.observe(lambda change: self.update(), names="value")
+                control.observe(lambda change: self._request_frame(), names="value")
+            threading.Thread(target=self._make_frames, name=f"{type(self).__name__} frames", daemon=True).start()
             self.update()
-        return widgets.VBox([widgets.HBox(list(self.controls.values())), self._output])
+        return widgets.VBox([widgets.HBox(list(self.controls.values())), self._view, self._problem])
+
+    def _request_frame(self):
+        """A control moved (on the kernel's thread): ask the render thread for a frame of the
+        current values. It replaces a request still waiting, so superseded moves are never drawn."""
+        with self._wake:
+            self._wanted = self.values()
+            self._wake.notify_all()
+
+    def _make_frames(self):
+        """The render thread: draw the newest requested values, one frame at a time, forever."""
+        while True:
+            with self._wake:
+                while self._wanted is None:
+                    self._wake.wait()
+                values, self._wanted, self._busy = self._wanted, None, True
+            try:
+                self.update(**values)
+                self._problem.value = ""
+            except Exception:  # shown under the figure: a thread's traceback would reach no cell
+                self._problem.value = f"<pre>{html.escape(traceback.format_exc(limit=-3))}</pre>"
+            finally:
+                with self._wake:
+                    self._busy = False
+                    self._wake.notify_all()
+
+    def settle(self, timeout=30.0):
+        """Wait until every move so far is drawn (for tests and benchmarks: a learner never
+        needs to). Returns False if frames were still being made after ``timeout`` seconds."""
+        with self._wake:
+            return self._wake.wait_for(lambda: self._wanted is None and not self._busy, timeout)
 
     def _ipython_display_(self):
         from IPython.display import Image, display

@@ -134,3 +134,49 @@ def test_lesson_01_runs_headless_without_opening_a_comm(tmp_path, record_propert
     shown = [output.get("data", {}) for output in explorer_cell.outputs]
     assert any("image/png" in data for data in shown), shown
     assert not any("application/vnd.jupyter.widget-view+json" in data for data in shown), shown
+
+
+def _slow_explorer():
+    """An explorer whose every frame takes 0.2 s and is remembered (made under with_frontend)."""
+    import matplotlib.pyplot as plt
+
+    from gradclinic.widgets import Explorer, controls
+
+    class Slow(Explorer):
+        def __init__(self):
+            figure, ax = plt.subplots(figsize=(2, 2))
+            super().__init__(figure, {"n": controls.IntSlider(value=1, min=1, max=100)})
+            (self.line,) = ax.plot([0, 1], [0, 1])
+            self.moving(self.line)
+            self.drawn = []
+
+        def draw(self, n):
+            if n == 13:
+                raise ValueError("thirteen is not drawn")
+            time.sleep(0.2)
+            self.line.set_ydata([0, n / 100])
+            self.drawn.append(n)
+
+    return Slow()
+
+
+def test_a_drag_draws_its_last_position_without_drawing_every_move(with_frontend):
+    explorer = _slow_explorer()
+    explorer.widget()
+    slider, opening = explorer.controls["n"], explorer._view.value
+    for n in range(20, 40):  # twenty moves in far less than one frame's 0.2 s
+        slider.value = n
+    assert explorer.settle()
+    assert explorer.drawn[0] == 1 and explorer.drawn[-1] == 39
+    assert len(explorer.drawn) <= 3, explorer.drawn  # the opening frame, perhaps the first move, the last
+    assert explorer._view.value == explorer.png(render=False) != opening
+
+
+def test_a_frame_that_fails_says_why_under_the_figure_and_the_next_clears_it(with_frontend):
+    explorer = _slow_explorer()
+    box = explorer.widget()
+    explorer.controls["n"].value = 13
+    assert explorer.settle()
+    assert "ValueError: thirteen is not drawn" in box.children[-1].value
+    explorer.controls["n"].value = 14
+    assert explorer.settle() and box.children[-1].value == "" and explorer.drawn[-1] == 14

@@ -276,14 +276,14 @@ def test_the_class_lives_a_lesson_on_the_hub(hub, tmp_path):
         _run_all(one)  # stops at the failing self-check of layer_gradient_norms, after the explorer
         slider = one.locator(".widget-slider", has_text="depth L").first
         slider.scroll_into_view_if_needed()
-        one.wait_for_selector(".widget-output img", timeout=120_000)
-        before = one.locator(".widget-output img").first.get_attribute("src")
+        one.wait_for_selector(".widget-image", timeout=120_000)
+        before = one.locator(".widget-image").first.get_attribute("src")
         shots(one, "learner1-explorer-before")
         slider.locator(".widget-readout").click()
         one.keyboard.press("Control+a")
         one.keyboard.insert_text("80")
         one.keyboard.press("Enter")
-        one.wait_for_function("(before) => { const img = document.querySelector('.widget-output img');"
+        one.wait_for_function("(before) => { const img = document.querySelector('.widget-image');"
                               " return img && img.src !== before; }", arg=before, timeout=120_000)
         shots(one, "learner1-explorer-after")
         one.locator(".jp-Toolbar button, .jp-ToolbarButtonComponent", has_text="Validate").first.click()

@@ -81,7 +81,7 @@ def test_explorer_widget_has_its_controls_and_redraws_on_change():
     sliders = box.children[0].children
     assert [s.description for s in sliders] == ["depth L", "scale", "W = scale ·"]
     sliders[0].value = 77
-    assert len(explorer.activation_line.get_xdata()) == 77
+    assert explorer.settle() and len(explorer.activation_line.get_xdata()) == 77
 
 
 # -- the hidden checks --------------------------------------------------------------------
