@@ -101,7 +101,8 @@ RETURNED_NORM = "return [g * factor for g in arrays], global_norm"
 
 class _ClippingExercise(Exercise):
     """What the three exercises share: cases on lists of arrays, thresholds of 0 and below,
-    inputs left alone, and the known mistakes (:class:`Mutant` s, which name a wrong answer, compared item by item within ``TOLERANCE``).
+    inputs left alone, and the known mistakes (:class:`Mutant` s, which name a wrong answer,
+    compared with it item by item within ``TOLERANCE``).
 
     The visible cases are the exercise's worked ``examples()``, then the first example's
     gradients with the threshold ``refused`` (threshold, hint), which must raise, and the first
