@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from autograder.exercise import (MUTANTS, Case, CheckFailed, Exercise, KerasLossArg, KerasModelArg,
+from autograder.exercise import (Case, CheckFailed, Exercise, KerasLossArg, KerasModelArg,
                                  allclose, as_float_array, fail)
 from autograder.registry import register
 from autograder.solution import Mutant
@@ -56,7 +56,7 @@ class DeepLinearActivations(Exercise):
             return
         _, scale, depth = case.args
         if array.shape != expected.shape:
-            self.fail_known(case, got, expected, [MUTANTS])
+            self.fail_known(case, got, expected)
             fail(self.name, case, expected, got, f"return exactly depth = {depth} norms, one per layer.")
         # Not a Mutant: this answer is mistakes[0]'s, which named_mistake would name first; learners
         # read this message for it.
@@ -153,7 +153,7 @@ class LayerGradientNorms(Exercise):
         if allclose(array, expected, **self.TOLERANCE):
             return
         if array.shape != expected.shape:
-            self.fail_known(case, got, expected, [MUTANTS])
+            self.fail_known(case, got, expected)
             fail(self.name, case, expected, got, f"one norm per layer with a kernel: "
                  f"{expected.size} here (Flatten and Input layers have none).")
         fail(self.name, case, expected, got)

@@ -6,7 +6,7 @@ import functools
 import numpy as np
 
 from autograder import harness
-from autograder.exercise import (MUTANTS, Case, CheckFailed, Exercise, KerasLossArg, KerasModelArg,
+from autograder.exercise import (Case, CheckFailed, Exercise, KerasLossArg, KerasModelArg,
                                  allclose, as_float_array, encode_call, fail, short)
 from autograder.graders.l01_the_problem import _dense_model
 from autograder.registry import register
@@ -311,7 +311,7 @@ class GradientNormLoggerExercise(Exercise):
                  "Append one list in on_epoch_end and nothing anywhere else.")
         if allclose(array, end, **self.TOLERANCE):
             return
-        self.fail_known(case, got, end, [MUTANTS])
+        self.fail_known(case, got, end)
         if array.shape != end.shape:
             fail(self.name, case, end, got, f"each epoch's list needs one norm per layer with a kernel: "
                  f"{n_kernels} here (Flatten and Input layers have none, biases do not count).")
@@ -420,7 +420,7 @@ class Diagnose(Exercise):
         if "strict" in case.label:
             fail(self.name, case, expected, got, "the comparisons are strict (<, >): a value exactly at a "
                  "threshold is healthy.")
-        self.fail_known(case, got, expected, [MUTANTS])
+        self.fail_known(case, got, expected)
         if expected == "exploding" and np.any(norms > kwargs.get("explode_at", 1e2)):
             fail(self.name, case, expected, got, "any norm above explode_at is exploding, whatever the "
                  "ratio; check exploding before vanishing.")
