@@ -32,6 +32,9 @@ def appended_mistakes(*names):
             for name in names for index, mistake in enumerate(exercise(name).mistakes) if index]
 
 
-def assert_named(name, mistake):
-    """The judge names ``mistake`` when its own mutant is submitted."""
-    assert f"Likely cause: {mistake.what}" in failure_of(name, exercise(name).mutant(mistake))
+def assert_named(name, mistake, labels=None):
+    """The judge names ``mistake`` when its own mutant is submitted (on the hidden cases whose
+    label holds one of ``labels``, when given: see :func:`failures_on`)."""
+    mutant = exercise(name).mutant(mistake)
+    message = failures_on(name, mutant, labels) if labels else failure_of(name, mutant)
+    assert f"Likely cause: {mistake.what}" in message

@@ -383,7 +383,7 @@ class _ActivityExercise(Exercise):
         return _activity_cases()
 
     def matches(self, array, expected):
-        """Whether ``array`` is ``expected`` within the exercise's ``TOLERANCE`` (the Mutants' too)."""
+        """Whether ``array`` is ``expected`` within ``TOLERANCE``, as named_mistake compares too."""
         return allclose(array, expected, **self.TOLERANCE)
 
     def judge(self, case, got, expected):
@@ -453,7 +453,6 @@ class ActiveFraction(_ActivityExercise):
                                       "no examples, no fraction: raise ValueError.", raises="ValueError")]
 
 
-
 @register
 class DeadUnits(_ActivityExercise):
     name = "dead_units"
@@ -480,4 +479,3 @@ class DeadUnits(_ActivityExercise):
                                       "batch you pass."),
                 self.hand_worked_case("np.zeros((0, 1), 'float32')", "an empty batch",
                                       "no examples: raise ValueError.", raises="ValueError")]
-
