@@ -61,7 +61,6 @@ class RngArg:
 
 UNSET = object()  # a Case's expected outcome before the exercise has computed it
 MUTATION_KIND = "call_returning_inputs"  # the harness hands back the arguments beside the result
-MUTANTS = object()  # in Exercise.fail_known's list of known answers: where the mutants are tried
 
 
 @dataclass
@@ -257,19 +256,12 @@ class Exercise:
             warnings.simplefilter("ignore")
             return as_plain(self.mutant(mistake)(*self._live(case.args), **self._live(case.kwargs)))
 
-    def fail_known(self, case, got, expected, known, matches=None):
-        """Fail naming the first known mistake ``got`` is, trying ``known`` in order: (values,
-        misconception) pairs, values derived from ``expected`` and compared by ``matches(values)``,
-        and :data:`MUTANTS`, where :meth:`named_mistake` tries the exercise's mutants. Returns
-        when none matches (the judge goes on with its own checks)."""
-        for entry in known:
-            if entry is MUTANTS:
-                misconception = self.named_mistake(case, got)
-            else:
-                values, misconception = entry
-                misconception = misconception if matches(values) else None
-            if misconception:
-                fail(self.name, case, expected, got, misconception)
+    def fail_known(self, case, got, expected):
+        """Fail naming the known mistake ``got`` is (:meth:`named_mistake`), before a judge's own
+        message for an answer that is none of them; returns when no mutant gives ``got``."""
+        misconception = self.named_mistake(case, got)
+        if misconception:
+            fail(self.name, case, expected, got, misconception)
 
     # -- running cases ------------------------------------------------------------------
     def cases(self, part):

@@ -23,3 +23,18 @@ def failures_on(name, function, labels):
     outputs = harness.ArrayStore()
     answers = [harness.invoke(function, call, harness.ScopedStore(inputs, outputs)) for call in calls]
     return "\n".join(spec.verdicts(cases, answers, outputs))
+
+
+def appended_mistakes(*names):
+    """``(name, mistake)`` parameters for each exercise's known mistakes after the first (the
+    catalogue's, which tests/test_mistakes.py submits), with readable ids."""
+    return [pytest.param(name, mistake, id=f"{name}-{index}")
+            for name in names for index, mistake in enumerate(exercise(name).mistakes) if index]
+
+
+def assert_named(name, mistake, labels=None):
+    """The judge names ``mistake`` when its own mutant is submitted (on the hidden cases whose
+    label holds one of ``labels``, when given: see :func:`failures_on`)."""
+    mutant = exercise(name).mutant(mistake)
+    message = failures_on(name, mutant, labels) if labels else failure_of(name, mutant)
+    assert f"Likely cause: {mistake.what}" in message

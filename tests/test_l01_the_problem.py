@@ -6,7 +6,7 @@ import pytest
 
 import gradclinic
 from autograder import exercise
-from checks import failure_of
+from checks import appended_mistakes, assert_named, failure_of
 from gradclinic.explorers.the_problem import MAX_DEPTH, DeepLinearExplorer, DeepLinearSignals
 
 
@@ -135,3 +135,8 @@ def test_layer_gradient_norm_mistakes(kwargs, hint):
 def test_hidden_cases_cover_biases_conv_and_depth_one():
     labels = " ".join(case.label for case in exercise("layer_gradient_norms").cases("hidden"))
     assert "with biases" in labels and "Conv2D" in labels and "depth 1" in labels
+
+
+@pytest.mark.parametrize("name, mistake", appended_mistakes("deep_linear_activations", "layer_gradient_norms"))
+def test_known_mistakes_are_named_on_their_mutants(name, mistake):
+    assert_named(name, mistake)

@@ -7,7 +7,7 @@ import pytest
 import gradclinic
 from autograder import check, exercise
 from autograder.solution import solution_function
-from checks import failure_of, failures_on
+from checks import appended_mistakes, assert_named, failure_of, failures_on
 
 VERDICT_CASES = [([1e-5, 1e-3, 1.0], "vanishing"), ([5.0, 2.0, 1.0], "healthy"), ([0.5, 1.0, 1e3], "exploding")]
 
@@ -135,6 +135,11 @@ def _whole_layer_logger():
 ])
 def test_gradient_norm_logger_mistakes(mistake, hint):
     assert hint in failures_on("GradientNormLogger", _logger(**mistake), ["sigmoid net with biases"])
+
+
+@pytest.mark.parametrize("name, mistake", appended_mistakes("GradientNormLogger"))
+def test_gradient_norm_logger_known_mistakes_are_named_on_their_mutants(name, mistake):
+    assert_named(name, mistake, ["sigmoid net with biases"])
 
 
 def test_gradient_norm_logger_whole_layer_norm_is_caught():

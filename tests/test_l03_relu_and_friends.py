@@ -8,7 +8,7 @@ import pytest
 import gradclinic
 from autograder import exercise
 from autograder.solution import solution_function
-from checks import failure_of
+from checks import appended_mistakes, assert_named, failure_of
 
 GRID = np.concatenate([np.linspace(-100, 100, 41), [-1e-6, -0.0, 0.0, 1e-6]])
 
@@ -241,6 +241,11 @@ ACTIVITY_MISTAKES = [
                          ids=[f"{name}-{hint}" for name, _, hint in ACTIVITY_MISTAKES])
 def test_activity_mistakes_are_named(name, learner, hint):
     assert hint in failure_of(name, learner)
+
+
+@pytest.mark.parametrize("name, mistake", appended_mistakes("active_fraction", "dead_units"))
+def test_activity_known_mistakes_are_named_on_their_mutants(name, mistake):
+    assert_named(name, mistake)
 
 
 def test_forgetting_the_empty_batch_check_is_caught():

@@ -9,7 +9,7 @@ from autograder import check, exercise
 from autograder.solution import solution_function
 from gradclinic.explorers.gradient_clipping import MAX_DEPTH, MODES, STEPS, ClippedDescent, ClippingExplorer, diverged_at
 from conftest import run_lesson_code
-from checks import failure_of
+from checks import appended_mistakes, assert_named, failure_of
 
 NAMES = ("clip_by_value", "clip_by_norm", "clip_by_global_norm")
 
@@ -137,6 +137,12 @@ def test_clip_by_norm_mistakes(learner, hint):
 def test_clip_by_global_norm_mistakes(learner, hint):
     with np.errstate(divide="ignore", invalid="ignore"):
         assert hint in failure_of("clip_by_global_norm", learner)
+
+
+@pytest.mark.parametrize("name, mistake", appended_mistakes(*NAMES))
+def test_known_mistakes_are_named_on_their_mutants(name, mistake):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        assert_named(name, mistake)
 
 
 @pytest.mark.parametrize("name", NAMES)

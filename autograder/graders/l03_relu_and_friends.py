@@ -10,7 +10,7 @@ import functools
 
 import numpy as np
 
-from autograder.exercise import (MUTANTS, Case, CheckFailed, Exercise, KerasModelArg, allclose, as_float_array,
+from autograder.exercise import (Case, CheckFailed, Exercise, KerasModelArg, allclose, as_float_array,
                                  fail)
 from autograder.registry import register
 from autograder.solution import Mutant
@@ -45,7 +45,7 @@ def _judge_elementwise(exercise, case, got, expected, out_of_bounds=None):
              "so exponentiate only z ≤ 0, e.g. np.exp(np.minimum(z, 0)).")
     if allclose(array, expected, **exercise.TOLERANCE):
         return
-    exercise.fail_known(case, got, expected, [MUTANTS])
+    exercise.fail_known(case, got, expected)
     problem = out_of_bounds(array) if out_of_bounds else None
     fail(exercise.name, case, expected, got, problem)
 
@@ -382,9 +382,9 @@ class _ActivityExercise(Exercise):
     def hidden_cases(self):
         return _activity_cases()
 
-    def same(self, got, value, case):
-        array = as_float_array(got)
-        return array is not None and self.matches(array, value)
+    def matches(self, array, expected):
+        """Whether ``array`` is ``expected`` within ``TOLERANCE``, as named_mistake compares too."""
+        return allclose(array, expected, **self.TOLERANCE)
 
     def judge(self, case, got, expected):
         array = as_float_array(got)
@@ -401,6 +401,8 @@ class _ActivityExercise(Exercise):
             return
         model, x = case.args[0].model, np.asarray(case.args[1])
         units, flattens = _hidden_units(model)
+        # Not Mutants: which layers are hidden is decided in active_fraction's cell, which
+        # dead_units's Mutants cannot edit (its function keeps the reference's helpers).
         if array.shape == (len(expected) + 1,):
             if self.matches(array[:-1], expected):
                 fail(self.name, case, expected, got, "the output layer is included: only the Dense layers "
@@ -415,8 +417,7 @@ class _ActivityExercise(Exercise):
         if array.shape != expected.shape:
             fail(self.name, case, expected, got, f"one {self.per_layer} per hidden layer: {len(expected)} "
                  f"here (Dense layers except the output layer).")
-        self.fail_known(case, got, expected, [MUTANTS, *self.transforms(expected, units, len(x))],
-                   functools.partial(self.matches, array))
+        self.fail_known(case, got, expected)
         fail(self.name, case, expected, got)
 
 
@@ -424,6 +425,7 @@ class _ActivityExercise(Exercise):
 class ActiveFraction(_ActivityExercise):
     name = "active_fraction"
     per_layer = "fraction"
+    TOLERANCE = {"rtol": 0, "atol": 1e-5}
     mistakes = (
         Mutant("output ≥ 0 counts units sitting at exactly 0, and a ReLU output is never negative, so every "
                "unit looks active: count output > 0.", {"(output > 0).mean()": "(output >= 0).mean()"}),
@@ -435,6 +437,12 @@ class ActiveFraction(_ActivityExercise):
                {"[layer.output for layer in hidden]": "[layer.input for layer in hidden]",
                 _OUTPUTS: "return [np.asarray(output) @ layer.kernel.numpy() + layer.bias.numpy() for output, layer "
                           "in zip(outputs if isinstance(outputs, (list, tuple)) else [outputs], hidden)]"}),
+        Mutant("these are counts of active units per example; return fractions in [0, 1].",
+               {"float((output > 0).mean())": "float((output > 0).sum(axis=1).mean())"}),
+        Mutant("these are counts over the batch; divide by examples × units.",
+               {"float((output > 0).mean())": "float((output > 0).sum())"}),
+        Mutant("this is the fraction of inactive pairs: count output > 0, the active ones.",
+               {"(output > 0).mean()": "(output <= 0).mean()"}),
     )
 
     def basic_cases(self):
@@ -444,24 +452,12 @@ class ActiveFraction(_ActivityExercise):
                 self.hand_worked_case("np.zeros((0, 1), 'float32')", "an empty batch",
                                       "no examples, no fraction: raise ValueError.", raises="ValueError")]
 
-    @staticmethod
-    def matches(array, expected):
-        return allclose(array, expected, rtol=0, atol=1e-5)
-
-    @staticmethod
-    def transforms(expected, units, n_examples):
-        """(values, misconception) pairs: known wrong answers derived from the expected one."""
-        return [
-            (expected * units, "these are counts of active units per example; return fractions in [0, 1]."),
-            (expected * units * n_examples, "these are counts over the batch; divide by examples × units."),
-            (1 - expected, "this is the fraction of inactive pairs: count output > 0, the active ones."),
-        ]
-
 
 @register
 class DeadUnits(_ActivityExercise):
     name = "dead_units"
     per_layer = "count"
+    TOLERANCE = {"rtol": 0, "atol": 1e-9}
     mistakes = (
         Mutant("this counts units that are 0 for *some* example; a dead unit is 0 for *every* example of the "
                "batch (np.all over axis 0).", {"np.all(": "np.any("}),
@@ -469,6 +465,10 @@ class DeadUnits(_ActivityExercise):
                "its gradient. Dead means output exactly 0 for every example.", {"output == 0": "output <= 0"}),
         Mutant("this counts examples whose whole layer is 0 (axis 1); count units (columns) that are 0 down "
                "every example (axis 0).", {"axis=0": "axis=1"}),
+        Mutant("this is the fraction of dead units; return the count.",
+               {"int(np.all(output == 0, axis=0).sum())": "float(np.all(output == 0, axis=0).mean())"}),
+        Mutant("this counts the units that are alive; count the dead ones.",
+               {"int(np.all(output == 0, axis=0).sum())": "int(np.any(output != 0, axis=0).sum())"}),
     )
 
     def basic_cases(self):
@@ -479,15 +479,3 @@ class DeadUnits(_ActivityExercise):
                                       "batch you pass."),
                 self.hand_worked_case("np.zeros((0, 1), 'float32')", "an empty batch",
                                       "no examples: raise ValueError.", raises="ValueError")]
-
-    @staticmethod
-    def matches(array, expected):
-        return allclose(array, expected, rtol=0, atol=1e-9)
-
-    @staticmethod
-    def transforms(expected, units, n_examples):
-        """(values, misconception) pairs: known wrong answers derived from the expected one."""
-        return [
-            (expected / units, "this is the fraction of dead units; return the count."),
-            (units - expected, "this counts the units that are alive; count the dead ones."),
-        ]
