@@ -211,8 +211,8 @@ class Exercise:
     arrays: a float32 computation is only as good as float32); ``names_mistakes`` (False: the
     mutants are data for the tests and the catalogue, never named to a learner);
     ``unnamed_cause``, the cause given when no mutant gives the learner's answer (e.g. the
-    contract to compare one's code with), given only to an answer shaped as the mutants' answers
-    are (one of another shape was told by the judge what to return); and a Case's ``locates``.
+    contract to compare one's code with), given only to an answer of the reference's shape (one
+    of another shape was told by the judge what to return); and a Case's ``locates``.
     """
 
     name = None
@@ -254,7 +254,7 @@ class Exercise:
 
     def named_mistake(self, case, got):
         """``what`` of the first known mistake whose mutant answers ``case`` with ``got``; else
-        ``unnamed_cause`` for an answer shaped as a mutant's; else None (always None when the
+        ``unnamed_cause`` for an answer of the reference's shape; else None (always None when the
         exercise does not ``names_mistakes`` or the case ``locates``). Mutants run quietly: one
         may overflow or divide by zero where the learner's did not, and its warnings must not
         reach the learner. (A ``call_returning_inputs`` answer is compared by its result: the
@@ -263,16 +263,16 @@ class Exercise:
             return None
         if case.kind == MUTATION_KIND and isinstance(got, dict):
             got = got.get("result")
-        shaped = False
         for mistake in self.mistakes:
             try:
-                answer = self.mutant_answer(mistake, case)
-                if self.same(got, answer, case):
+                if self.same(got, self.mutant_answer(mistake, case), case):
                     return mistake.what
             except Exception:  # a mutant that fails on this case names nothing here
                 continue
-            shaped = shaped or same_shape(got, answer)
-        return self.unnamed_cause if shaped else None
+        if self.unnamed_cause is not None and same_shape(got, self.reference(*self._live(case.args),
+                                                                             **self._live(case.kwargs))):
+            return self.unnamed_cause
+        return None
 
     def mutant_answer(self, mistake, case):
         """What ``mistake``'s mutant returns on ``case`` (plain data), run quietly."""
