@@ -83,6 +83,9 @@ class Case:
     ``code_imports`` and shown verbatim in the notebook (``options_code`` likewise for
     ``options``, e.g. ``fit=dict(...)``). ``expected`` is filled from the reference by
     :meth:`Exercise.visible_cases`; bad input names its error in ``raises`` instead.
+
+    ``locates`` marks an isolating case: its judge says where a wrong answer first goes wrong,
+    and :meth:`Exercise.named_mistake` names no mistake on it.
     """
 
     label: str = None
@@ -98,6 +101,7 @@ class Case:
     atol: object = None
     result_type: type = None
     probe: str = None
+    locates: bool = False
     expected: object = UNSET
 
     def __post_init__(self):
@@ -200,6 +204,14 @@ class Exercise:
     exercise's visible cell (the build checks it). ``mistakes`` are :class:`Mutant` s of the
     solution cell; when a judgement fails without naming a cause, the first mutant that gives
     the learner's answer names it (:meth:`named_mistake`).
+
+    What :meth:`named_mistake` reads, as data: ``TOLERANCE``, within which a mutant's answer is
+    the learner's (``FLOAT32_TOLERANCE`` instead, when set, for an answer that holds float32
+    arrays: a float32 computation is only as good as float32); ``names_mistakes`` (False: the
+    mutants are data for the tests and the catalogue, never named to a learner);
+    ``unnamed_cause``, the cause given when no mutant gives the learner's answer (e.g. the
+    contract to compare one's code with), given only to an answer of the reference's shape (one
+    of another shape was told by the judge what to return); and a Case's ``locates``.
     """
 
     name = None
@@ -207,6 +219,9 @@ class Exercise:
     code_imports = "import numpy as np"
     mistakes = ()
     TOLERANCE = {"rtol": 1e-6, "atol": 1e-9}  # a mutant's answer is the learner's within this
+    FLOAT32_TOLERANCE = None  # … or within this, when set, for an answer holding float32 arrays
+    names_mistakes = True
+    unnamed_cause = None
 
     def basic_cases(self):
         """Few, small, fast cases: the visible self-check ``test_<name>`` is generated from them
@@ -231,15 +246,20 @@ class Exercise:
 
     def same(self, got, value, case):
         """Whether a learner's answer (plain data) is ``value`` (a mutant's live result) on
-        ``case``, for naming mistakes: within ``TOLERANCE`` by default; exercises whose results
-        are not numbers, or whose tolerance depends on the case, override it."""
-        return same_value(got, value, **self.TOLERANCE)
+        ``case``, for naming mistakes: within ``TOLERANCE`` (``FLOAT32_TOLERANCE`` for a float32
+        answer); an exercise whose comparison differs in kind overrides it."""
+        float32 = self.FLOAT32_TOLERANCE is not None and holds_float32(got)
+        return same_value(got, value, **(self.FLOAT32_TOLERANCE if float32 else self.TOLERANCE))
 
     def named_mistake(self, case, got):
-        """``what`` of the first known mistake whose mutant answers ``case`` with ``got``, or None.
-        Mutants run quietly: one may overflow or divide by zero where the learner's did not, and
-        its warnings must not reach the learner. (A ``call_returning_inputs`` answer is compared
-        by its result: the inputs are the judge's business.)"""
+        """``what`` of the first known mistake whose mutant answers ``case`` with ``got``; else
+        ``unnamed_cause`` for an answer of the reference's shape; else None (always None when the
+        exercise does not ``names_mistakes`` or the case ``locates``). Mutants run quietly: one
+        may overflow or divide by zero where the learner's did not, and its warnings must not
+        reach the learner. (A ``call_returning_inputs`` answer is compared by its result: the
+        inputs are the judge's business.)"""
+        if not self.names_mistakes or case.locates:
+            return None
         if case.kind == MUTATION_KIND and isinstance(got, dict):
             got = got.get("result")
         for mistake in self.mistakes:
@@ -248,6 +268,9 @@ class Exercise:
                     return mistake.what
             except Exception:  # a mutant that fails on this case names nothing here
                 continue
+        if self.unnamed_cause is not None and same_shape(got, self.reference(*self._live(case.args),
+                                                                             **self._live(case.kwargs))):
+            return self.unnamed_cause
         return None
 
     def mutant_answer(self, mistake, case):
@@ -456,6 +479,21 @@ def same_value(a, b, rtol=1e-6, atol=1e-9):
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
         return len(a) == len(b) and all(same_value(x, y, rtol, atol) for x, y in zip(a, b))
     return allclose(a, b, rtol, atol)
+
+
+def holds_float32(value):
+    """Whether plain data holds a float32 array (in a list, tuple or dict too)."""
+    if isinstance(value, np.ndarray):
+        return value.dtype == np.float32
+    if isinstance(value, dict):
+        value = list(value.values())
+    return isinstance(value, (list, tuple)) and any(holds_float32(v) for v in value)
+
+
+def same_shape(a, b):
+    """Whether two plain results are numeric data of one shape."""
+    a, b = as_float_array(a), as_float_array(b)
+    return a is not None and b is not None and a.shape == b.shape
 
 
 def allclose(a, b, rtol=1e-5, atol=1e-8):

@@ -291,8 +291,6 @@ def _net(variant, hint):
         stds = function(depth, width, init, activation, rng, gain)
         if variant == "variances":
             return stds ** 2
-        if variant == "with_input":
-            return np.concatenate([[1.0], stds])
         return stds
     return learner
 

@@ -80,7 +80,8 @@ def isolating_cases(rng, batch=4, input_dim=3, units=3):
         h_prev = rng.uniform(-1, 1, size=(batch, units)).astype("float32")
         kernel, recurrent_kernel, bias = (w.copy() for w in gru_weights(input_dim, units, rng))
         edit(kernel, recurrent_kernel, bias)
-        return quantity, Case(f"{ISOLATING} {quantity}: {what}", (x_t, h_prev, kernel, recurrent_kernel, bias))
+        return quantity, Case(f"{ISOLATING} {quantity}: {what}", (x_t, h_prev, kernel, recurrent_kernel, bias),
+                              locates=True)
 
     def no_candidate(kernel, recurrent_kernel, bias):  # h̃ = tanh(0) = 0, so h_t = z ⊙ h_prev
         kernel[:, h], recurrent_kernel[:, h], bias[:, h] = 0, 0, 0
@@ -180,20 +181,14 @@ class GruStep(Exercise):
         if array.shape != expected.shape:
             fail(self.name, case, expected, got, f"h_t has one row per example and one column per unit: "
                  f"shape {expected.shape} here.")
-        if allclose(array, expected, rtol=1e-5, atol=1e-5):
+        if allclose(array, expected, **self.TOLERANCE):
             return
-        if case.label.startswith(ISOLATING):
+        if case.locates:  # it says where the answer first goes wrong (named_mistake names nothing here)
             quantity = case.label[len(ISOLATING) + 1:].partition(":")[0]
             raise CheckFailed(f"{self.name}({case.label}): expected {short(expected)}, got {short(got)}.\n"
                               f"  Where it first goes wrong: the first quantity that differs is "
                               f"{WHERE_IT_DIFFERS[quantity]}")
         fail(self.name, case, expected, got)  # Exercise.named_mistake names a known mistake
-
-    def named_mistake(self, case, got):
-        """As :meth:`Exercise.named_mistake`, except on the isolating cases: they locate, not name."""
-        if case.label.startswith(ISOLATING):
-            return None
-        return super().named_mistake(case, got)
 
     def verdicts(self, cases, answers, answer_store, part="hidden"):
         """As :meth:`Exercise.verdicts`; then, unless a known mistake was named, the first failing

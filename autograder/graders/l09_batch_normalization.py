@@ -162,8 +162,8 @@ def _isolating_cases():
         "scale and shift": ("training, momentum=0.5", (x, gamma, beta, moving_mean, moving_var, True), 0.5),
         "inference": ("inference", (x, gamma, beta, moving_mean, moving_var, False), 0.9),
     }
-    return [Case(f"{ISOLATING} {quantity}: a ({len(arguments[0])}, 4) batch, {what}", arguments, {"momentum": momentum})
-            for quantity, (what, arguments, momentum) in setups.items()]  # in WHERE_IT_DIFFERS's order
+    return [Case(f"{ISOLATING} {quantity}: a ({len(arguments[0])}, 4) batch, {what}", arguments, {"momentum": momentum},
+                 locates=True) for quantity, (what, arguments, momentum) in setups.items()]  # WHERE_IT_DIFFERS's order
 
 
 # -- cases ------------------------------------------------------------------------------------
@@ -318,7 +318,7 @@ class BatchnormForward(Exercise):
                         "the batch, i.e. every axis but the last (not over the features), and keep no extra "
                         "dimensions (keepdims=False).")
                 fail(self.name, case, f"{part} of shape {want.shape}", f"shape {shape}", hint)
-        if case.label.startswith(ISOLATING):  # this case checks its one quantity only
+        if case.locates:  # this case checks its one quantity only, and names no mistake
             quantity = case.label[len(ISOLATING) + 1:].partition(":")[0]
             got_quantity, want = (_isolated(quantity, case, parts) for parts in (arrays, expected))
             if not self._close(got_quantity, want):

@@ -64,9 +64,17 @@ def _selu_slopes_problem(x, array, alpha, scale):
                                "by about 1e-6).")
 
 
+def _tolerance(exercise, case):
+    """The judge's tolerance on ``case``: float32 inputs give answers only as good as float32."""
+    float32 = any(np.asarray(a).dtype == np.float32 for a in case.args)
+    return exercise.FLOAT32_TOLERANCE if float32 else exercise.TOLERANCE
+
+
 @register
 class Selu(Exercise):
     name = "selu"
+    TOLERANCE = {"rtol": 1e-9, "atol": 1e-12}
+    FLOAT32_TOLERANCE = {"rtol": 1e-6, "atol": 1e-6}
     mistakes = (
         Mutant("λ is applied to the negative branch only, so x > 0 passes unscaled: selu(x) = λ·x there, with "
                "λ ≈ 1.0507. SELU multiplies the whole function by λ, which is what makes variance 1 a fixed point.",
@@ -121,12 +129,6 @@ class Selu(Exercise):
             Case("an empty array", (np.zeros(0),)),
         ]
 
-    @staticmethod
-    def _tolerance(case):
-        if np.asarray(case.args[0]).dtype == np.float32:
-            return {"rtol": 1e-6, "atol": 1e-6}  # a float32 computation is as good as its inputs
-        return {"rtol": 1e-9, "atol": 1e-12}
-
     def judge(self, case, got, expected):
         array = as_float_array(got)
         if array is None:
@@ -139,19 +141,13 @@ class Selu(Exercise):
             fail(self.name, case, expected, got, "NaN or inf where selu is finite: e^x overflowed for a "
                  "large positive x (inf, and inf·0 = NaN when a mask multiplies it). np.where computes both "
                  "branches for every x, so exponentiate only x ≤ 0: np.expm1(np.minimum(x, 0)).")
-        tolerance = self._tolerance(case)
-        if allclose(array, expected, **tolerance):
+        if allclose(array, expected, **_tolerance(self, case)):
             return
         # The known mistakes first, then what the constants the answer used say.
         x = np.asarray(case.args[0], dtype=float)
         alpha, scale = (solution_function(self.lesson, name) for name in ("SELU_ALPHA", "SELU_SCALE"))
         cause = self.named_mistake(case, got) or _selu_slopes_problem(x, array, alpha, scale)
         fail(self.name, case, expected, got, cause)
-
-    def same(self, got, value, case):
-        """A mutant gives the learner's answer to the judge's tolerance: 1e-9 (float32 answers 1e-6)."""
-        float32 = np.asarray(got).dtype == np.float32
-        return allclose(got, value, **({"rtol": 1e-6, "atol": 1e-6} if float32 else {"rtol": 1e-9, "atol": 1e-12}))
 
 
 # -- standardize --------------------------------------------------------------------------------
@@ -176,6 +172,8 @@ def _drifted_split(rng, n_train, n_test, n_features, constant=()):
 @register
 class Standardize(Exercise):
     name = "standardize"
+    TOLERANCE = {"rtol": 1e-7, "atol": 1e-9}
+    FLOAT32_TOLERANCE = {"rtol": 1e-4, "atol": 1e-4}
     mistakes = (
         Mutant("the test set was standardized with its own mean and std. Use the training set's statistics for "
                "both: at prediction time the test data is unseen, and the model was fitted to inputs shifted and "
@@ -205,6 +203,8 @@ class Standardize(Exercise):
                 "        mean, std = data.mean(axis=1, keepdims=True), data.std(axis=1, keepdims=True)\n"
                 "        return (data - mean) / np.where(std == 0, 1.0, std)\n\n"
                 "    return per_example(train), per_example(test)"}),
+        Mutant("the two arrays come back swapped: return (train_std, test_std).",
+               {_STANDARDIZED: "return (test - mean) / std, (train - mean) / std"}),
     )
 
     def basic_cases(self):
@@ -244,12 +244,6 @@ class Standardize(Exercise):
         ]
         return cases
 
-    @staticmethod
-    def _tolerance(case):
-        if any(np.asarray(a).dtype == np.float32 for a in case.args):
-            return {"rtol": 1e-4, "atol": 1e-4}
-        return {"rtol": 1e-7, "atol": 1e-9}
-
     def judge(self, case, got, expected):
         if not isinstance(got, (tuple, list)) or len(got) != 2:
             raise CheckFailed(f"{self.name}({case.label}) returned {short(got)}; return the pair "
@@ -257,16 +251,16 @@ class Standardize(Exercise):
         arrays = [as_float_array(part) for part in got]
         if any(a is None for a in arrays):
             raise CheckFailed(f"{self.name}({case.label}): return two numeric arrays (train_std, test_std).")
-        tolerance = self._tolerance(case)
+        tolerance = _tolerance(self, case)
         train_got, test_got = arrays
         train_expected, test_expected = expected
         if allclose(train_got, train_expected, **tolerance) and allclose(test_got, test_expected, **tolerance):
             return
-        if (allclose(train_got, test_expected, **tolerance) and allclose(test_got, train_expected, **tolerance)
-                and train_got.shape != test_got.shape):
-            fail(self.name, case, expected, got, "the two arrays come back swapped: return (train_std, test_std).")
         for name, part, wanted in (("train_std", train_got, train_expected), ("test_std", test_got, test_expected)):
             if part.shape != wanted.shape:
+                known = self.named_mistake(case, got)  # the swap gives each array the other's shape
+                if known:
+                    fail(self.name, case, expected, got, known)
                 fail(self.name, case, wanted, part, f"{name} must keep its input's shape {wanted.shape} "
                      "(standardizing changes values, not shapes).")
         if not (np.isfinite(train_got).all() and np.isfinite(test_got).all()):
@@ -286,14 +280,6 @@ class Standardize(Exercise):
             fail(self.name, case, expected, got, "train_std is right but test_std is not: standardize the "
                  "test set with the *training* mean and std, (test − train_mean) / train_std.")
         fail(self.name, case, expected, got)
-
-    def same(self, got, value, case):
-        """A mutant gives the learner's pair to the judge's tolerance: 1e-7 (float32 answers 1e-4)."""
-        if not isinstance(got, (tuple, list)) or len(got) != 2:
-            return False
-        float32 = any(np.asarray(part).dtype == np.float32 for part in got)
-        tolerance = {"rtol": 1e-4, "atol": 1e-4} if float32 else {"rtol": 1e-7, "atol": 1e-9}
-        return all(allclose(part, wanted, **tolerance) for part, wanted in zip(got, value))
 
 
 # -- build_snn -----------------------------------------------------------------------------------

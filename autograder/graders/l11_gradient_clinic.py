@@ -66,15 +66,9 @@ CAUSE_ADVICE = {
 }
 
 
-class _KnownMistakesUnnamed(Exercise):
-    """An exercise whose mutants are never named to the learner (see the module's docstring)."""
-
-    def named_mistake(self, case, got):
-        return None
-
-
-class _Diagnosis(_KnownMistakesUnnamed):
+class _Diagnosis(Exercise):
     case_name = None
+    names_mistakes = False  # its mutant would say the clinic's finding (see the module's docstring)
 
     def basic_cases(self):
         """The toolkit's probe says whether the illness is the clinic's (and the answer well formed)."""
@@ -180,8 +174,9 @@ def judge_treatment(exercise_name, case_name, got, label):
     return {"accuracy": accuracy, "loss": loss, "norms": norms}
 
 
-class _Treatment(_KnownMistakesUnnamed):
+class _Treatment(Exercise):
     case_name = None
+    names_mistakes = False  # judged by what its model does, not by its source
 
     def basic_cases(self):
         """No training: the toolkit's probe says whether the model is ready to train (compiled with

@@ -78,11 +78,6 @@ def derivative(phi, x, step=FD_STEP):
     return (phi(x + step) - phi(x - step)) / (2 * step)
 
 
-def chi1_at(q, sigma_w, phi):
-    """σ_w²·E_z[φ'(√q·z)²] at a given q."""
-    return float(sigma_w ** 2 * gaussian_mean(derivative(phi, math.sqrt(q) * _NODES) ** 2))
-
-
 # -- cases ---------------------------------------------------------------------------------
 TANH, RELU, LINEAR, SIGMOID, SIN = (NumpyActivationArg(name) for name in ("tanh", "relu", "linear", "sigmoid", "sin"))
 # The notebook's relu and identity are the harness's (visible cases name them in args_code).
@@ -124,10 +119,10 @@ def _phase_cases(seed):
     return cases
 
 
-def _iterate(sigma_w, sigma_b, phi, steps, start=1.0):
-    """q after ``steps`` layers of the solution's length map from ``start``."""
+def _iterate(sigma_w, sigma_b, phi, steps):
+    """q after ``steps`` layers of the solution's length map from q = 1."""
     length_map = solution_function(SLUG, "length_map")
-    q = start
+    q = 1.0
     for _ in range(steps):
         q = float(length_map(q, sigma_w, sigma_b, phi))
     return q
@@ -175,13 +170,35 @@ CHI1_GENERIC = ("χ₁ = σ_w²·E_z[φ'(√q*·z)²] with q* = fixed_point_q(σ
                 "with step FD_STEP.")
 
 
+LENGTH_MAP_AT = "np.sqrt(q)[..., np.newaxis]"  # the pre-activations √q·z, one row of nodes per q
+LENGTH_MAP_RETURN = "return sigma_w ** 2 * mean_square + sigma_b ** 2"
+STANDARD_DEVIATIONS = "σ_w and σ_b are standard deviations: the variances that enter the map are σ_w² and σ_b²."
+
+
 @register
 class LengthMap(_Locating):
     name = "length_map"
     code_imports = PHI_IMPORTS
+    TOLERANCE = {"rtol": 1e-5, "atol": 1e-8}
     mistakes = (
         Mutant("not vectorised over q: √q·nodes without [..., None] works for one q and fails for an array of q",
                {"np.sqrt(q)[..., np.newaxis] * QUAD_NODES": "np.sqrt(q) * QUAD_NODES"}),
+        Mutant("the quadrature weights are not normalised: hermegauss's weights sum to √(2π) (they integrate "
+               "against e^(−z²/2), not the N(0, 1) density), so divide them by their sum.",
+               {"(QUAD_WEIGHTS / QUAD_WEIGHTS.sum())": "QUAD_WEIGHTS"}),
+        Mutant(STANDARD_DEVIATIONS, {LENGTH_MAP_RETURN: "return sigma_w * mean_square + sigma_b"}),
+        Mutant(STANDARD_DEVIATIONS, {LENGTH_MAP_RETURN: "return sigma_w * mean_square + sigma_b ** 2"}),
+        Mutant(STANDARD_DEVIATIONS, {LENGTH_MAP_RETURN: "return sigma_w ** 2 * mean_square + sigma_b"}),
+        Mutant("this averages over N(0, ½): hermgauss (physicists' Hermite, weight e^(−x²)) needs nodes times √2; "
+               "hermegauss (weight e^(−z²/2)) is the one for z ~ N(0, 1).",
+               {LENGTH_MAP_AT: "np.sqrt(q / 2)[..., np.newaxis]"}),
+        Mutant("φ was evaluated at q·z: a pre-activation with variance q is √q·z.",
+               {LENGTH_MAP_AT: "q[..., np.newaxis]"}),
+        Mutant("the square is missing: q is a mean *square*, so the map averages φ(√q·z)², not φ(√q·z).",
+               {f"(phi({LENGTH_MAP_AT} * QUAD_NODES) ** 2)": f"phi({LENGTH_MAP_AT} * QUAD_NODES)"}),
+        Mutant("that is the linear network's map σ_w²·q + σ_b²; apply φ before squaring.",
+               {f"mean_square = (phi({LENGTH_MAP_AT} * QUAD_NODES) ** 2) @ (QUAD_WEIGHTS / QUAD_WEIGHTS.sum())":
+                "mean_square = q"}),
     )
 
     def basic_cases(self):
@@ -257,40 +274,15 @@ class LengthMap(_Locating):
                  "the result has q's shape: one q ↦ q' per entry (for a scalar q, a scalar).")
         if allclose(got_array, expected, rtol=RTOL, atol=ATOL):
             return
+        known = self.named_mistake(case, got)
+        if known:
+            fail(self.name, case, expected, got, known)
+        # Too few nodes: a family (any count a learner picks), each named by its count, not one mutant.
         q_arr = np.asarray(q, float)
-        mean_sq = (expected - sigma_b ** 2) / sigma_w ** 2 if sigma_w else None
-
-        def near(value):
-            return allclose(got_array, value, rtol=1e-5, atol=1e-8)
-
-        if mean_sq is not None:
-            if near(sigma_w ** 2 * math.sqrt(2 * math.pi) * mean_sq + sigma_b ** 2):
-                fail(self.name, case, expected, got, "the quadrature weights are not normalised: hermegauss's "
-                     "weights sum to √(2π) (they integrate against e^(−z²/2), not the N(0, 1) density), so "
-                     "divide them by their sum.")
-            if near(sigma_w * mean_sq + sigma_b) or near(sigma_w * mean_sq + sigma_b ** 2) \
-                    or near(sigma_w ** 2 * mean_sq + sigma_b):
-                fail(self.name, case, expected, got, "σ_w and σ_b are standard deviations: the variances that "
-                     "enter the map are σ_w² and σ_b².")
-        halves = self.reference(q_arr / 2, sigma_w, sigma_b, phi)
-        if near(halves):
-            fail(self.name, case, expected, got, "this averages over N(0, ½): hermgauss (physicists' "
-                 "Hermite, weight e^(−x²)) needs nodes times √2; hermegauss (weight e^(−z²/2)) is the "
-                 "one for z ~ N(0, 1).")
-        if np.all(q_arr >= 0) and near(self.reference(q_arr ** 2, sigma_w, sigma_b, phi)):
-            fail(self.name, case, expected, got, "φ was evaluated at q·z: a pre-activation with variance q "
-                 "is √q·z.")
-        without_square = sigma_w ** 2 * gaussian_mean(phi(np.sqrt(q_arr)[..., None] * _NODES)) + sigma_b ** 2
-        if near(without_square):
-            fail(self.name, case, expected, got, "the square is missing: q is a mean *square*, so the map "
-                 "averages φ(√q·z)², not φ(√q·z).")
-        if near(sigma_w ** 2 * q_arr + sigma_b ** 2) and case.args[3].name != "linear":
-            fail(self.name, case, expected, got, "that is the linear network's map σ_w²·q + σ_b²; apply φ "
-                 "before squaring.")
         for n_nodes in range(2, 60):
             nodes, weights = hermegauss(n_nodes)
             coarse = sigma_w ** 2 * (phi(np.sqrt(q_arr)[..., None] * nodes) ** 2) @ (weights / weights.sum())
-            if near(coarse + sigma_b ** 2):
+            if allclose(got_array, coarse + sigma_b ** 2, **self.TOLERANCE):
                 fail(self.name, case, expected, got, f"this is the quadrature with {n_nodes} nodes; use "
                      f"N_QUAD = {N_QUAD} as the lesson says (few nodes miss saturated tanh at large q).")
         fail(self.name, case, expected, got, LENGTH_MAP_GENERIC)
@@ -319,16 +311,22 @@ class _PhaseExercise(Exercise):
         return float(value.reshape(()))
 
 
+TEN_ITERATIONS = Mutant(
+    "a fixed 10 iterations instead of iterating until |q_new − q| ≤ TOLERANCE·max(1, q): q* not yet converged",
+    {"for _ in range(MAX_ITERATIONS):": "for _ in range(10):  # ten layers' worth, no convergence test",
+     "        if abs(q_next - q) <= TOLERANCE * max(1.0, q):\n            return q_next\n": "",
+     '    raise ValueError(f"no convergence in {MAX_ITERATIONS} iterations for σ_w={sigma_w}, '
+     'σ_b={sigma_b}")': "    return q"})
+
+
 @register
 class FixedPointQ(_PhaseExercise):
     name = "fixed_point_q"
     mistakes = (
-        Mutant("a fixed 10 iterations instead of iterating until |q_new − q| ≤ TOLERANCE·max(1, q): q* not yet "
-               "converged",
-               {"for _ in range(MAX_ITERATIONS):": "for _ in range(10):  # ten layers' worth, no convergence test",
-                "        if abs(q_next - q) <= TOLERANCE * max(1.0, q):\n            return q_next\n": "",
-                '    raise ValueError(f"no convergence in {MAX_ITERATIONS} iterations for σ_w={sigma_w}, '
-                'σ_b={sigma_b}")': "    return q"}),
+        TEN_ITERATIONS,
+        Mutant("the iteration starts from q = 1, as the lesson says.",  # 50 fixed iterations from q = 0
+               {**TEN_ITERATIONS.edits, "for _ in range(MAX_ITERATIONS):": "for _ in range(50):",
+                "    q = 1.0\n": "    q = 0.0\n"}),
     )
     seed = 1201
     code_imports = PHI_IMPORTS
@@ -359,23 +357,40 @@ class FixedPointQ(_PhaseExercise):
             fail(self.name, case, expected, value, "q = 0 is a fixed point whenever σ_b = 0, but in the "
                  "chaotic phase it is unstable: the iteration must start from q = 1 and moves away from 0 "
                  "to the stable q* > 0.")
+        # A fixed depth: a family (any count), each named by its count; mistakes[0] is one of them.
         for steps in (1, 2, 3, 5, 10, 20, 30, 50, 100):
             if allclose(value, _iterate(sigma_w, sigma_b, phi, steps), rtol=1e-9, atol=1e-12):
                 fail(self.name, case, expected, value, f"this is q after {steps} iteration(s) from q = 1, not "
                      "yet converged: iterate until |q_new − q| ≤ 1e-12·max(1, q).")
-        if allclose(value, _iterate(sigma_w, sigma_b, phi, 50, start=0.0), rtol=1e-6, atol=1e-9):
-            fail(self.name, case, expected, value, "the iteration starts from q = 1, as the lesson says.")
-        fail(self.name, case, expected, value, "q* is where length_map(q) = q, reached by iterating "
-             "q ← length_map(q) from q = 1 (check length_map first).")
+        fail(self.name, case, expected, value, self.named_mistake(case, got) or "q* is where length_map(q) = q, "
+             "reached by iterating q ← length_map(q) from q = 1 (check length_map first).")
+
+
+CHI1_AVERAGE = "sigma_w ** 2 * np.sum(QUAD_WEIGHTS * slope ** 2) / QUAD_WEIGHTS.sum()"
 
 
 @register
 class Chi1(_Locating, _PhaseExercise):
     name = "chi1"
+    TOLERANCE = {"rtol": 1e-5, "atol": 1e-8}
     mistakes = (
         Mutant("(E[φ'])² instead of E[φ'²]: averaged the slope, then squared",
                {"np.sum(QUAD_WEIGHTS * slope ** 2) / QUAD_WEIGHTS.sum())":
                 "(np.sum(QUAD_WEIGHTS * slope) / QUAD_WEIGHTS.sum()) ** 2)"}),
+        Mutant("χ₁ was evaluated at q = 1, the starting point; it is the slope at the fixed point: compute "
+               "q* = fixed_point_q(...) first, then average φ'(√q*·z)².",
+               {"q_star = fixed_point_q(sigma_w, sigma_b, phi)": "q_star = 1.0"}),
+        Mutant("σ_w appears unsquared: χ₁ = σ_w²·E[φ'(√q*·z)²] (the weights' variance, σ_w², multiplies every "
+               "backward step).", {CHI1_AVERAGE: CHI1_AVERAGE.replace("sigma_w ** 2", "sigma_w")}),
+        Mutant("φ' is not squared: χ₁ = σ_w²·E[φ'(√q*·z)²], the growth of the squared gradient norm.",
+               {CHI1_AVERAGE: CHI1_AVERAGE.replace("slope ** 2", "slope")}),
+        Mutant("φ' was evaluated at q*·z; a pre-activation with variance q* is √q*·z.",
+               {"x = np.sqrt(q_star) * QUAD_NODES": "x = q_star * QUAD_NODES"}),
+        Mutant("the quadrature weights are not normalised: divide hermegauss's weights by their sum √(2π).",
+               {CHI1_AVERAGE: CHI1_AVERAGE.replace(" / QUAD_WEIGHTS.sum()", "")}),
+        Mutant("this is the length map at q*, i.e. q* itself; χ₁ uses the derivative φ', by the central "
+               "difference (φ(x + h) − φ(x − h)) / 2h.",
+               {f"return float({CHI1_AVERAGE})": "return float(length_map(q_star, sigma_w, sigma_b, phi))"}),
     )
     seed = 1202
     code_imports = PHI_IMPORTS
@@ -415,34 +430,12 @@ class Chi1(_Locating, _PhaseExercise):
             return
         sigma_w, sigma_b, phi = self.unpack(case)
         q_star = solution_function(self.lesson, "fixed_point_q")(sigma_w, sigma_b, phi)
-        pre = math.sqrt(q_star) * _NODES
-        slope = derivative(phi, pre)
-
-        def near(candidate):
-            return allclose(value, candidate, rtol=1e-5, atol=1e-8)
-
-        if not math.isclose(q_star, 1.0, rel_tol=1e-3) and near(chi1_at(1.0, sigma_w, phi)):
-            fail(self.name, case, expected, value, "χ₁ was evaluated at q = 1, the starting point; it is "
-                 "the slope at the fixed point: compute q* = fixed_point_q(...) first, then average φ'(√q*·z)².")
-        if sigma_w not in (0.0, 1.0) and near(sigma_w * gaussian_mean(slope ** 2)):
-            fail(self.name, case, expected, value, "σ_w appears unsquared: χ₁ = σ_w²·E[φ'(√q*·z)²] (the "
-                 "weights' variance, σ_w², multiplies every backward step).")
-        if near(sigma_w ** 2 * gaussian_mean(slope) ** 2):
+        slope = derivative(phi, math.sqrt(q_star) * _NODES)
+        # mistakes[0] again, told in the words learners read (its catalogue text is shorter).
+        if allclose(value, sigma_w ** 2 * gaussian_mean(slope) ** 2, **self.TOLERANCE):
             fail(self.name, case, expected, value, "this is σ_w²·(E[φ'])²: square φ' first, then average "
                  "— χ₁ is the mean of φ'² (the backward pass multiplies each unit's gradient by its own φ').")
-        if near(sigma_w ** 2 * gaussian_mean(slope)):
-            fail(self.name, case, expected, value, "φ' is not squared: χ₁ = σ_w²·E[φ'(√q*·z)²], the growth "
-                 "of the squared gradient norm.")
-        if near(sigma_w ** 2 * gaussian_mean(derivative(phi, q_star * _NODES) ** 2)):
-            fail(self.name, case, expected, value, "φ' was evaluated at q*·z; a pre-activation with "
-                 "variance q* is √q*·z.")
-        if near(sigma_w ** 2 * math.sqrt(2 * math.pi) * gaussian_mean(slope ** 2)):
-            fail(self.name, case, expected, value, "the quadrature weights are not normalised: divide "
-                 "hermegauss's weights by their sum √(2π).")
-        if near(sigma_w ** 2 * gaussian_mean(phi(pre) ** 2) + sigma_b ** 2):
-            fail(self.name, case, expected, value, "this is the length map at q*, i.e. q* itself; χ₁ uses "
-                 "the derivative φ', by the central difference (φ(x + h) − φ(x − h)) / 2h.")
-        fail(self.name, case, expected, value, CHI1_GENERIC)
+        fail(self.name, case, expected, value, self.named_mistake(case, got) or CHI1_GENERIC)
 
 
 ORTHOGONAL_GENERIC = "take Q from np.linalg.qr of a Gaussian matrix (the columns of Q are orthonormal)."
