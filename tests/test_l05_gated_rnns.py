@@ -10,6 +10,7 @@ from autograder import check, exercise
 from autograder.graders import l05_gated_rnns as lesson
 from autograder.solution import solution_function
 from checks import failure_of, failures_on
+from gradclinic.case_models import linear_recurrence_model
 
 # The notebook's sweep (solutions/05_gated_rnns): every gap's result depends on the gap alone.
 SWEEP = {"seed": 0, "n_train": 384, "n_test": 256, "epochs": 16, "learning_rate": 0.02}
@@ -138,7 +139,7 @@ def test_gru_step_without_shape_checks_is_told_to_raise():
 def test_solution_norms_on_the_linear_net_are_known_exactly():
     timestep_gradient_norms = solution("timestep_gradient_norms")
     for decay, steps in ((0.5, 5), (0.9, 12)):
-        model = lesson.linear_recurrence_model(decay)
+        model = linear_recurrence_model(decay)
         norms = timestep_gradient_norms(model, np.zeros((4, steps, 2), "float32"), np.array([1, 0, 1, 0]))
         assert np.allclose(norms, np.sqrt(2) / 4 * decay ** np.arange(steps - 1, -1, -1), rtol=1e-5)
     with pytest.raises(ValueError):

@@ -12,7 +12,9 @@ from autograder.solution import Mutant
 class DeepLinearActivations(Exercise):
     name = "deep_linear_activations"
     mistakes = (
-        Mutant("the first norm is the input's: norms recorded before each layer instead of after it",
+        Mutant("off by one layer: the norms are recorded before each layer instead of after it, so the first "
+               "is the input's; entry l should be the norm after l + 1 multiplications (a[1] = W x already "
+               "counts).",
                {"        activation = weight @ activation\n        norms.append(np.linalg.norm(activation))\n":
                 "        norms.append(np.linalg.norm(activation))\n        activation = weight @ activation\n"}),
         Mutant("this is the L1 norm (sum of |a|); use the L2 norm.",
@@ -54,16 +56,11 @@ class DeepLinearActivations(Exercise):
                               "NumPy array with one norm per layer.")
         if allclose(array, expected, rtol=1e-6, atol=1e-12):
             return
-        _, scale, depth = case.args
+        depth = case.args[2]
         if array.shape != expected.shape:
             self.fail_known(case, got, expected)
             fail(self.name, case, expected, got, f"return exactly depth = {depth} norms, one per layer.")
-        # Not a Mutant: this answer is mistakes[0]'s, which named_mistake would name first; learners
-        # read this message for it.
-        if allclose(array, expected / scale, rtol=1e-6):
-            fail(self.name, case, expected, got, "off by one layer: entry l should be the norm after "
-                 "l + 1 multiplications (a[1] = W x already counts).")
-        fail(self.name, case, expected, got)
+        fail(self.name, case, expected, got)  # Exercise.named_mistake names a known mistake
 
 
 def _dense_model(widths, input_dim, activation, use_bias, seed):

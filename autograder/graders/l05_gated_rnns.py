@@ -5,7 +5,6 @@ import numpy as np
 from autograder.exercise import Case, CheckFailed, Exercise, KerasModelArg, allclose, as_float_array, fail, short
 from autograder.registry import register
 from autograder.solution import Mutant
-from gradclinic.case_models import linear_recurrence_model  # noqa: F401 (the tests use it)
 
 
 # -- gru_step ------------------------------------------------------------------------------
