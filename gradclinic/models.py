@@ -1,5 +1,6 @@
 """Model builders the lessons share: deep MLPs and deep linear nets with chosen weights, and lesson
-06's small initializer and per-layer gradient measurement (the grader and the explorer use both)."""
+06's small initializer and per-layer gradient measurement (the notebook and the grader use both;
+the explorer's profiles, :class:`gradclinic.profiles.StackProfiles`, draw at the initializer's scale)."""
 
 import numpy as np
 

@@ -3,13 +3,16 @@ and how large the gradient is that reaches it. Explorers of several lessons draw
 
 The forward and backward passes run as one compiled TensorFlow function over a stack of
 weight matrices (``tf.scan``), traced once per activation and reused for every depth, so a
-slider move costs milliseconds. Activations come from ``keras.activations`` and gradients
-from automatic differentiation: nothing here hand-codes a derivative.
+slider move costs milliseconds. Activations come from ``keras.activations`` (lesson 06's tanh
+from ``tf.tanh``) and gradients from automatic differentiation: nothing here hand-codes a
+derivative.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
+
+from gradclinic.models import SMALL_SCALE
 
 WEIGHT_SCHEMES = ("lecun_normal", "glorot_normal", "he_normal", "glorot_uniform", "he_uniform",
                   "lecun_uniform", "standard_normal", "uniform_inv_sqrt_n", "orthogonal")
@@ -65,6 +68,14 @@ def draw_weights(scheme, depth, width, rng, gain=1.0):
     return (gain * stack).astype("float32")
 
 
+def _inputs_and_upstream(rng, batch, width):
+    """A standard-normal input batch and, per example, the fixed random g of unit norm that the
+    profiles' loss Σ g·a[L] uses; both float32, drawn from ``rng`` in that order."""
+    inputs = rng.standard_normal((batch, width)).astype("float32")
+    upstream = rng.standard_normal((batch, width))
+    return inputs, (upstream / np.linalg.norm(upstream, axis=1, keepdims=True)).astype("float32")
+
+
 class MLPProfiler:
     """Compute :class:`Profile` s for square deep MLPs of one ``width`` and ``batch`` size.
 
@@ -76,10 +87,7 @@ class MLPProfiler:
         import tensorflow as tf
 
         self.width, self.batch = width, batch
-        rng = np.random.default_rng(seed)
-        self.inputs = rng.standard_normal((batch, width)).astype("float32")
-        upstream = rng.standard_normal((batch, width))
-        self.upstream = (upstream / np.linalg.norm(upstream, axis=1, keepdims=True)).astype("float32")
+        self.inputs, self.upstream = _inputs_and_upstream(np.random.default_rng(seed), batch, width)
         self._functions = {}
         self._tf = tf
 
@@ -185,3 +193,51 @@ class SwitchedProfile:
         outputs, norms = self._run(np.asarray(kernels, "float32"),
                                    self._tf.constant(self.activations.index(activation), self._tf.int32))
         return outputs.numpy(), norms.numpy()
+
+
+# -- lesson 06: plain and residual tanh nets side by side, the gradient at each layer's output ------
+class StackProfiles:
+    """‖∂loss/∂a[l]‖ per layer of a square tanh MLP (``width`` units) at any depth, plain or
+    residual, for one fixed stack of small weights (``max_depth`` layers drawn once; a net of
+    depth L uses the first L). The loss is Σ g·a[L] for a fixed random g of unit norm per
+    example, so the profile shows how the net itself carries gradients. Each profile is
+    computed once and kept (at most ``max_depth`` pairs of ≤ ``max_depth`` numbers)."""
+
+    def __init__(self, rng, max_depth, width=64, batch=128, scale=SMALL_SCALE):
+        self.width, self.max_depth = width, max_depth
+        self.kernels = (rng.standard_normal((max_depth, width, width)) * np.sqrt(scale / width)).astype("float32")
+        self.inputs, self.upstream = _inputs_and_upstream(rng, batch, width)
+        self._run = self._compiled()
+        self._norms = {}
+
+    def _compiled(self):
+        """One function for both nets, side by side in the batch: copy 0 plain, copy 1 residual."""
+        import tensorflow as tf
+
+        skip = tf.constant([0.0, 1.0])[:, None, None]  # × a: no skip in the plain copy, the identity in the other
+        inputs, upstream = tf.constant(np.stack([self.inputs] * 2)), tf.constant(np.stack([self.upstream] * 2))
+
+        @tf.function(input_signature=[tf.TensorSpec([None, self.width, self.width], tf.float32)])
+        def run(kernels):
+            # A zero probe is added to every layer's output: ∂loss/∂probe[l] = ∂loss/∂a[l].
+            probes = tf.zeros(tf.concat([tf.shape(kernels)[:1], tf.shape(inputs)], axis=0))
+            with tf.GradientTape() as tape:
+                tape.watch(probes)
+
+                def layer(a, weights):
+                    kernel, probe = weights
+                    return tf.tanh(tf.matmul(a, kernel)) + skip * a + probe
+
+                outputs = tf.scan(layer, (kernels, probes), initializer=inputs)
+                loss = tf.reduce_sum(outputs[-1] * upstream)
+            return tf.sqrt(tf.reduce_sum(tf.square(tape.gradient(loss, probes)), axis=[2, 3]))  # (depth, 2)
+
+        return run
+
+    def gradient_norms(self, depth, residual):
+        """(depth,) ‖∂loss/∂a[l]‖ for l = 1..depth, input side first."""
+        if not 1 <= depth <= self.max_depth:
+            raise ValueError(f"depth must lie in 1..{self.max_depth}, got {depth}")
+        if int(depth) not in self._norms:  # both nets at once: the explorer draws both
+            self._norms[int(depth)] = self._run(self.kernels[: int(depth)]).numpy().T
+        return self._norms[int(depth)][int(bool(residual))].copy()

@@ -7,8 +7,9 @@ import gradclinic
 from autograder import exercise
 from autograder.graders import l06_residual_networks as l06
 from autograder.solution import solution_function
-from gradclinic.explorers.residual_networks import MAX_DEPTH, ResidualExplorer, train_curves
+from gradclinic.explorers.residual_networks import MAX_DEPTH, ResidualExplorer
 from gradclinic.models import first_to_last_ratio, output_gradient_norms
+from gradclinic.training import train_curves
 from checks import failure_of
 
 

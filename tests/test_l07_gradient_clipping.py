@@ -7,7 +7,8 @@ import pytest
 import gradclinic
 from autograder import check, exercise
 from autograder.solution import solution_function
-from gradclinic.explorers.gradient_clipping import MAX_DEPTH, MODES, STEPS, ClippedDescent, ClippingExplorer, diverged_at
+from gradclinic.explorers.gradient_clipping import ClippingExplorer
+from gradclinic.training import CLIPPING_MODES, DESCENT_MAX_DEPTH, DESCENT_STEPS, ClippedDescent, diverged_at
 from conftest import run_lesson_code
 from checks import appended_mistakes, assert_named, failure_of
 
@@ -173,56 +174,6 @@ def test_in_place_clipping_is_caught(name):
 
 
 # -- the explorer ---------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def descent():
-    return ClippedDescent(np.random.default_rng(0))
-
-
-def test_descent_gradients_match_finite_differences(descent):
-    weights = descent.initial[:3].copy()
-    loss, gradients = descent.loss_and_gradients(weights)
-    probe = np.random.default_rng(1).normal(size=weights.shape)
-    epsilon = 1e-6
-    up, _ = descent.loss_and_gradients(weights + epsilon * probe)
-    down, _ = descent.loss_and_gradients(weights - epsilon * probe)
-    assert np.isclose((up - down) / (2 * epsilon), np.sum(gradients * probe), rtol=1e-6)
-
-
-@pytest.mark.parametrize("mode, threshold, name", [("by norm", 0.3, "clip_by_norm"),
-                                                   ("by global norm", 0.3, "clip_by_global_norm"),
-                                                   ("by value", 0.01, "clip_by_value")])
-def test_descent_clips_each_step_by_the_lesson_rule(descent, mode, threshold, name):
-    """A run's first step applies the lesson's clipping to the gradients of every layer (the
-    explorer clips inside its training loop; the lesson's solution says what it must give)."""
-    depth, learning_rate = 5, 0.1
-    start = descent.initial[:depth].copy()
-    _, gradients = descent.loss_and_gradients(start)
-    clipped = solution(name)(list(gradients), threshold)
-    clipped = np.stack(clipped[0] if name == "clip_by_global_norm" else clipped)
-    assert not np.allclose(clipped, gradients), "the threshold must bite for the test to mean anything"
-    losses, raw_norms, applied_norms = descent.run(depth, learning_rate, mode, threshold, steps=2)
-    assert np.isclose(raw_norms[0], np.sqrt(np.sum(gradients ** 2)), rtol=1e-9)
-    assert np.isclose(applied_norms[0], np.sqrt(np.sum(clipped ** 2)), rtol=1e-9)
-    assert np.isclose(losses[1], descent.loss_and_gradients(start - learning_rate * clipped)[0], rtol=1e-9)
-
-
-def test_descent_runs_side_by_side_as_each_runs_alone(descent):
-    """Stacked runs (the explorer's probe) are independent: a run that diverges leaves the stack."""
-    settings = [(0.3, "none", 1.0), (1.0, "by value", 0.01), (0.3, "by global norm", 1.0), (0.05, "by norm", 0.1)]
-    together = descent.run_many(20, *zip(*settings))
-    for index, setting in enumerate(settings):
-        assert np.allclose(together[:, index], descent.run(20, *setting), rtol=1e-9, equal_nan=True), setting
-    assert diverged_at(together[0, 0]) is not None and diverged_at(together[0, 2]) is None
-
-
-def test_descent_rejects_bad_controls(descent):
-    for kwargs in ({"depth": 0, "learning_rate": 0.1}, {"depth": MAX_DEPTH + 1, "learning_rate": 0.1},
-                   {"depth": 5, "learning_rate": 0.0}, {"depth": 5, "learning_rate": 0.1, "threshold": -1.0},
-                   {"depth": 5, "learning_rate": 0.1, "mode": "by magic"}):
-        with pytest.raises(ValueError):
-            descent.run(**kwargs)
-
-
 @pytest.fixture(params=["seed 0", pytest.param("the notebook's", marks=pytest.mark.slow)])
 def any_descent(request):
     """The explorer's problem drawn from seed 0, and the one the notebook's explorer drew."""
@@ -263,13 +214,13 @@ def test_explorer_updates_in_place_at_the_slider_ends():
     figure = explorer.figure
     before = explorer.png()
     for values in ({"learning_rate": 1e-3, "threshold": 1e-2, "depth": 1, "mode": "by value"},
-                   {"learning_rate": 1.0, "threshold": 1e2, "depth": MAX_DEPTH, "mode": "by norm"},
-                   {"learning_rate": 1.0, "threshold": 1e-2, "depth": MAX_DEPTH, "mode": "by global norm"}):
+                   {"learning_rate": 1.0, "threshold": 1e2, "depth": DESCENT_MAX_DEPTH, "mode": "by norm"},
+                   {"learning_rate": 1.0, "threshold": 1e-2, "depth": DESCENT_MAX_DEPTH, "mode": "by global norm"}):
         assert explorer.update(**values) is figure, "the explorer must update its figure, not create a new one"
-        assert len(explorer.clipped_loss.get_ydata()) == STEPS
+        assert len(explorer.clipped_loss.get_ydata()) == DESCENT_STEPS
         low, high = explorer.loss_axes.get_ylim()
         assert 0 < low < high and np.isfinite(high)
-    explorer.update(learning_rate=1.0, threshold=1e2, depth=MAX_DEPTH)
+    explorer.update(learning_rate=1.0, threshold=1e2, depth=DESCENT_MAX_DEPTH)
     assert "diverged" in figure._suptitle.get_text()
     assert len(explorer.blowup_marks.get_xdata()) == 2
     assert explorer.png() != before, "moving the sliders must change the rendered figure"
@@ -282,7 +233,7 @@ def test_explorer_axes_stay_fixed_while_the_sliders_move_and_hold_every_point():
     for values in ({"depth": 3, "learning_rate": 1e-3, "threshold": 1e-2, "mode": "by value"},
                    {"depth": 20, "learning_rate": 0.3, "threshold": 1.0, "mode": "by global norm"},
                    {"depth": 20, "learning_rate": 0.3, "threshold": 1e2, "mode": "by norm"},
-                   {"depth": MAX_DEPTH, "learning_rate": 1.0, "threshold": 1e2, "mode": "by global norm"}):
+                   {"depth": DESCENT_MAX_DEPTH, "learning_rate": 1.0, "threshold": 1e2, "mode": "by global norm"}):
         explorer.update(**values)
         limits.add((explorer.loss_axes.get_ylim(), explorer.norm_axes.get_ylim()))
         for axes in (explorer.loss_axes, explorer.norm_axes):
@@ -300,7 +251,7 @@ def test_explorer_widget_has_its_controls_and_redraws_on_change():
     box = explorer.widget()
     controls = box.children[0].children
     assert [c.description for c in controls] == ["learning rate", "threshold", "clip", "depth"]
-    assert tuple(controls[2].options) == MODES
+    assert tuple(controls[2].options) == CLIPPING_MODES
     controls[3].value = 3
     assert "depth 3" in explorer.figure._suptitle.get_text()
     with pytest.raises(ValueError, match="unknown control"):

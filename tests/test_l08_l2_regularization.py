@@ -1,5 +1,5 @@
-"""Lesson 08, L2 regularization: the hidden checks, the vectorised trainer behind the explorer
-(against Keras's own fit), the explorer at its slider ends, and the lesson's experiments."""
+"""Lesson 08, L2 regularization: the hidden checks, the explorer at its slider ends, and the
+lesson's experiments."""
 
 import numpy as np
 import pytest
@@ -8,8 +8,8 @@ import gradclinic
 from autograder import check
 from autograder.graders import l08_l2_regularization as l08
 from autograder.solution import solution_function
-from gradclinic.data import load_digits
-from gradclinic.explorers import l2_regularization as l2
+from gradclinic.explorers.l2_regularization import L2Explorer
+from gradclinic.training import DEEP_LINEAR, DIGITS_MLP, LAMBDA_GRID, SETUPS, grid_runs, train_l2_grid
 from checks import failure_of
 
 
@@ -142,56 +142,15 @@ def test_changing_the_callers_arrays_is_caught(name, in_place):
     check(name, solution(name))  # and a function that leaves them alone still passes
 
 
-# -- the vectorised trainer is Keras's fit ---------------------------------------------------
-@pytest.mark.parametrize("setup_name, lam", [(l2.DIGITS_MLP, 1e-3), (l2.DEEP_LINEAR, 0.0)])
-def test_trainer_reproduces_keras_fit(setup_name, lam):
-    assert l2.agreement_with_keras(l2.SETUPS[setup_name], lam, epochs=1) < 1e-3
-
-
-def test_trainer_overflows_at_the_same_step_as_keras():
-    short = l2.L2Setup(hidden=(64,) * 20, activation="linear", learning_rate=0.05, epochs=1)
-    keras_norms, start = l2.keras_weight_norms(short, 1e-3)
-    ours = l2.train_l2_grid(short, [1e-3], weights=start, shuffle_seed=None)
-    keras_first = int(np.argmax(~np.isfinite(keras_norms))) + 1
-    assert abs(ours.first_nonfinite_step()[0] - keras_first) <= 1
-
-
-def test_trainer_step_is_sgd_with_the_l2_gradient():
-    """One step by hand, W ← W − η(∂data/∂W + 2λW), on a copy the trainer did not touch."""
-    setup = l2.L2Setup(hidden=(8,), activation="tanh", learning_rate=0.3, epochs=1, batch_size=1347)
-    start = l2.initial_weights(setup)
-    runs = l2.train_l2_grid(setup, [0.0, 0.05], weights=start, shuffle_seed=None)
-    net = l2._StackedMLP(setup, start, 1)
-    data = load_digits()
-    _, kernel_grads, _ = net.data_loss_and_grads(data.x_train[:1347], data.y_train[:1347])
-    for k, lam in enumerate([0.0, 0.05]):
-        after = [w - 0.3 * (g[0] + 2 * lam * w) for w, g in zip(start[0::2], kernel_grads)]
-        expected = np.sqrt(sum(np.sum(np.square(a, dtype=float)) for a in after))
-        assert np.isclose(runs.weight_norms[1, k], expected, rtol=1e-5)
-    assert np.isclose(runs.penalty_grad_norms[0, 1], 0.1 * runs.weight_norms[0, 1])
-
-
-def test_trainer_rejects_bad_arguments():
-    setup = l2.SETUPS[l2.DIGITS_MLP]
-    with pytest.raises(ValueError, match="non-negative"):
-        l2.train_l2_grid(setup, [-0.1])
-    with pytest.raises(ValueError, match="one positive rate"):
-        l2.train_l2_grid(setup, [0.1, 0.2], learning_rates=[0.1])
-    with pytest.raises(ValueError, match="activation"):
-        l2.train_l2_grid(l2.L2Setup(hidden=(4,), activation="sigmoid", learning_rate=0.1, epochs=1), [0.0])
-    with pytest.raises(ValueError, match="setup must be one of"):
-        l2.grid_runs("no such setup")
-
-
 # -- the lesson's experiments ----------------------------------------------------------------
 @pytest.fixture(scope="module")
 def mlp_runs():
-    return l2.grid_runs(l2.DIGITS_MLP)
+    return grid_runs(DIGITS_MLP)
 
 
 @pytest.fixture(scope="module")
 def deep_runs():
-    return l2.grid_runs(l2.DEEP_LINEAR)
+    return grid_runs(DEEP_LINEAR)
 
 
 def test_without_l2_the_weights_keep_growing(mlp_runs):
@@ -238,7 +197,7 @@ def test_small_lambda_overflows_like_no_lambda_and_only_a_dominant_one_survives(
 def test_stability_map_a_smaller_step_beats_a_large_lambda():
     lams, rates = np.array([0.0, 1e-3, 1e-2, 3e-2, 1e-1]), np.array([0.01, 0.02, 0.03, 0.04, 0.05, 0.07])
     lam_grid, rate_grid = np.meshgrid(lams, rates, indexing="ij")
-    runs = l2.train_l2_grid(l2.SETUPS[l2.DEEP_LINEAR], lam_grid.ravel(), learning_rates=rate_grid.ravel())
+    runs = train_l2_grid(SETUPS[DEEP_LINEAR], lam_grid.ravel(), learning_rates=rate_grid.ravel())
     finite = (runs.first_nonfinite_step() == 0).reshape(lam_grid.shape)
     accuracy = runs.test_accuracy.reshape(lam_grid.shape)
     assert rates[finite[0]].max() < rates[finite[-1]].max()  # a large λ moves the limit up …
@@ -250,36 +209,36 @@ def test_stability_map_a_smaller_step_beats_a_large_lambda():
 # -- the explorer ----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def explorer():
-    return l2.L2Explorer(setup=l2.DIGITS_MLP, lam=1e-3)
+    return L2Explorer(setup=DIGITS_MLP, lam=1e-3)
 
 
 def test_explorer_updates_in_place_at_the_slider_ends(explorer):
     figure, before = explorer.figure, explorer.png()
-    assert explorer.update(setup=l2.DIGITS_MLP, lam=0.0) is figure
-    runs = l2.grid_runs(l2.DIGITS_MLP)
+    assert explorer.update(setup=DIGITS_MLP, lam=0.0) is figure
+    runs = grid_runs(DIGITS_MLP)
     assert np.allclose(explorer.norm_line.get_ydata(), runs.epoch_ends(runs.weight_norms)[:, 0])
     assert np.all(np.isnan(explorer.penalty_grad_line.get_ydata()))  # no penalty at λ = 0
-    explorer.update(setup=l2.DIGITS_MLP, lam=float(l2.LAMBDA_GRID[-1]))
+    explorer.update(setup=DIGITS_MLP, lam=float(LAMBDA_GRID[-1]))
     assert np.allclose(explorer.norm_line.get_ydata(), runs.epoch_ends(runs.weight_norms)[:, -1])
     assert np.all(np.isfinite(explorer.penalty_grad_line.get_ydata()))
     assert explorer.png() != before
 
 
 def test_explorer_marks_the_overflow_of_the_deep_setup(explorer):
-    explorer.update(setup=l2.DEEP_LINEAR, lam=0.0)
-    step = l2.grid_runs(l2.DEEP_LINEAR).first_nonfinite_step()[0]
+    explorer.update(setup=DEEP_LINEAR, lam=0.0)
+    step = grid_runs(DEEP_LINEAR).first_nonfinite_step()[0]
     assert explorer.overflow_marks[0].get_visible() and explorer.overflow_marks[0].get_xdata()[0] == step
     assert explorer.norm_ax.get_xlabel() == "step" and "overflow" in explorer.figure._suptitle.get_text()
-    explorer.update(setup=l2.DEEP_LINEAR, lam=float(l2.LAMBDA_GRID[-1]))
+    explorer.update(setup=DEEP_LINEAR, lam=float(LAMBDA_GRID[-1]))
     assert not explorer.overflow_marks[0].get_visible()
     assert "test accuracy" in explorer.figure._suptitle.get_text()
 
 
 def test_explorer_axes_depend_on_the_setup_only(explorer):
     """Moving λ moves the curves against fixed axes that hold every run of the grid."""
-    for setup in l2.SETUPS:
+    for setup in SETUPS:
         limits = set()
-        for lam in l2.LAMBDA_GRID:
+        for lam in LAMBDA_GRID:
             explorer.update(setup=setup, lam=float(lam))
             limits.add((explorer.norm_ax.get_ylim(), explorer.grad_ax.get_ylim()))
             for ax in (explorer.norm_ax, explorer.grad_ax):
@@ -295,7 +254,7 @@ def test_explorer_widget_has_its_controls_and_redraws_on_change(explorer):
     box = explorer.widget()
     setup_control, lam_control = box.children[0].children
     assert (setup_control.description, lam_control.description) == ("setup", "λ")
-    setup_control.value = l2.DIGITS_MLP
-    lam_control.value = float(l2.LAMBDA_GRID[0])
+    setup_control.value = DIGITS_MLP
+    lam_control.value = float(LAMBDA_GRID[0])
     assert np.all(np.isnan(explorer.penalty_grad_line.get_ydata()))
-    assert len(lam_control.options) == len(l2.LAMBDA_GRID)
+    assert len(lam_control.options) == len(LAMBDA_GRID)

@@ -27,8 +27,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from gradclinic.data import load_digits
-from gradclinic.explorers.residual_networks import ResidualExplorer, train_curves
+from gradclinic.explorers.residual_networks import ResidualExplorer
 from gradclinic.models import first_to_last_ratio, output_gradient_norms, small_initializer
+from gradclinic.training import train_curves
 
 # %% [markdown]
 # ## The identity block

@@ -22,7 +22,9 @@ import numpy as np
 import tensorflow as tf
 
 from gradclinic.data import load_digits
-from gradclinic.explorers import l2_regularization as l2
+from gradclinic.explorers.l2_regularization import L2Explorer, stability_map_figure, weight_growth_figure
+from gradclinic.training import (DEEP_LINEAR, DIGITS_MLP, SETUPS, agreement_with_keras, grid_runs, keras_model,
+                                 train_l2_grid)
 
 # %% [markdown]
 # ## The penalty Keras adds
@@ -40,7 +42,7 @@ from gradclinic.explorers import l2_regularization as l2
 
 # %% tags=["expected-output"]
 digits = load_digits()
-model = l2.keras_model(l2.SETUPS[l2.DIGITS_MLP], lam=0.01)
+model = keras_model(SETUPS[DIGITS_MLP], lam=0.01)
 kernels = [layer.kernel for layer in model.layers]
 by_hand = 0.01 * sum(np.sum(np.square(kernel.numpy(), dtype=float)) for kernel in kernels)
 print(f"penalties Keras tracks (model.losses): {len(model.losses)}, adding up to {float(sum(model.losses)):.6f}")
@@ -95,7 +97,7 @@ print(f"0.01 · Σw² of its kernel:    {0.01 * np.sum(np.square(layer.kernel.nu
 m = len(digits.x_train)
 lam_course = 0.7
 lam_keras = lam_course / (2 * m)
-converted = l2.keras_model(l2.SETUPS[l2.DIGITS_MLP], lam=lam_keras)
+converted = keras_model(SETUPS[DIGITS_MLP], lam=lam_keras)
 kernels = [layer.kernel for layer in converted.layers]
 course_penalty = lam_course / (2 * m) * sum(np.sum(np.square(kernel.numpy(), dtype=float)) for kernel in kernels)
 with tf.GradientTape() as tape:
@@ -246,12 +248,12 @@ print(f"Adam(weight_decay=2λ) vs AdamW(weight_decay=2λ): identical kernels: {b
 
 # %%
 if not gradclinic.grading():  # a check of the toolkit, not of your work: skipped when grading
-    gap = l2.agreement_with_keras(l2.SETUPS[l2.DIGITS_MLP], lam=1e-3)
+    gap = agreement_with_keras(SETUPS[DIGITS_MLP], lam=1e-3)
     print(f"largest relative difference from Keras's fit over 84 steps: {gap:.1e}")
 
 # %%
-mlp_runs = l2.grid_runs(l2.DIGITS_MLP)
-l2.weight_growth_figure(mlp_runs, shown_lams=[0, 1e-4, 1e-3, 1e-2, 1e-1]);
+mlp_runs = grid_runs(DIGITS_MLP)
+weight_growth_figure(mlp_runs, shown_lams=[0, 1e-4, 1e-3, 1e-2, 1e-1]);
 
 # %%
 last_epoch = slice(-mlp_runs.steps_per_epoch, None)
@@ -290,7 +292,7 @@ print(f"best test accuracy {mlp_runs.test_accuracy[best]:.3f} at λ = {mlp_runs.
 # NaN.
 
 # %%
-deep_runs = l2.grid_runs(l2.DEEP_LINEAR)
+deep_runs = grid_runs(DEEP_LINEAR)
 overflow_steps = deep_runs.first_nonfinite_step()
 first_grads = deep_runs.data_grad_norms[0]
 print(f"‖∂data/∂W‖ at step 1: {first_grads.min():.4f} … {first_grads.max():.4f} across all {len(first_grads)} λ")
@@ -326,10 +328,10 @@ for k in map(deep_runs.index_of, [0, 1e-4, 1e-3, 1e-2, 1.8e-2, 3e-2, 5.6e-2, 1e-
 map_lams = np.array([0.0, 1e-3, 1e-2, 3e-2, 1e-1])
 map_rates = np.array([0.01, 0.02, 0.03, 0.04, 0.05, 0.07])
 lam_grid, rate_grid = np.meshgrid(map_lams, map_rates, indexing="ij")
-map_runs = l2.train_l2_grid(l2.SETUPS[l2.DEEP_LINEAR], lam_grid.ravel(), learning_rates=rate_grid.ravel())
-l2.stability_map_figure(map_runs, map_lams, map_rates);
+map_runs = train_l2_grid(SETUPS[DEEP_LINEAR], lam_grid.ravel(), learning_rates=rate_grid.ravel())
+stability_map_figure(map_runs, map_lams, map_rates);
 
-depth = len(l2.SETUPS[l2.DEEP_LINEAR].hidden) + 1
+depth = len(SETUPS[DEEP_LINEAR].hidden) + 1
 for lam in (1e-2, 1e-1):
     print(f"λ = {lam:g}, η = 0.05: each step multiplies the end-to-end gain by (1 − 2ηλ)^{depth} = "
           f"{(1 - 2 * 0.05 * lam) ** depth:.3f}")
@@ -358,7 +360,7 @@ print(f"best accuracy with λ = 0 (smaller step): {accuracy[0][finite[0]].max():
 # only at the largest λ. Every run was trained once; a slider move only redraws.
 
 # %%
-explorer = l2.L2Explorer(setup=l2.DIGITS_MLP, lam=1e-2)
+explorer = L2Explorer(setup=DIGITS_MLP, lam=1e-2)
 explorer
 
 # %% [markdown]

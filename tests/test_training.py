@@ -1,0 +1,114 @@
+"""The toolkit's training runs (gradclinic.training): lesson 07's clipped descent (its gradients,
+its clipping by the lesson's rules, its stacked runs) and lesson 08's vectorised L2 trainer
+(against Keras's own fit)."""
+
+import numpy as np
+import pytest
+
+import gradclinic
+from autograder.solution import solution_function
+from gradclinic.data import load_digits
+from gradclinic.training import (DEEP_LINEAR, DESCENT_MAX_DEPTH, DIGITS_MLP, SETUPS, ClippedDescent, L2Setup,
+                                 _StackedMLP, agreement_with_keras, diverged_at, grid_runs, initial_weights,
+                                 keras_weight_norms, train_l2_grid)
+
+
+def setup_module():
+    gradclinic.seed(0)
+
+
+def solution(name):
+    """Lesson 07's solution of ``name``: the rule the descent's clipping must follow."""
+    return solution_function("07_gradient_clipping", name)
+
+
+# -- lesson 07: the clipped descent -----------------------------------------------------------------
+@pytest.fixture(scope="module")
+def descent():
+    return ClippedDescent(np.random.default_rng(0))
+
+
+def test_descent_gradients_match_finite_differences(descent):
+    weights = descent.initial[:3].copy()
+    loss, gradients = descent.loss_and_gradients(weights)
+    probe = np.random.default_rng(1).normal(size=weights.shape)
+    epsilon = 1e-6
+    up, _ = descent.loss_and_gradients(weights + epsilon * probe)
+    down, _ = descent.loss_and_gradients(weights - epsilon * probe)
+    assert np.isclose((up - down) / (2 * epsilon), np.sum(gradients * probe), rtol=1e-6)
+
+
+@pytest.mark.parametrize("mode, threshold, name", [("by norm", 0.3, "clip_by_norm"),
+                                                   ("by global norm", 0.3, "clip_by_global_norm"),
+                                                   ("by value", 0.01, "clip_by_value")])
+def test_descent_clips_each_step_by_the_lesson_rule(descent, mode, threshold, name):
+    """A run's first step applies the lesson's clipping to the gradients of every layer (the
+    descent clips inside its training loop; the lesson's solution says what it must give)."""
+    depth, learning_rate = 5, 0.1
+    start = descent.initial[:depth].copy()
+    _, gradients = descent.loss_and_gradients(start)
+    clipped = solution(name)(list(gradients), threshold)
+    clipped = np.stack(clipped[0] if name == "clip_by_global_norm" else clipped)
+    assert not np.allclose(clipped, gradients), "the threshold must bite for the test to mean anything"
+    losses, raw_norms, applied_norms = descent.run(depth, learning_rate, mode, threshold, steps=2)
+    assert np.isclose(raw_norms[0], np.sqrt(np.sum(gradients ** 2)), rtol=1e-9)
+    assert np.isclose(applied_norms[0], np.sqrt(np.sum(clipped ** 2)), rtol=1e-9)
+    assert np.isclose(losses[1], descent.loss_and_gradients(start - learning_rate * clipped)[0], rtol=1e-9)
+
+
+def test_descent_runs_side_by_side_as_each_runs_alone(descent):
+    """Stacked runs (the explorer's probe) are independent: a run that diverges leaves the stack."""
+    settings = [(0.3, "none", 1.0), (1.0, "by value", 0.01), (0.3, "by global norm", 1.0), (0.05, "by norm", 0.1)]
+    together = descent.run_many(20, *zip(*settings))
+    for index, setting in enumerate(settings):
+        assert np.allclose(together[:, index], descent.run(20, *setting), rtol=1e-9, equal_nan=True), setting
+    assert diverged_at(together[0, 0]) is not None and diverged_at(together[0, 2]) is None
+
+
+def test_descent_rejects_bad_controls(descent):
+    for kwargs in ({"depth": 0, "learning_rate": 0.1}, {"depth": DESCENT_MAX_DEPTH + 1, "learning_rate": 0.1},
+                   {"depth": 5, "learning_rate": 0.0}, {"depth": 5, "learning_rate": 0.1, "threshold": -1.0},
+                   {"depth": 5, "learning_rate": 0.1, "mode": "by magic"}):
+        with pytest.raises(ValueError):
+            descent.run(**kwargs)
+
+
+# -- lesson 08: the vectorised trainer is Keras's fit -------------------------------------------------
+@pytest.mark.parametrize("setup_name, lam", [(DIGITS_MLP, 1e-3), (DEEP_LINEAR, 0.0)])
+def test_trainer_reproduces_keras_fit(setup_name, lam):
+    assert agreement_with_keras(SETUPS[setup_name], lam, epochs=1) < 1e-3
+
+
+def test_trainer_overflows_at_the_same_step_as_keras():
+    short = L2Setup(hidden=(64,) * 20, activation="linear", learning_rate=0.05, epochs=1)
+    keras_norms, start = keras_weight_norms(short, 1e-3)
+    ours = train_l2_grid(short, [1e-3], weights=start, shuffle_seed=None)
+    keras_first = int(np.argmax(~np.isfinite(keras_norms))) + 1
+    assert abs(ours.first_nonfinite_step()[0] - keras_first) <= 1
+
+
+def test_trainer_step_is_sgd_with_the_l2_gradient():
+    """One step by hand, W ← W − η(∂data/∂W + 2λW), on a copy the trainer did not touch."""
+    setup = L2Setup(hidden=(8,), activation="tanh", learning_rate=0.3, epochs=1, batch_size=1347)
+    start = initial_weights(setup)
+    runs = train_l2_grid(setup, [0.0, 0.05], weights=start, shuffle_seed=None)
+    net = _StackedMLP(setup, start, 1)
+    data = load_digits()
+    _, kernel_grads, _ = net.data_loss_and_grads(data.x_train[:1347], data.y_train[:1347])
+    for k, lam in enumerate([0.0, 0.05]):
+        after = [w - 0.3 * (g[0] + 2 * lam * w) for w, g in zip(start[0::2], kernel_grads)]
+        expected = np.sqrt(sum(np.sum(np.square(a, dtype=float)) for a in after))
+        assert np.isclose(runs.weight_norms[1, k], expected, rtol=1e-5)
+    assert np.isclose(runs.penalty_grad_norms[0, 1], 0.1 * runs.weight_norms[0, 1])
+
+
+def test_trainer_rejects_bad_arguments():
+    setup = SETUPS[DIGITS_MLP]
+    with pytest.raises(ValueError, match="non-negative"):
+        train_l2_grid(setup, [-0.1])
+    with pytest.raises(ValueError, match="one positive rate"):
+        train_l2_grid(setup, [0.1, 0.2], learning_rates=[0.1])
+    with pytest.raises(ValueError, match="activation"):
+        train_l2_grid(L2Setup(hidden=(4,), activation="sigmoid", learning_rate=0.1, epochs=1), [0.0])
+    with pytest.raises(ValueError, match="setup must be one of"):
+        grid_runs("no such setup")
