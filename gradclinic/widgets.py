@@ -194,7 +194,7 @@ class Explorer:
         only if a frame failed, why)."""
         import ipywidgets as widgets
 
-        if headless():  # before any widget is made: an Output would open a comm too
+        if headless():  # before any widget is made: each one opens a comm
             raise RuntimeError("no widgets in a headless run (GRADCLINIC_HEADLESS or NBGRADER_EXECUTION is set); "
                                "display the explorer itself to get its figure")
         if self._view is None:

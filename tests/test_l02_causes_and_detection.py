@@ -403,7 +403,7 @@ def test_explorer_widget_redraws_on_change():
     sliders = box.children[0].children
     assert [s.description for s in sliders] == ["depth L", "activation", "weights"]
     sliders[0].value = 33
-    assert len(explorer.norm_line.get_xdata()) == 33
+    assert explorer.settle() and len(explorer.norm_line.get_xdata()) == 33
     assert explorer.verdict_text.get_text() == ""  # no verdict function given
 
 

@@ -351,7 +351,7 @@ def test_explorer_widget_has_its_controls_and_redraws_on_change(profiles):
     controls = box.children[0].children
     assert [c.description for c in controls] == ["depth L", "activation", "init"]
     controls[0].value = 64
-    assert len(explorer.gradient_line.get_xdata()) == 64
+    assert explorer.settle() and len(explorer.gradient_line.get_xdata()) == 64
 
 
 # -- the lesson's experiments -------------------------------------------------------------------

@@ -393,7 +393,7 @@ def test_explorer_widget_has_its_controls_and_rejects_bad_ones(explorer):
     controls = explorer.widget().children[0].children
     assert [c.description for c in controls] == ["depth L", "gain γ", "init", "activation"]
     controls[0].value = 7
-    assert len(explorer.std_line.get_xdata()) == 7
+    assert explorer.settle() and len(explorer.std_line.get_xdata()) == 7
 
 
 # -- the lesson's experiments -------------------------------------------------------------------

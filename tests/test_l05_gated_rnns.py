@@ -225,7 +225,7 @@ def test_explorer_slider_ends_update_in_place():
     assert explorer.png() != before
     box = explorer.widget()
     box.children[0].children[0].value = 2
-    assert len(explorer.trained_line.get_xdata()) == 4
+    assert explorer.settle() and len(explorer.trained_line.get_xdata()) == 4
 
 
 def test_explorer_without_profiles_says_what_to_do():

@@ -177,9 +177,9 @@ def test_explorer_widget_has_its_controls_and_redraws_on_change():
     controls = explorer.widget().children[0].children
     assert [c.description for c in controls] == ["depth L", "net"]
     controls[0].value = 3
-    assert "depth 3" in explorer.axes.get_title()
+    assert explorer.settle() and "depth 3" in explorer.axes.get_title()
     controls[1].value = "residual"
-    assert explorer.axes.get_title().startswith("residual, depth 3")
+    assert explorer.settle() and explorer.axes.get_title().startswith("residual, depth 3")
 
 
 def test_explorer_profiles_show_the_lesson_story():

@@ -253,7 +253,7 @@ def test_explorer_widget_has_its_controls_and_redraws_on_change():
     assert [c.description for c in controls] == ["learning rate", "threshold", "clip", "depth"]
     assert tuple(controls[2].options) == CLIPPING_MODES
     controls[3].value = 3
-    assert "depth 3" in explorer.figure._suptitle.get_text()
+    assert explorer.settle() and "depth 3" in explorer.figure._suptitle.get_text()
     with pytest.raises(ValueError, match="unknown control"):
         explorer.update(width=3)
 

@@ -256,5 +256,5 @@ def test_explorer_widget_has_its_controls_and_redraws_on_change(explorer):
     assert (setup_control.description, lam_control.description) == ("setup", "λ")
     setup_control.value = DIGITS_MLP
     lam_control.value = float(LAMBDA_GRID[0])
-    assert np.all(np.isnan(explorer.penalty_grad_line.get_ydata()))
+    assert explorer.settle() and np.all(np.isnan(explorer.penalty_grad_line.get_ydata()))
     assert len(lam_control.options) == len(LAMBDA_GRID)

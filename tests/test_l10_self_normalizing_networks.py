@@ -408,7 +408,7 @@ def test_explorer_widget_has_its_controls(explorer):
     assert tuple(activation.options) == ("selu", "relu", "tanh")
     assert "lecun_normal" in initializer.options and tuple(data.options) == ("standardized", "raw")
     depth.value = 7
-    assert len(explorer.mean_line.get_xdata()) == 7
+    assert explorer.settle() and len(explorer.mean_line.get_xdata()) == 7
 
 
 def test_signal_propagation_rejects_bad_arguments(propagation):
