@@ -8,6 +8,7 @@ answer against the reference, which is the instructor's solution cell itself
 """
 
 import ast
+import copy
 import sys
 import warnings
 from dataclasses import dataclass, field
@@ -268,10 +269,21 @@ class Exercise:
                     return mistake.what
             except Exception:  # a mutant that fails on this case names nothing here
                 continue
-        if self.unnamed_cause is not None and same_shape(got, self.reference(*self._live(case.args),
-                                                                             **self._live(case.kwargs))):
+        if self.unnamed_cause is not None and same_shape(got, self.reference_answer(case)):
             return self.unnamed_cause
         return None
+
+    def reference_answer(self, case):
+        """What the reference returns on ``case``. Every submission is judged on the same case
+        objects, so a result that is plain data (numbers, arrays, containers of them) is computed
+        once per process and handed out as a copy (a judge may change what it is given); anything
+        else (a Keras model, a class) is made again for each answer."""
+        if "_reference_answer" in vars(case):
+            return copy.deepcopy(case._reference_answer)
+        result = self.reference(*self._live(case.args), **self._live(case.kwargs))
+        if is_plain_data(result):
+            case._reference_answer = copy.deepcopy(result)
+        return result
 
     def mutant_answer(self, mistake, case):
         """What ``mistake``'s mutant returns on ``case`` (plain data), run quietly."""
@@ -393,7 +405,7 @@ class Exercise:
             got = harness.decode_plain(answer["result"], answer_store)
         except (harness.BadResult, KeyError) as problem:
             raise CheckFailed(f"{self.name}({case.label}) returned {problem}") from None
-        expected = self.reference(*self._live(case.args), **self._live(case.kwargs))
+        expected = self.reference_answer(case)
         try:
             self.judge(case, got, expected)
         except CheckFailed as failure:
@@ -479,6 +491,17 @@ def same_value(a, b, rtol=1e-6, atol=1e-9):
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
         return len(a) == len(b) and all(same_value(x, y, rtol, atol) for x, y in zip(a, b))
     return allclose(a, b, rtol, atol)
+
+
+def is_plain_data(value):
+    """Whether ``value`` is numbers, strings, numeric arrays and lists, tuples and dicts of them."""
+    if value is None or isinstance(value, (bool, int, float, str, np.number, np.bool_)):
+        return True
+    if isinstance(value, np.ndarray):
+        return value.dtype != object
+    if isinstance(value, dict):
+        value = list(value.values())
+    return isinstance(value, (list, tuple)) and all(is_plain_data(v) for v in value)
 
 
 def holds_float32(value):

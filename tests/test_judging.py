@@ -1,6 +1,7 @@
 """A test cell's verdict on the trusted side: passed, failed with the checks' words, or — when no
 check exists or the grader's own check crashes — left to a person, never a crash of the run."""
 
+import numpy as np
 import pytest
 
 from autograder import exercise
@@ -56,3 +57,33 @@ def test_no_check_or_a_crashing_check_is_left_to_a_person():
 def test_missing_exercise_name_is_a_clear_error():
     with pytest.raises(KeyError, match="no exercise named"):
         exercise("no_such_function")
+
+
+def test_the_reference_answers_a_case_once_per_process_and_each_judge_gets_its_own_copy():
+    calls = []
+
+    class Counted(Exercise):
+        name = "counted"
+
+        def reference(self, x):
+            calls.append(x)
+            return [np.array([1.0, 2.0]), {"total": 3.0}]
+
+    counted, case = Counted(), Case("x = 1", (1,))
+    first = counted.reference_answer(case)
+    first[0][0] = 99.0  # a judge that changes what it was given
+    again = counted.reference_answer(case)
+    assert calls == [1] and again[0][0] == 1.0 and again[1] == {"total": 3.0}
+    counted.reference_answer(Case("x = 2", (2,)))
+    assert calls == [1, 2]
+
+
+def test_a_live_reference_result_is_made_again_for_each_answer():
+    class Live(Exercise):
+        name = "live"
+
+        def reference(self):
+            return object()
+
+    live, case = Live(), Case("no arguments", ())
+    assert live.reference_answer(case) is not live.reference_answer(case)
