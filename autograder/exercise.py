@@ -285,6 +285,12 @@ class Exercise:
             case._reference_answer = copy.deepcopy(result)
         return result
 
+    def result_and_inputs_after(self, case, got):
+        """``(result, arguments as the call left them)`` of a ``MUTATION_KIND`` answer."""
+        if not isinstance(got, dict) or set(got) != {"result", "args_after"}:
+            raise CheckFailed(f"{self.name}({case.label}): the grader could not read the answer.")
+        return got["result"], got["args_after"]
+
     def mutant_answer(self, mistake, case):
         """What ``mistake``'s mutant returns on ``case`` (plain data), run quietly."""
         with np.errstate(all="ignore"), warnings.catch_warnings():

@@ -144,15 +144,12 @@ class _ClippingExercise(Exercise):
 
     def judge(self, case, got, expected):
         if case.kind == MUTATION_KIND:
-            if not isinstance(got, dict) or set(got) != {"result", "args_after"}:
-                raise CheckFailed(f"{self.name}({case.label}): the grader could not read the answer.")
-            grads_after = got["args_after"][0]
+            got, (grads_after, *_) = self.result_and_inputs_after(case, got)
             if not _same([np.asarray(g, float) for g in grads_after], [np.asarray(g, float) for g in case.args[0]]):
                 raise CheckFailed(f"{self.name}({case.label}): the gradients passed in were changed. Likely cause: "
                                   "the function clips the input arrays in place (g *= factor, np.clip(..., out=g), "
                                   "grads[i] = ...); the caller still needs the raw gradients (to log their norm, to "
                                   "retry a step), so build and return new arrays.")
-            got = got["result"]
         grads, threshold = [np.asarray(g, float) for g in case.args[0]], float(case.args[1])
         self.judge_result(case, got, expected, grads, threshold)
 

@@ -296,15 +296,13 @@ class BatchnormForward(Exercise):
 
     def judge(self, case, got, expected):
         if case.kind == MUTATION_KIND:
-            if not isinstance(got, dict) or set(got) != {"result", "args_after"}:
-                raise CheckFailed(f"{self.name}({case.label}): the grader could not read the answer.")
-            for name, after, before in zip(("gamma", "beta", "moving_mean", "moving_var"), got["args_after"][1:5],
+            got, inputs_after = self.result_and_inputs_after(case, got)
+            for name, after, before in zip(("gamma", "beta", "moving_mean", "moving_var"), inputs_after[1:5],
                                            case.args[1:5]):
                 if not allclose(after, before, rtol=0, atol=0):
                     raise CheckFailed(f"{self.name}({case.label}): the {name} passed in was changed. Likely cause: "
                                       "an in-place update (moving_mean *= momentum, out=…); compute new arrays "
                                       "and return them.")
-            got = got["result"]
         if not isinstance(got, (tuple, list)) or len(got) != 3:
             what = f"a {type(got).__name__}" + (f" of length {len(got)}" if isinstance(got, (tuple, list)) else "")
             raise CheckFailed(f"{self.name}({case.label}) returned {what}; return the three arrays "
