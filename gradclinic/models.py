@@ -1,6 +1,7 @@
-"""Model builders the lessons share: deep MLPs and deep linear nets with chosen weights, and lesson
+"""Model builders the lessons share: deep MLPs and deep linear nets with chosen weights, lesson
 06's small initializer and per-layer gradient measurement (the notebook and the grader use both;
-the explorer's profiles, :class:`gradclinic.profiles.StackProfiles`, draw at the initializer's scale)."""
+the explorer's profiles, :class:`gradclinic.profiles.StackProfiles`, draw at the initializer's scale),
+and lesson 05's agreement classifier (which :func:`gradclinic.training.gap_sweep` trains)."""
 
 import numpy as np
 
@@ -100,3 +101,38 @@ def first_to_last_ratio(norms):
     """norms[0] / norms[-1]: < 1 when the gradient shrinks on its way to the input."""
     norms = np.asarray(norms, dtype=float)
     return float(norms[0] / norms[-1])
+
+
+# -- lesson 05: the agreement task's classifier ---------------------------------------------------
+def agreement_classifier(cell, vocabulary_size, embedding_dim=8, units=16, word_scale=1.0,
+                         keep_bias=0.0):
+    """A Keras model for the agreement task: word ids (batch, T) → P(plural subject) (batch, 1).
+
+    It is ``Sequential([Embedding, reader])``; ``reader`` (``model.layers[1]``) takes embedded
+    sequences (batch, T, embedding_dim) through ``cell`` ("SimpleRNN", "GRU" or "LSTM", Keras's
+    defaults) to a Dense(1, sigmoid). Word vectors start N(0, word_scale²) per entry.
+    ``keep_bias`` is added to the initial bias of the gate that keeps the state: the update gate
+    z of a GRU (Keras: h_t = z·h_prev + (1 − z)·h̃) or the forget gate f of an LSTM (on top of
+    the 1 Keras's ``unit_forget_bias`` puts there). T may vary from call to call.
+    """
+    import keras
+
+    if cell not in ("SimpleRNN", "GRU", "LSTM"):
+        raise ValueError(f"cell must be 'SimpleRNN', 'GRU' or 'LSTM', got {cell!r}")
+    if keep_bias and cell == "SimpleRNN":
+        raise ValueError("a SimpleRNN has no gate to open: keep_bias needs a GRU or an LSTM")
+    recurrent = getattr(keras.layers, cell)(units)
+    reader = keras.Sequential([keras.Input((None, embedding_dim)), recurrent,
+                               keras.layers.Dense(1, activation="sigmoid")], name=f"{cell.lower()}_reader")
+    if keep_bias:
+        bias = recurrent.cell.bias.numpy()
+        # GRU bias (2, 3·units), blocks z, r, h̃: row 0 is the input bias. LSTM bias (4·units,): i, f, c, o.
+        if cell == "GRU":
+            bias[0, :units] += keep_bias
+        else:
+            bias[units:2 * units] += keep_bias
+        recurrent.cell.bias.assign(bias)
+    embedding = keras.layers.Embedding(
+        vocabulary_size, embedding_dim,
+        embeddings_initializer=keras.initializers.RandomNormal(stddev=word_scale))
+    return keras.Sequential([keras.Input((None,), dtype="int32"), embedding, reader])
