@@ -1,6 +1,7 @@
 """The toolkit's training runs (gradclinic.training): lesson 05's gap sweep (its gaps and seeds
 independent of one another), lesson 07's clipped descent (its gradients, its clipping by the
-lesson's rules, its stacked runs) and lesson 08's vectorised L2 trainer (against Keras's own fit)."""
+lesson's rules, its stacked runs), lesson 08's vectorised L2 trainer (against Keras's own fit) and
+lesson 10's epoch counts."""
 
 import numpy as np
 import pytest
@@ -9,8 +10,9 @@ import gradclinic
 from autograder.solution import solution_function
 from gradclinic.data import load_digits
 from gradclinic.training import (DEEP_LINEAR, DESCENT_MAX_DEPTH, DIGITS_MLP, SETUPS, ClippedDescent, L2Setup,
-                                 SweepResults, _StackedMLP, agreement_with_keras, diverged_at, gap_sweep, grid_runs,
-                                 initial_weights, keras_weight_norms, train_l2_grid)
+                                 SweepResults, _StackedMLP, agreement_with_keras, diverged_at, epochs_to_best,
+                                 first_epoch_reaching, gap_sweep, grid_runs, initial_weights, keras_weight_norms,
+                                 train_l2_grid)
 
 
 def setup_module():
@@ -145,3 +147,10 @@ def test_seeds_side_by_side_give_each_seed_its_own_run():
         assert together.seed_accuracy[cell, 3, 5] == alone.accuracy[cell, 3]
     with pytest.raises(ValueError):
         gap_sweep((3,), seeds=(1, 1), **small)
+
+
+# -- lesson 10: the race's epoch counts --------------------------------------------------------------
+def test_epoch_helpers():
+    assert epochs_to_best([0.5, 0.9, 0.9, 0.8]) == 2
+    assert first_epoch_reaching([0.5, 0.91, 0.95], 0.95) == 3
+    assert first_epoch_reaching([0.5], 0.9) is None
