@@ -1,9 +1,12 @@
 """Model builders the lessons share: deep MLPs and deep linear nets with chosen weights, lesson
 06's small initializer and per-layer gradient measurement (the notebook and the grader use both;
 the explorer's profiles, :class:`gradclinic.profiles.StackProfiles`, draw at the initializer's scale),
-and lesson 05's agreement classifier (which :func:`gradclinic.training.gap_sweep` trains)."""
+lesson 05's agreement classifier (which :func:`gradclinic.training.gap_sweep` trains) and lesson
+09's deep sigmoid net with its probes."""
 
 import numpy as np
+
+DIGIT_PIXELS = 64  # scikit-learn's 8 × 8 digits, flattened
 
 
 def whole_number(name, value, minimum=1):
@@ -136,3 +139,40 @@ def agreement_classifier(cell, vocabulary_size, embedding_dim=8, units=16, word_
         vocabulary_size, embedding_dim,
         embeddings_initializer=keras.initializers.RandomNormal(stddev=word_scale))
     return keras.Sequential([keras.Input((None,), dtype="int32"), embedding, reader])
+
+
+# -- lesson 09: the deep sigmoid net it trains, with and without BN, and its probes -----------
+def deep_sigmoid_net(depth=20, width=32, batchnorm=False, n_inputs=DIGIT_PIXELS, n_classes=10):
+    """A Keras ``Sequential``: ``depth`` × [Dense(width) → (BatchNormalization) → sigmoid], then
+    Dense(n_classes, softmax). Kernels are Keras's default Glorot uniform.
+
+    With ``batchnorm`` the Dense layers have no bias: BN subtracts the batch mean, which would
+    cancel any bias, and its β does the bias's job (Ioffe & Szegedy 2015). BN sits between the
+    linear map and the sigmoid, so what enters the sigmoid has mean β and std γ per unit.
+    """
+    import keras
+
+    layers = [keras.Input((n_inputs,))]
+    for _ in range(depth):
+        layers.append(keras.layers.Dense(width, use_bias=not batchnorm))
+        if batchnorm:
+            layers.append(keras.layers.BatchNormalization())
+        layers.append(keras.layers.Activation("sigmoid"))
+    layers.append(keras.layers.Dense(n_classes, activation="softmax"))
+    return keras.Sequential(layers, name=f"sigmoid{depth}_{'bn' if batchnorm else 'plain'}")
+
+
+def sigmoid_outputs(model, x):
+    """Every sigmoid layer's output for ``x``, (layers, batch, width), in inference mode."""
+    import keras
+
+    taps = [layer.output for layer in model.layers if isinstance(layer, keras.layers.Activation)]
+    return np.stack([np.asarray(a) for a in keras.Model(model.inputs, taps)(np.asarray(x, "float32"),
+                                                                              training=False)])
+
+
+def batchnorm_layers(model):
+    """The ``BatchNormalization`` layers of ``model``, input side first."""
+    import keras
+
+    return [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
