@@ -14,9 +14,10 @@ import numpy as np
 
 
 def _gated_rnn():
-    from gradclinic.explorers.gated_rnns import CELLS, GatedRnnExplorer, SweepResults
+    from gradclinic.explorers.gated_rnns import GatedRnnExplorer
+    from gradclinic.training import AGREEMENT_CELLS, SweepResults
 
-    results = SweepResults(tuple(CELLS), (4, 12, 20, 28))  # the lesson's gaps
+    results = SweepResults(tuple(AGREEMENT_CELLS), (4, 12, 20, 28))  # the lesson's gaps
     rng = np.random.default_rng(0)
     for index, cell in enumerate(results.cells):
         for gap in results.gaps:

@@ -1,24 +1,33 @@
 """Training runs the lessons show, in their notebooks and through their explorers (which only
 draw them).
 
+- :func:`gap_sweep`: recurrent cells trained on the agreement task at every gap, side by side in
+  one compiled TensorFlow step, with their gradient through time (lesson 05).
 - :func:`train_curves`: a Keras model trained with Adam, its History per epoch (lesson 06).
 - :class:`ClippedDescent`: a deep linear net trained by full-batch gradient descent, with and
   without clipping, many runs side by side in vectorised NumPy (lesson 07).
 - :func:`train_l2_grid`: an MLP trained on digits with an L2 penalty, for a whole grid of λ at
   once, in vectorised NumPy checked against Keras's ``fit`` (lesson 08).
+- :func:`train_on_digits`: a Keras model trained with the SNN recipe's Nadam, its validation
+  accuracy per epoch (lesson 10).
 """
 
-from dataclasses import dataclass, replace
+import time
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
+# Imported at the top: only lessons that train with TensorFlow import this module.
+import keras
 import numpy as np
+import tensorflow as tf
+
+from gradclinic.data import agreement_corpus, agreement_vocabulary
+from gradclinic.models import agreement_classifier
 
 
 def train_curves(model, data, epochs, batch_size=128, learning_rate=3e-3):
     """Train ``model`` with Adam on ``data`` (a :class:`gradclinic.data.Split`); returns the
     History's dict (loss, accuracy, val_loss, val_accuracy per epoch)."""
-    import keras
-
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     history = model.fit(data.x_train, data.y_train, epochs=epochs, batch_size=batch_size, verbose=0,
@@ -232,8 +241,6 @@ class L2Runs:
 
 def initial_weights(setup, seed=0):
     """[kernel_1, bias_1, …] for ``setup``'s network, drawn by Keras's initializer (float32)."""
-    import keras
-
     weights = []
     for layer, (n_in, n_out) in enumerate(zip(setup.widths[:-1], setup.widths[1:])):
         init = keras.initializers.get({"class_name": setup.kernel_initializer,
@@ -388,8 +395,6 @@ def grid_runs(setup_name):
 # -- lesson 08: the same network in Keras -----------------------------------------------------
 def keras_model(setup, lam):
     """``setup``'s MLP as a Keras ``Sequential`` whose every kernel has ``L2(lam)``, softmax out."""
-    import keras
-
     regularizer = keras.regularizers.L2(lam)
     layers = [keras.Input((setup.widths[0],))]
     layers += [keras.layers.Dense(width, activation=setup.activation, kernel_regularizer=regularizer,
@@ -402,8 +407,6 @@ def keras_model(setup, lam):
 def keras_weight_norms(setup, lam, data=None):
     """Train :func:`keras_model` with ``fit`` (SGD, in order, whole batches) and return
     (weight norm after every step, shape (steps,), the model's initial weights)."""
-    import keras
-
     from gradclinic.data import load_digits
 
     data = load_digits() if data is None else data
@@ -432,3 +435,197 @@ def agreement_with_keras(setup, lam, epochs=2):
     finite = np.isfinite(ours) & np.isfinite(keras_norms)
     return float(np.max(np.abs(ours[finite] - keras_norms[finite]) / keras_norms[finite]))
 
+
+# -- lesson 05: recurrent cells trained on the agreement task, gap by gap -----------------------
+# All cells train side by side in one compiled TensorFlow step: one trace for every gap and cell;
+# each cell's weights get the gradient of its own loss only, so they learn exactly as they would
+# alone. The gradient profiles come from a function the notebook passes in
+# (``gradient_norms=timestep_gradient_norms``, the learner's own): the toolkit has none.
+# Name shown → (Keras layer, bias added at the start to the gate that keeps the state).
+AGREEMENT_CELLS = {
+    "SimpleRNN": ("SimpleRNN", 0.0),
+    "GRU": ("GRU", 0.0),
+    "GRU, gate open": ("GRU", 3.0),
+    "LSTM": ("LSTM", 0.0),
+}
+
+
+@dataclass
+class SweepResults:
+    """What :func:`gap_sweep` measured, by (cell name, gap).
+
+    ``accuracy``: test accuracy after training. ``initial_profiles`` / ``trained_profiles``:
+    (T,) arrays ‖∂loss/∂x_t‖ over a batch of test sentences, t = 0 the determiner, 1 the subject,
+    T − 1 the last gap word; None when no gradient function was available.
+    """
+
+    cells: tuple
+    gaps: tuple
+    accuracy: dict = field(default_factory=dict)
+    initial_profiles: dict = field(default_factory=dict)
+    trained_profiles: dict = field(default_factory=dict)
+    seconds: float = 0.0
+    seeds: tuple = (0,)
+    seed_accuracy: dict = field(default_factory=dict)  # (cell, gap, seed) → test accuracy
+
+    def spread(self, cell, gap):
+        """(median, lowest, highest) test accuracy of ``cell`` at ``gap`` over the seeds."""
+        values = [self.seed_accuracy.get((cell, gap, seed), self.accuracy.get((cell, gap))) for seed in self.seeds]
+        return float(np.median(values)), float(min(values)), float(max(values))
+
+    def spread_table(self):
+        """Median and min–max test accuracy over the seeds: one row per gap, one column per cell."""
+        width = max(max(len(c) for c in self.cells), 16) + 2
+        lines = ["  gap | " + "".join(f"{c:>{width}}" for c in self.cells)]
+        for gap in self.gaps:
+            cells = "".join(f"{'{:.2f} ({:.2f}–{:.2f})'.format(*self.spread(c, gap)):>{width}}" for c in self.cells)
+            lines.append(f"{gap:5d} | " + cells)
+        return "\n".join(lines)
+
+    def table(self):
+        """The accuracy-vs-gap table as text: one row per gap, one column per cell."""
+        width = max(len(c) for c in self.cells) + 2
+        lines = ["  gap | " + "".join(f"{c:>{width}}" for c in self.cells)]
+        for gap in self.gaps:
+            lines.append(f"{gap:5d} | " + "".join(f"{self.accuracy[c, gap]:>{width}.2f}" for c in self.cells))
+        return "\n".join(lines)
+
+    def subject_ratio(self, cell, gap, trained=False):
+        """‖∂loss/∂x_subject‖ / ‖∂loss/∂x_last‖: how much of the last word's gradient survives the gap."""
+        profile = (self.trained_profiles if trained else self.initial_profiles)[cell, gap]
+        return None if profile is None else float(profile[1] / profile[-1])
+
+
+def _profile_or_none(gradient_norms, reader, embedded, labels):
+    if gradient_norms is None:
+        return None
+    try:
+        return np.asarray(gradient_norms(reader, embedded, labels), dtype=float)
+    except NotImplementedError:
+        return None
+
+
+def gap_sweep(gaps, gradient_norms=None, rng=None, cells=tuple(AGREEMENT_CELLS), n_train=256, n_test=256,
+              epochs=8, batch_size=32, learning_rate=1e-2, word_scale=1.0, embedding_dim=8, units=16,
+              profile_batch=64, seed=0, seeds=None, progress=print):
+    """Train every cell in ``cells`` (names of :data:`AGREEMENT_CELLS`) on the agreement corpus at every gap.
+
+    For each gap: fresh corpora (``n_train`` and ``n_test`` sentences, balanced, no
+    distractors) and batch orders drawn from ``rng`` or, when ``rng`` is None, from a generator
+    of its own seeded with (``seed``, gap), so that a gap's result does not depend on which gaps
+    came before it; every model restarts from the same initial weights and a
+    fresh Adam(``learning_rate``); ``epochs`` passes in shuffled batches of ``batch_size``. The
+    gradient profile ``gradient_norms(reader, embedded, labels)`` is taken on ``profile_batch``
+    test sentences before and after training. ``seed`` seeds Keras (the initial weights), so
+    the same call gives the same table wherever it runs.
+
+    ``seeds`` (a tuple, default ``(seed,)``) repeats the whole experiment once per seed — its
+    own initial weights, corpora and batch orders — all trained side by side in the same
+    compiled step; ``accuracy`` and the profiles are those of the first seed, and
+    ``seed_accuracy[cell, gap, seed]`` holds every seed's accuracy (see
+    :meth:`SweepResults.spread`). ``progress`` gets one line per gap (or None).
+    Returns :class:`SweepResults`.
+    """
+    unknown = [c for c in cells if c not in AGREEMENT_CELLS]
+    if unknown:
+        raise ValueError(f"unknown cells {unknown}; choose from {list(AGREEMENT_CELLS)}")
+    seeds = (seed,) if seeds is None else tuple(int(s) for s in seeds)
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be distinct integers, at least one; got {seeds}")
+    start = time.perf_counter()
+    vocabulary_size = len(agreement_vocabulary())
+    models = []  # one {cell name: model} per seed, each built right after seeding Keras with its seed
+    for each in seeds:
+        keras.utils.set_random_seed(each)
+        models.append({name: agreement_classifier(AGREEMENT_CELLS[name][0], vocabulary_size, embedding_dim, units,
+                                                  word_scale, keep_bias=AGREEMENT_CELLS[name][1]) for name in cells})
+    variables = [v for by_name in models for model in by_name.values() for v in model.trainable_variables]
+    optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
+    optimizer.build(variables)
+    fresh = [(v, v.numpy()) for v in [*variables, *optimizer.variables]]
+
+    @tf.function(input_signature=[tf.TensorSpec([len(seeds), None, None], tf.int32),
+                                  tf.TensorSpec([len(seeds), None, 1], tf.float32)])
+    def train_step(tokens, labels):
+        with tf.GradientTape() as tape:
+            # A sum of independent losses: each model's gradient is that of its own loss (on its seed's batch).
+            loss = tf.add_n([tf.reduce_mean(keras.losses.binary_crossentropy(labels[i], model(tokens[i], training=True)))
+                             for i, by_name in enumerate(models) for model in by_name.values()])
+        optimizer.apply(tape.gradient(loss, variables), variables)
+
+    results = SweepResults(tuple(cells), tuple(int(g) for g in gaps), seeds=seeds)
+    for gap in results.gaps:
+        for variable, value in fresh:
+            variable.assign(value)
+        gap_rngs = [np.random.default_rng([each, gap]) if rng is None else rng for each in seeds]
+        corpora = [(agreement_corpus(n_train, gap, r), agreement_corpus(n_test, gap, r)) for r in gap_rngs]
+        train, test = corpora[0]
+        probe_tokens, probe_labels = test.tokens[:profile_batch], test.labels[:profile_batch].astype("float32")
+
+        def profiles():
+            return {name: _profile_or_none(gradient_norms, model.layers[1],
+                                           model.layers[0](probe_tokens).numpy(), probe_labels)
+                    for name, model in models[0].items()}
+
+        for name, profile in profiles().items():
+            results.initial_profiles[name, gap] = profile
+        for _ in range(epochs):
+            orders = [r.permutation(n_train) for r in gap_rngs]
+            for first in range(0, n_train, batch_size):
+                batches = [order[first:first + batch_size] for order in orders]
+                tokens = np.stack([c[0].tokens[b] for c, b in zip(corpora, batches)])
+                labels = np.stack([c[0].labels[b].astype("float32")[:, None] for c, b in zip(corpora, batches)])
+                train_step(tokens, labels)
+        for each, by_name, (_, seed_test) in zip(seeds, models, corpora):
+            for name, model in by_name.items():
+                predictions = model(seed_test.tokens, training=False).numpy()[:, 0]
+                results.seed_accuracy[name, gap, each] = float(np.mean((predictions > 0.5) == (seed_test.labels == 1)))
+        for name in cells:
+            results.accuracy[name, gap] = results.seed_accuracy[name, gap, seeds[0]]
+        for name, profile in profiles().items():
+            results.trained_profiles[name, gap] = profile
+        if progress:
+            progress(f"gap {gap:3d}: " + ", ".join(f"{n} {results.accuracy[n, gap]:.2f}" for n in cells)
+                     + (f" (seed {seeds[0]})" if len(seeds) > 1 else "")
+                     + f"   ({time.perf_counter() - start:.0f} s)")
+    results.seconds = time.perf_counter() - start
+    return results
+
+
+# -- lesson 10: the SNN's race against a default net on digits ----------------------------------
+class ValidationAccuracy(keras.callbacks.Callback):
+    """Appends the accuracy on (x, y) to ``accuracy`` after every epoch."""
+
+    def __init__(self, x, y):
+        super().__init__()
+        self.x, self.y, self.accuracy = x, y, []
+
+    def on_epoch_end(self, epoch, logs=None):
+        probabilities = keras.ops.convert_to_numpy(self.model(self.x, training=False))
+        self.accuracy.append(float(np.mean(np.argmax(probabilities, axis=1) == self.y)))
+
+
+def train_on_digits(model, x_train, y_train, x_val, y_val, epochs, learning_rate=7e-4, batch_size=32):
+    """Compile ``model`` with the SNN recipe's Nadam(learning_rate=7e-4) and sparse cross-entropy, fit it
+    quietly, and return ``{"loss": [...], "val_accuracy": [...]}``, one entry per epoch.
+
+    Validation accuracy is measured after each epoch by one plain forward pass over (x_val, y_val)
+    (``training=False``): the same number ``validation_data`` would report, without tracing a
+    second compiled function (tracing a 20-layer net costs more than several epochs here).
+    """
+    validation = ValidationAccuracy(np.asarray(x_val, "float32"), np.asarray(y_val))
+    model.compile(optimizer=keras.optimizers.Nadam(learning_rate=learning_rate),
+                  loss="sparse_categorical_crossentropy")
+    fitted = model.fit(x_train, y_train, epochs=epochs, batch_size=batch_size, verbose=0, callbacks=[validation])
+    return {"loss": list(fitted.history["loss"]), "val_accuracy": validation.accuracy}
+
+
+def epochs_to_best(val_accuracy):
+    """The 1-based epoch of the best validation accuracy (the first one, if tied)."""
+    return int(np.argmax(val_accuracy)) + 1
+
+
+def first_epoch_reaching(accuracy, level):
+    """The 1-based epoch at which ``accuracy`` first reaches ``level``, or None if it never does."""
+    reached = np.flatnonzero(np.asarray(accuracy) >= level)
+    return int(reached[0]) + 1 if reached.size else None

@@ -189,11 +189,11 @@ def test_the_mistake_free_norms_learner_passes():
     assert failures_on("timestep_gradient_norms", _norms(), ["reader", "linear net", "2-D", "labels"]) == ""
 
 
-# -- the explorer and the classifier -------------------------------------------------------------
+# -- the explorer -------------------------------------------------------------------------------
 def _fake_results(with_profiles=True):
-    from gradclinic.explorers.gated_rnns import CELLS, SweepResults
+    from gradclinic.training import AGREEMENT_CELLS, SweepResults
 
-    results = SweepResults(tuple(CELLS), (2, 9))
+    results = SweepResults(tuple(AGREEMENT_CELLS), (2, 9))
     for index, cell in enumerate(results.cells):
         for gap in results.gaps:
             results.accuracy[cell, gap] = 0.5 + 0.1 * index
@@ -238,40 +238,11 @@ def test_explorer_without_profiles_says_what_to_do():
         explorer.update(depth=3)
 
 
-def test_agreement_classifier_opens_the_keeping_gate():
-    from gradclinic.explorers.gated_rnns import agreement_classifier
-
-    gru = agreement_classifier("GRU", 20, embedding_dim=4, units=3, keep_bias=3.0)
-    bias = gru.layers[1].layers[0].cell.bias.numpy()
-    assert np.allclose(bias[0, :3], 3.0) and np.allclose(bias[0, 3:], 0.0) and np.allclose(bias[1], 0.0)
-    lstm = agreement_classifier("LSTM", 20, embedding_dim=4, units=3, keep_bias=2.0)
-    assert np.allclose(lstm.layers[1].layers[0].cell.bias.numpy()[3:6], 3.0)  # Keras's 1 plus 2
-    assert gru(np.zeros((2, 7), "int32")).shape == (2, 1)
-    with pytest.raises(ValueError):
-        agreement_classifier("Transformer", 20)
-    with pytest.raises(ValueError):
-        agreement_classifier("SimpleRNN", 20, keep_bias=1.0)
-
-
-def test_a_gap_result_does_not_depend_on_the_other_gaps():
-    from gradclinic.explorers.gated_rnns import gap_sweep
-
-    small = {"seed": 3, "n_train": 16, "n_test": 16, "epochs": 1, "batch_size": 8, "profile_batch": 4,
-             "progress": None, "cells": ("SimpleRNN", "GRU")}
-    alone = gap_sweep((3,), gradient_norms=solution("timestep_gradient_norms"), **small)
-    after = gap_sweep((5, 3), gradient_norms=solution("timestep_gradient_norms"), **small)
-    for cell in alone.cells:
-        assert alone.accuracy[cell, 3] == after.accuracy[cell, 3]
-        assert np.allclose(alone.trained_profiles[cell, 3], after.trained_profiles[cell, 3], rtol=1e-5)
-    with pytest.raises(ValueError):
-        gap_sweep((3,), cells=("Transformer",))
-
-
 # -- the lesson's experiment -----------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def long_gaps():
     """The notebook's sweep at its two long gaps, three seeds (each gap's result is the notebook's own)."""
-    from gradclinic.explorers.gated_rnns import gap_sweep
+    from gradclinic.training import gap_sweep
 
     return gap_sweep((20, 28), gradient_norms=solution("timestep_gradient_norms"), progress=None, seeds=(0, 1, 2),
                      **{k: v for k, v in SWEEP.items() if k != "seed"})
@@ -287,29 +258,6 @@ def test_simple_rnn_forgets_while_gated_cells_remember(long_gaps):
     assert long_gaps.spread("GRU", 28)[2] < 0.7  # Keras's default GRU fails in every run at the longest gap
     median, low, high = long_gaps.spread("LSTM", 28)
     assert low < 0.6 and high > 0.9  # the LSTM's runs disagree: one run alone would mislead
-
-
-def test_spread_is_median_and_range_over_seeds():
-    from gradclinic.explorers.gated_rnns import SweepResults
-
-    results = SweepResults(("GRU",), (5,), seeds=(0, 1, 2))
-    for seed, value in zip((0, 1, 2), (0.9, 0.5, 0.7)):
-        results.seed_accuracy["GRU", 5, seed] = value
-    assert results.spread("GRU", 5) == (0.7, 0.5, 0.9)
-    assert "0.70 (0.50–0.90)" in results.spread_table()
-
-
-def test_seeds_side_by_side_give_each_seed_its_own_run():
-    from gradclinic.explorers.gated_rnns import gap_sweep
-
-    small = {"n_train": 16, "n_test": 16, "epochs": 1, "batch_size": 8, "profile_batch": 4, "progress": None,
-             "cells": ("SimpleRNN", "GRU")}
-    together = gap_sweep((3,), seeds=(4, 5), **small)
-    alone = gap_sweep((3,), seed=5, **small)
-    for cell in together.cells:
-        assert together.seed_accuracy[cell, 3, 5] == alone.accuracy[cell, 3]
-    with pytest.raises(ValueError):
-        gap_sweep((3,), seeds=(1, 1), **small)
 
 
 @pytest.mark.slow

@@ -1,6 +1,7 @@
 """Lesson 09, Batch Normalization: the reference is Keras's layer (one call and several steps),
-each learner mistake the hidden tests claim to catch is caught with its hint, the explorer's BN
-is the layer and updates in place at its slider ends, and the notebook's experiments."""
+each learner mistake the hidden tests claim to catch is caught with its hint, the explorer updates
+in place at its slider ends (that its BN is the layer is tested with the profiler, in
+test_layer_statistics), and the notebook's experiments."""
 
 import warnings
 
@@ -13,7 +14,8 @@ from autograder.exercise import CheckFailed
 from autograder.graders import l09_batch_normalization as l09
 from autograder.registry import exercise, run_in_process
 from autograder.solution import solution_function
-from gradclinic.explorers import batch_normalization as bn
+from gradclinic.explorers.batch_normalization import BatchNormExplorer
+from gradclinic.layer_statistics import BN_MAX_DEPTH, HISTOGRAM_BINS, BatchNormProfiler
 from conftest import run_lesson_code
 
 
@@ -248,36 +250,15 @@ def test_returning_something_else_than_three_arrays_is_explained():
     assert "return the three arrays" in message
 
 
-# -- the explorer's BN is Keras's layer; the explorer updates in place -----------------------------
-@pytest.mark.parametrize("activation", ["sigmoid", "relu"])
-def test_explorer_batchnorm_is_keras_batchnormalization(activation):
-    import keras
-
-    profiler = bn.BatchNormProfiler(seed=1)
-    depth = 6
-    activations, _ = profiler.activations(depth, activation, batchnorm=True)
-    layers = [keras.Input((bn.WIDTH,))]
-    for _ in range(depth):
-        layers += [keras.layers.Dense(bn.WIDTH, use_bias=False), keras.layers.BatchNormalization(),
-                   keras.layers.Activation(activation)]
-    model = keras.Sequential(layers)
-    for dense, kernel in zip(model.layers[::3], profiler.kernels[:depth]):
-        dense.kernel.assign(kernel)
-    x = profiler.inputs
-    for index, layer in enumerate(model.layers):
-        x = layer(x, training=True)
-        if index % 3 == 2:
-            assert np.allclose(activations[index // 3], np.asarray(x), atol=2e-5), index // 3
-
-
+# -- the explorer updates in place --------------------------------------------------------------
 def test_explorer_updates_in_place_at_the_slider_ends():
-    explorer = bn.BatchNormExplorer(depth=20)
+    explorer = BatchNormExplorer(depth=20)
     figure, image, lines = explorer.figure, explorer.histograms.image, (explorer.plain_line, explorer.batchnorm_line)
-    for values in ({"depth": 1}, {"depth": bn.MAX_DEPTH, "batchnorm": True}, {"depth": bn.MAX_DEPTH, "activation": "relu"},
+    for values in ({"depth": 1}, {"depth": BN_MAX_DEPTH, "batchnorm": True}, {"depth": BN_MAX_DEPTH, "activation": "relu"},
                    {"activation": "tanh", "depth": 1, "batchnorm": False}):
         assert explorer.update(**values) is figure
         depth = values["depth"]
-        assert explorer.histograms.image is image and np.asarray(image.get_array()).shape == (bn.BINS, depth)
+        assert explorer.histograms.image is image and np.asarray(image.get_array()).shape == (HISTOGRAM_BINS, depth)
         assert all(len(line.get_xdata()) == depth for line in lines)
         assert (explorer.plain_line, explorer.batchnorm_line) == lines
     assert explorer.png()[:4] == b"\x89PNG"
@@ -294,7 +275,7 @@ def test_explorer_updates_in_place_at_the_slider_ends():
 
 
 def test_explorer_stories_at_initialisation():
-    profiler = bn.BatchNormProfiler()
+    profiler = BatchNormProfiler()
     plain, normed = (profiler.summary(20, "sigmoid", flag).kernel_grad_norms for flag in (False, True))
     assert plain[0] / plain[-1] < 1e-8 and 0.1 < normed[0] / normed[-1] < 100
     relu_bn = profiler.summary(100, "relu", True).kernel_grad_norms

@@ -11,7 +11,9 @@ from autograder.graders import l10_self_normalizing_networks as l10
 from autograder.registry import run_in_process
 from autograder.solution import solution_function
 from gradclinic.data import load_digits
-from gradclinic.explorers import self_normalizing_networks as sn
+from gradclinic.explorers.self_normalizing_networks import ACTIVATIONS, SelfNormalizingExplorer
+from gradclinic.layer_statistics import SNN_MAX_DEPTH, SignalPropagation
+from gradclinic.training import first_epoch_reaching, train_on_digits
 from checks import failure_of, failures_on
 
 SLUG = "10_self_normalizing_networks"
@@ -263,7 +265,7 @@ def digits():
 @pytest.fixture(scope="module")
 def propagation(digits):
     train_std, _ = standardize(digits.x_train, digits.x_test)
-    return sn.SignalPropagation({"standardized": train_std, "raw": digits.x_train}, selu=selu)
+    return SignalPropagation({"standardized": train_std, "raw": digits.x_train}, selu=selu)
 
 
 def test_selu_constants_make_mean_0_variance_1_a_fixed_point():
@@ -342,49 +344,38 @@ def test_snn_reaches_high_validation_accuracy_before_the_default_relu_net(digits
     for name, build in [("snn", lambda: build_snn(64, 20, 100, 10)),
                         ("relu", lambda: deep_mlp(64, 10, depth=20, width=100, activation="relu"))]:
         keras.utils.set_random_seed(0)
-        history = sn.train_on_digits(build(), train_std, digits.y_train, test_std, digits.y_test, epochs=5)
+        history = train_on_digits(build(), train_std, digits.y_train, test_std, digits.y_test, epochs=5)
         accuracy[name] = np.array(history["val_accuracy"])
         assert np.all(np.isfinite(history["loss"])) and history["loss"][-1] < history["loss"][0]
     assert accuracy["snn"][0] > accuracy["relu"][0] + 0.1
-    assert sn.first_epoch_reaching(accuracy["snn"], 0.9) <= 3
-    reached = sn.first_epoch_reaching(accuracy["relu"], 0.9)
-    assert reached is None or reached > sn.first_epoch_reaching(accuracy["snn"], 0.9)
+    assert first_epoch_reaching(accuracy["snn"], 0.9) <= 3
+    reached = first_epoch_reaching(accuracy["relu"], 0.9)
+    assert reached is None or reached > first_epoch_reaching(accuracy["snn"], 0.9)
     assert accuracy["snn"].max() > 0.9
-
-
-def test_epoch_helpers():
-    assert sn.epochs_to_best([0.5, 0.9, 0.9, 0.8]) == 2
-    assert sn.first_epoch_reaching([0.5, 0.91, 0.95], 0.95) == 3
-    assert sn.first_epoch_reaching([0.5], 0.9) is None
 
 
 # -- the explorer --------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def explorer(digits):
     train_std, _ = standardize(digits.x_train, digits.x_test)
-    return sn.SelfNormalizingExplorer({"standardized": train_std, "raw": digits.x_train}, depth=32)
-
-
-def test_explorer_default_selu_is_keras_selu():
-    x = np.linspace(-5, 5, 21)
-    assert np.allclose(sn.keras_selu(x), selu(x), rtol=1e-12)
+    return SelfNormalizingExplorer({"standardized": train_std, "raw": digits.x_train}, depth=32)
 
 
 def test_explorer_updates_in_place_at_the_slider_ends(explorer):
     figure, before = explorer.figure, explorer.png()
-    for depth in (1, sn.MAX_DEPTH):
-        for activation in sn.ACTIVATIONS:
+    for depth in (1, SNN_MAX_DEPTH):
+        for activation in ACTIVATIONS:
             assert explorer.update(depth=depth, activation=activation, initializer="lecun_normal") is figure
             means, variances = explorer.propagation.statistics(activation, "lecun_normal", "standardized")
             assert len(explorer.var_line.get_xdata()) == depth
             assert np.allclose(explorer.var_line.get_ydata(), variances[:depth])
             assert np.allclose(explorer.mean_line.get_ydata(), means[:depth])
-    assert f"layer {sn.MAX_DEPTH}" in explorer.var_ax.get_title()
+    assert f"layer {SNN_MAX_DEPTH}" in explorer.var_ax.get_title()
     assert explorer.png() != before
 
 
 def test_explorer_shows_an_exploding_net_and_raw_inputs(explorer):
-    explorer.update(depth=sn.MAX_DEPTH, activation="selu", initializer="standard_normal", data="standardized")
+    explorer.update(depth=SNN_MAX_DEPTH, activation="selu", initializer="standard_normal", data="standardized")
     low, high = explorer.var_ax.get_ylim()
     assert high > 1e100 and np.isfinite(high)
     explorer.update(depth=4, initializer="lecun_normal", data="raw")
@@ -404,17 +395,8 @@ def test_explorer_axes_follow_the_depth_bucket_only(explorer):
 def test_explorer_widget_has_its_controls(explorer):
     box = explorer.widget()
     depth, activation, initializer, data = box.children[0].children
-    assert (depth.min, depth.max) == (1, sn.MAX_DEPTH)
+    assert (depth.min, depth.max) == (1, SNN_MAX_DEPTH)
     assert tuple(activation.options) == ("selu", "relu", "tanh")
     assert "lecun_normal" in initializer.options and tuple(data.options) == ("standardized", "raw")
     depth.value = 7
     assert explorer.settle() and len(explorer.mean_line.get_xdata()) == 7
-
-
-def test_signal_propagation_rejects_bad_arguments(propagation):
-    with pytest.raises(ValueError, match="activation"):
-        propagation.statistics("sigmoid")
-    with pytest.raises(ValueError, match="inputs"):
-        propagation.statistics(inputs="whitened")
-    with pytest.raises(ValueError, match="initializer"):
-        sn.draw_kernels("orthogonal", 4, 4, 2, np.random.default_rng(0))

@@ -1,10 +1,11 @@
-"""Model builders: shapes, layer counts, the exact weights of the deep linear net."""
+"""Model builders: shapes, layer counts, the exact weights of the deep linear net, the gate lesson 05's
+classifier opens."""
 
 import numpy as np
 import pytest
 
 import gradclinic
-from gradclinic.models import deep_linear_model, deep_mlp
+from gradclinic.models import agreement_classifier, deep_linear_model, deep_mlp
 
 
 def setup_module():
@@ -42,3 +43,16 @@ def test_deep_linear_model_gaussian_needs_rng_and_is_random():
 def test_deep_linear_model_rejects_bad_arguments(kwargs):
     with pytest.raises(ValueError):
         deep_linear_model(**kwargs)
+
+
+def test_agreement_classifier_opens_the_keeping_gate():
+    gru = agreement_classifier("GRU", 20, embedding_dim=4, units=3, keep_bias=3.0)
+    bias = gru.layers[1].layers[0].cell.bias.numpy()
+    assert np.allclose(bias[0, :3], 3.0) and np.allclose(bias[0, 3:], 0.0) and np.allclose(bias[1], 0.0)
+    lstm = agreement_classifier("LSTM", 20, embedding_dim=4, units=3, keep_bias=2.0)
+    assert np.allclose(lstm.layers[1].layers[0].cell.bias.numpy()[3:6], 3.0)  # Keras's 1 plus 2
+    assert gru(np.zeros((2, 7), "int32")).shape == (2, 1)
+    with pytest.raises(ValueError):
+        agreement_classifier("Transformer", 20)
+    with pytest.raises(ValueError):
+        agreement_classifier("SimpleRNN", 20, keep_bias=1.0)

@@ -1,6 +1,7 @@
-"""The toolkit's training runs (gradclinic.training): lesson 07's clipped descent (its gradients,
-its clipping by the lesson's rules, its stacked runs) and lesson 08's vectorised L2 trainer
-(against Keras's own fit)."""
+"""The toolkit's training runs (gradclinic.training): lesson 05's gap sweep (its gaps and seeds
+independent of one another), lesson 07's clipped descent (its gradients, its clipping by the
+lesson's rules, its stacked runs), lesson 08's vectorised L2 trainer (against Keras's own fit) and
+lesson 10's epoch counts."""
 
 import numpy as np
 import pytest
@@ -9,8 +10,9 @@ import gradclinic
 from autograder.solution import solution_function
 from gradclinic.data import load_digits
 from gradclinic.training import (DEEP_LINEAR, DESCENT_MAX_DEPTH, DIGITS_MLP, SETUPS, ClippedDescent, L2Setup,
-                                 _StackedMLP, agreement_with_keras, diverged_at, grid_runs, initial_weights,
-                                 keras_weight_norms, train_l2_grid)
+                                 SweepResults, _StackedMLP, agreement_with_keras, diverged_at, epochs_to_best,
+                                 first_epoch_reaching, gap_sweep, grid_runs, initial_weights, keras_weight_norms,
+                                 train_l2_grid)
 
 
 def setup_module():
@@ -112,3 +114,43 @@ def test_trainer_rejects_bad_arguments():
         train_l2_grid(L2Setup(hidden=(4,), activation="sigmoid", learning_rate=0.1, epochs=1), [0.0])
     with pytest.raises(ValueError, match="setup must be one of"):
         grid_runs("no such setup")
+
+
+# -- lesson 05: the gap sweep ------------------------------------------------------------------------
+def test_a_gap_result_does_not_depend_on_the_other_gaps():
+    small = {"seed": 3, "n_train": 16, "n_test": 16, "epochs": 1, "batch_size": 8, "profile_batch": 4,
+             "progress": None, "cells": ("SimpleRNN", "GRU")}
+    norms = solution_function("05_gated_rnns", "timestep_gradient_norms")
+    alone = gap_sweep((3,), gradient_norms=norms, **small)
+    after = gap_sweep((5, 3), gradient_norms=norms, **small)
+    for cell in alone.cells:
+        assert alone.accuracy[cell, 3] == after.accuracy[cell, 3]
+        assert np.allclose(alone.trained_profiles[cell, 3], after.trained_profiles[cell, 3], rtol=1e-5)
+    with pytest.raises(ValueError):
+        gap_sweep((3,), cells=("Transformer",))
+
+
+def test_spread_is_median_and_range_over_seeds():
+    results = SweepResults(("GRU",), (5,), seeds=(0, 1, 2))
+    for seed, value in zip((0, 1, 2), (0.9, 0.5, 0.7)):
+        results.seed_accuracy["GRU", 5, seed] = value
+    assert results.spread("GRU", 5) == (0.7, 0.5, 0.9)
+    assert "0.70 (0.50–0.90)" in results.spread_table()
+
+
+def test_seeds_side_by_side_give_each_seed_its_own_run():
+    small = {"n_train": 16, "n_test": 16, "epochs": 1, "batch_size": 8, "profile_batch": 4, "progress": None,
+             "cells": ("SimpleRNN", "GRU")}
+    together = gap_sweep((3,), seeds=(4, 5), **small)
+    alone = gap_sweep((3,), seed=5, **small)
+    for cell in together.cells:
+        assert together.seed_accuracy[cell, 3, 5] == alone.accuracy[cell, 3]
+    with pytest.raises(ValueError):
+        gap_sweep((3,), seeds=(1, 1), **small)
+
+
+# -- lesson 10: the race's epoch counts --------------------------------------------------------------
+def test_epoch_helpers():
+    assert epochs_to_best([0.5, 0.9, 0.9, 0.8]) == 2
+    assert first_epoch_reaching([0.5, 0.91, 0.95], 0.95) == 3
+    assert first_epoch_reaching([0.5], 0.9) is None

@@ -1,162 +1,22 @@
-"""Lesson 10's explorer and experiments: does a deep MLP keep each layer's activations at mean 0
-and variance 1 at initialisation — SELU vs ReLU vs tanh, LeCun normal vs other initializers,
-standardized vs raw inputs — and how fast does lesson 10's 20 × 100 net train on digits.
+"""Lesson 10's explorer: does a deep MLP keep each layer's activations at mean 0 and variance 1 at
+initialisation — SELU vs ReLU vs tanh, LeCun normal vs other initializers, standardized vs raw
+inputs. It draws what :class:`gradclinic.layer_statistics.SignalPropagation` computes; the
+lesson's training race is in :mod:`gradclinic.training` (:func:`~gradclinic.training.train_on_digits`).
 
-The net is ``depth`` Dense layers of ``width`` units without biases (Keras's biases start at
-0), on one fixed batch of digits: layer 1 maps the 64 pixels to ``width`` units, every other
-layer is square. Weights come from Keras's own initializers (truncation included), one stack of
-``max_depth`` kernels per initializer, drawn once and shared by every activation and input
-choice. The forward pass is NumPy in float64 (an exploding net shows as huge numbers before it
-overflows); each configuration is computed once for ``max_depth`` layers and the statistics of
-a shallower net are a prefix of it, so moving the depth slider computes nothing.
-
-SELU is not written here (it is the lesson's exercise): pass the learner's ``selu``, or get
-Keras's own (``keras.activations.selu``) by default.
+SELU is not written in the toolkit (it is the lesson's exercise): pass the learner's ``selu``, or
+get Keras's own (``keras.activations.selu``) by default.
 """
 
 import numpy as np
 
+from gradclinic.layer_statistics import SNN_INITIALIZERS, SNN_MAX_DEPTH, SignalPropagation
 from gradclinic.plots import axis_end, decade_limits, fast_log_axis
 from gradclinic.runtime import one_blas_thread
 from gradclinic.widgets import Explorer
 
-MAX_DEPTH = 100
-WIDTH = 100  # the hidden width of the SNN recipe lesson 10 tests
-BATCH = 256
-ACTIVATIONS = ("selu", "relu", "tanh")
-INITIALIZERS = ("lecun_normal", "glorot_uniform", "he_normal", "standard_normal")
-INPUTS = ("standardized", "raw")
+ACTIVATIONS = ("selu", "relu", "tanh")  # the activation menu
 
 
-def keras_selu(x):
-    """Keras's SELU on a NumPy array, as a NumPy array (the explorer's default)."""
-    import keras
-
-    return np.asarray(keras.ops.convert_to_numpy(keras.activations.selu(np.asarray(x))))
-
-
-def numpy_activations(selu=None):
-    """Name → NumPy function for the explorer's activations; ``selu`` defaults to Keras's."""
-    return {"selu": keras_selu if selu is None else selu, "relu": lambda z: np.maximum(z, 0.0), "tanh": np.tanh}
-
-
-def draw_kernels(initializer, n_inputs, width, depth, rng):
-    """``depth`` kernels, the first (n_inputs, width), the rest (width, width), as float64 arrays.
-
-    Keras's initializers are seeded from ``rng`` layer by layer; ``standard_normal`` is N(0, 1).
-    """
-    shapes = [(n_inputs, width)] + [(width, width)] * (depth - 1)
-    if initializer == "standard_normal":
-        return [rng.standard_normal(shape) for shape in shapes]
-    if initializer not in INITIALIZERS:
-        raise ValueError(f"initializer must be one of {', '.join(INITIALIZERS)}, got {initializer!r}")
-    import keras
-
-    seeds = rng.integers(2**31, size=depth)
-    return [np.asarray(keras.initializers.get({"class_name": initializer, "config": {"seed": int(s)}})(shape),
-                       dtype=float) for s, shape in zip(seeds, shapes)]
-
-
-class SignalPropagation:
-    """Per-layer mean and variance of a deep MLP's activations at initialisation.
-
-    ``inputs``: name → (examples, 64) array, e.g. ``{"standardized": …, "raw": …}``; the first
-    ``batch`` rows are used. ``selu``: the SELU to use (default Keras's).
-    """
-
-    def __init__(self, inputs, selu=None, width=WIDTH, max_depth=MAX_DEPTH, batch=BATCH, seed=0):
-        if not inputs:
-            raise ValueError("inputs must name at least one (examples, features) array")
-        self.inputs = {name: np.asarray(values, dtype=float)[:batch] for name, values in inputs.items()}
-        shapes = {values.shape[1:] for values in self.inputs.values()}
-        if len(shapes) != 1 or len(next(iter(shapes))) != 1:
-            raise ValueError(f"every input must be (examples, features) with the same features, got {shapes}")
-        self.n_inputs = next(iter(shapes))[0]
-        self.width, self.max_depth, self.seed = width, max_depth, seed
-        self.activations = numpy_activations(selu)
-        self._kernels, self._statistics = {}, {}
-
-    def kernels(self, initializer):
-        """The ``max_depth`` kernels of ``initializer`` (drawn on first use, then reused)."""
-        if initializer not in self._kernels:
-            rng = np.random.default_rng([self.seed, INITIALIZERS.index(initializer)])
-            self._kernels[initializer] = draw_kernels(initializer, self.n_inputs, self.width, self.max_depth, rng)
-        return self._kernels[initializer]
-
-    def statistics(self, activation="selu", initializer="lecun_normal", inputs="standardized"):
-        """(means, variances), each (max_depth,): over the batch and the units of layer l = 1…"""
-        key = (activation, initializer, inputs)
-        if key not in self._statistics:
-            if activation not in self.activations:
-                raise ValueError(f"activation must be one of {', '.join(self.activations)}, got {activation!r}")
-            if inputs not in self.inputs:
-                raise ValueError(f"inputs must be one of {', '.join(self.inputs)}, got {inputs!r}")
-            phi, a = self.activations[activation], self.inputs[inputs]
-            means, variances = np.empty(self.max_depth), np.empty(self.max_depth)
-            with np.errstate(over="ignore", invalid="ignore"):  # an exploding net overflows: shown as such
-                for layer, kernel in enumerate(self.kernels(initializer)):
-                    a = np.asarray(phi(a @ kernel), dtype=float)
-                    means[layer], variances[layer] = a.mean(), a.var()
-            self._statistics[key] = (means, variances)
-        return self._statistics[key]
-
-    def table(self, layers, **configuration):
-        """Text: mean and variance at the given layers (1-based) for one configuration."""
-        means, variances = self.statistics(**configuration)
-        return "  ".join(f"L{l}: {means[l - 1]:+.3g} / {variances[l - 1]:.3g}" for l in layers)
-
-
-# -- training (lesson 10's race) -------------------------------------------------------------
-def train_on_digits(model, x_train, y_train, x_val, y_val, epochs, learning_rate=7e-4, batch_size=32):
-    """Compile ``model`` with the SNN recipe's Nadam(learning_rate=7e-4) and sparse cross-entropy, fit it
-    quietly, and return ``{"loss": [...], "val_accuracy": [...]}``, one entry per epoch.
-
-    Validation accuracy is measured after each epoch by one plain forward pass over (x_val, y_val)
-    (``training=False``): the same number ``validation_data`` would report, without tracing a
-    second compiled function (tracing a 20-layer net costs more than several epochs here).
-    """
-    import keras
-
-    validation = _ValidationAccuracy(np.asarray(x_val, "float32"), np.asarray(y_val))
-    model.compile(optimizer=keras.optimizers.Nadam(learning_rate=learning_rate),
-                  loss="sparse_categorical_crossentropy")
-    fitted = model.fit(x_train, y_train, epochs=epochs, batch_size=batch_size, verbose=0, callbacks=[validation])
-    return {"loss": list(fitted.history["loss"]), "val_accuracy": validation.accuracy}
-
-
-def _validation_callback_class():
-    import keras
-
-    class ValidationAccuracy(keras.callbacks.Callback):
-        """Appends the accuracy on (x, y) to ``accuracy`` after every epoch."""
-
-        def __init__(self, x, y):
-            super().__init__()
-            self.x, self.y, self.accuracy = x, y, []
-
-        def on_epoch_end(self, epoch, logs=None):
-            probabilities = keras.ops.convert_to_numpy(self.model(self.x, training=False))
-            self.accuracy.append(float(np.mean(np.argmax(probabilities, axis=1) == self.y)))
-
-    return ValidationAccuracy
-
-
-def _ValidationAccuracy(x, y):  # noqa: N802 (a class made on first use: Keras imports slowly)
-    return _validation_callback_class()(x, y)
-
-
-def epochs_to_best(val_accuracy):
-    """The 1-based epoch of the best validation accuracy (the first one, if tied)."""
-    return int(np.argmax(val_accuracy)) + 1
-
-
-def first_epoch_reaching(accuracy, level):
-    """The 1-based epoch at which ``accuracy`` first reaches ``level``, or None if it never does."""
-    reached = np.flatnonzero(np.asarray(accuracy) >= level)
-    return int(reached[0]) + 1 if reached.size else None
-
-
-# -- the explorer ----------------------------------------------------------------------------
 class SelfNormalizingExplorer(Explorer):
     """Depth, activation, initializer and inputs → the mean and the variance of every layer's
     activations, with SELU + LeCun normal + standardized inputs drawn beside for reference.
@@ -174,7 +34,7 @@ class SelfNormalizingExplorer(Explorer):
         from matplotlib.ticker import FuncFormatter, NullFormatter
 
         self.propagation = SignalPropagation(inputs, selu=selu, seed=seed)
-        for name in INITIALIZERS:
+        for name in SNN_INITIALIZERS:
             self.propagation.kernels(name)
         figure = plt.figure(figsize=(10, 3.6), layout="none")
         self.mean_ax = figure.add_axes((0.08, 0.14, 0.39, 0.66))
@@ -197,9 +57,9 @@ class SelfNormalizingExplorer(Explorer):
         figure.legend(handles=[self.reference_mean, self.mean_line], loc="upper left", fontsize=8,
                       bbox_to_anchor=(0.01, 0.99))
         controls = {
-            "depth": widgets.IntSlider(value=depth, min=1, max=MAX_DEPTH, description="depth L"),
+            "depth": widgets.IntSlider(value=depth, min=1, max=SNN_MAX_DEPTH, description="depth L"),
             "activation": widgets.Dropdown(options=ACTIVATIONS, value=activation, description="activation"),
-            "initializer": widgets.Dropdown(options=INITIALIZERS, value=initializer, description="init"),
+            "initializer": widgets.Dropdown(options=SNN_INITIALIZERS, value=initializer, description="init"),
             "data": widgets.Dropdown(options=tuple(self.propagation.inputs), value=data, description="inputs"),
         }
         super().__init__(figure, controls)
@@ -215,7 +75,7 @@ class SelfNormalizingExplorer(Explorer):
     def _limits(self, depth, means, variances):
         """(x, mean, variance) ranges over the first layers up to the depth's bucket end, for the
         chosen net and the reference: whole decades for the variance, 1-2-5 steps for the mean."""
-        end = axis_end(depth, MAX_DEPTH)
+        end = axis_end(depth, SNN_MAX_DEPTH)
         ref_means, ref_vars = self._statistics()
         finite_means = np.abs(np.concatenate([means[:end], ref_means[:end]]))
         finite_means = finite_means[np.isfinite(finite_means)]

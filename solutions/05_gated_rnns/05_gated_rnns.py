@@ -26,7 +26,8 @@ import tensorflow as tf
 
 from gradclinic.case_models import gru_reader, linear_recurrence_model
 from gradclinic.data import agreement_corpus, agreement_vocabulary
-from gradclinic.explorers.gated_rnns import CELLS, GatedRnnExplorer, agreement_classifier, gap_sweep
+from gradclinic.explorers.gated_rnns import GatedRnnExplorer
+from gradclinic.training import gap_sweep
 
 # %% [markdown]
 # ## The task: "those cats … they were"

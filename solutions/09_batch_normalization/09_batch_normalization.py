@@ -27,7 +27,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from gradclinic.data import load_digits
-from gradclinic.explorers import batch_normalization as bn
+from gradclinic.explorers.batch_normalization import BatchNormExplorer, plot_layer_histograms
+from gradclinic.models import batchnorm_layers, deep_sigmoid_net, sigmoid_outputs
 
 # %% [markdown]
 # ## What the layer computes
@@ -221,7 +222,7 @@ print("seed |  net  | training accuracy per epoch         | test accuracy: infer
 for seed in SEEDS:
     for name, use_bn in (("plain", False), ("BN", True)):
         keras.utils.set_random_seed(seed)  # the same seed for both nets: the same data order
-        net = bn.deep_sigmoid_net(depth=DEPTH, width=32, batchnorm=use_bn)
+        net = deep_sigmoid_net(depth=DEPTH, width=32, batchnorm=use_bn)
         net.compile(keras.optimizers.Adam(0.003), "sparse_categorical_crossentropy", metrics=["accuracy"])
         curves = net.fit(digits.x_train, digits.y_train, epochs=EPOCHS, batch_size=BATCH_SIZE, verbose=0).history
         tests = [accuracy(net, digits.x_test, digits.y_test, training=mode) for mode in (False, True)]
@@ -252,7 +253,7 @@ steps = EPOCHS * int(np.ceil(len(digits.x_train) / BATCH_SIZE))
 print(f"BN net, test accuracy with the test batch's own statistics (training=True): "
       f"{accuracy(nets['BN'], digits.x_test, digits.y_test, training=True):.3f}")
 print(f"training steps taken: {steps}; weight still on the initial moving statistics: 0.99^{steps} = {0.99 ** steps:.2f}")
-norms = bn.batchnorm_layers(nets["BN"])
+norms = batchnorm_layers(nets["BN"])
 
 # %% [markdown]
 # With batch statistics the net classifies the test digits well (in every seed, the last column
@@ -301,8 +302,8 @@ plt.show()
 # fall at that height.
 
 # %%
-outputs = {name: bn.sigmoid_outputs(net, digits.x_test) for name, net in nets.items()}
-bn.plot_layer_histograms({f"{name}, after training": outputs[name] for name in ("plain", "BN")}, (0.0, 1.0))
+outputs = {name: sigmoid_outputs(net, digits.x_test) for name, net in nets.items()}
+plot_layer_histograms({f"{name}, after training": outputs[name] for name in ("plain", "BN")}, (0.0, 1.0))
 plt.show()
 for name in ("plain", "BN"):
     stds = outputs[name].reshape(DEPTH, -1).std(axis=1)
@@ -325,7 +326,7 @@ for name in ("plain", "BN"):
 # as in lesson 02), with BN off and on.
 
 # %%
-explorer = bn.BatchNormExplorer(depth=20, batchnorm=True, activation="sigmoid")
+explorer = BatchNormExplorer(depth=20, batchnorm=True, activation="sigmoid")
 explorer
 
 # %% [markdown]

@@ -30,9 +30,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from gradclinic.data import load_digits
-from gradclinic.explorers.self_normalizing_networks import (SelfNormalizingExplorer, SignalPropagation, draw_kernels,
-                                                   epochs_to_best, first_epoch_reaching, train_on_digits)
+from gradclinic.explorers.self_normalizing_networks import SelfNormalizingExplorer
+from gradclinic.layer_statistics import SignalPropagation, draw_kernels
 from gradclinic.models import deep_mlp
+from gradclinic.training import epochs_to_best, first_epoch_reaching, train_on_digits
 
 # %% [markdown]
 # ## SELU: an ELU scaled to have a fixed point
