@@ -5,9 +5,11 @@ The forward and backward passes run as one compiled TensorFlow function over a s
 weight matrices (``tf.scan``), traced once per activation and reused for every depth, so a
 slider move costs milliseconds. Activations come from ``keras.activations`` (lesson 06's tanh
 from ``tf.tanh``) and gradients from automatic differentiation: nothing here hand-codes a
-derivative.
+derivative. Lesson 01's deep *linear* net (:class:`DeepLinearSignals`) is the exception: its
+layers are matrices, so its norms are plain NumPy products.
 """
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -193,6 +195,54 @@ class SwitchedProfile:
         outputs, norms = self._run(np.asarray(kernels, "float32"),
                                    self._tf.constant(self.activations.index(activation), self._tf.int32))
         return outputs.numpy(), norms.numpy()
+
+
+# -- lesson 01: a deep linear net, its signal forward and its gradient backward (NumPy) -------------
+class DeepLinearSignals:
+    """Forward activation norms and backward gradient norms of a deep linear net of ``width``
+    units and up to ``max_depth`` layers, every layer W = scale · M.
+
+    ``weights="identity"`` makes every M the identity (lesson 01's C = scale·I);
+    ``"gaussian"`` draws fixed M with entries N(0, 1/width) once, from ``rng``.
+    """
+
+    def __init__(self, rng, max_depth, width=32):
+        self.width, self.max_depth = width, max_depth
+        x = rng.normal(size=width)
+        self.x = x / np.linalg.norm(x)  # unit input: every norm below is a pure growth factor
+        upstream = rng.normal(size=width)
+        self.upstream = upstream / np.linalg.norm(upstream)
+        self.matrices = {
+            "identity": np.broadcast_to(np.eye(width), (max_depth, width, width)),
+            "gaussian": rng.normal(scale=1 / np.sqrt(width), size=(max_depth, width, width)),
+        }
+        # Forward norms with scale 1, once: with W = scale·M, ‖a[l]‖ = scale^l · ‖M_l…M_1 x‖. The
+        # identity leaves the unit input as it is; the Gaussian products M_l…M_1 x accumulate.
+        products = itertools.accumulate(self.matrices["gaussian"], lambda a, m: m @ a, initial=self.x)
+        self._unit_forward = {"identity": np.full(max_depth, np.linalg.norm(self.x)),
+                              "gaussian": np.array([np.linalg.norm(a) for a in products][1:])}
+
+    def activation_norms(self, depth, scale, weights="identity"):
+        """‖a[l]‖ for l = 1..depth, shape (depth,), for a unit-norm input."""
+        self._check(depth, weights)
+        return scale ** np.arange(1, depth + 1) * self._unit_forward[weights][:depth]
+
+    def gradient_norms(self, depth, scale, weights="identity"):
+        """‖∂loss/∂a[l]‖ for l = 1..depth, shape (depth,), when ∂loss/∂a[depth] is a unit vector."""
+        self._check(depth, weights)
+        matrices = self.matrices[weights]
+        delta, norms = self.upstream, np.empty(depth)
+        norms[depth - 1] = 1.0
+        for layer in range(depth - 1, 0, -1):  # through W[l+1]ᵀ, from the output back to layer 1
+            delta = matrices[layer].T @ delta
+            norms[layer - 1] = np.linalg.norm(delta)
+        return norms * scale ** (depth - np.arange(1, depth + 1))
+
+    def _check(self, depth, weights):
+        if weights not in self.matrices:
+            raise ValueError(f"weights must be one of {sorted(self.matrices)}, got {weights!r}")
+        if not 1 <= depth <= self.max_depth:
+            raise ValueError(f"depth must lie in 1..{self.max_depth}, got {depth}")
 
 
 # -- lesson 06: plain and residual tanh nets side by side, the gradient at each layer's output ------
