@@ -245,6 +245,51 @@ class DeepLinearSignals:
             raise ValueError(f"depth must lie in 1..{self.max_depth}, got {depth}")
 
 
+# -- lesson 02: the causes, each activation with Keras's default weights and with N(0, 1) ------------
+CAUSES_ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear")
+CAUSES_WEIGHT_SCHEMES = ("glorot_uniform", "standard_normal")  # Keras's default, and N(0, 1)
+
+
+class CausesProfiles:
+    """Kernel-gradient norms per layer of a square MLP (``width`` units) at initialisation, for
+    each of :data:`CAUSES_ACTIVATIONS` and :data:`CAUSES_WEIGHT_SCHEMES`, at any depth.
+
+    The weight stacks are drawn once (``max_depth`` layers per scheme, from ``rng``); a net of
+    depth L uses the first L of them, so moving the depth slider adds or removes layers
+    without redrawing the others. :class:`SwitchedProfile` compiles :class:`MLPProfiler`'s pass
+    once for every activation, and each profile is computed once and kept (all of them together
+    are at most 8 · ``max_depth`` arrays of ≤ ``max_depth`` numbers).
+    """
+
+    def __init__(self, rng, max_depth, width=64):
+        self.width, self.max_depth = width, max_depth
+        self.profiler = MLPProfiler(width=width, batch=128, seed=0)
+        self.kernels = {scheme: draw_weights(scheme, max_depth, width, rng) for scheme in CAUSES_WEIGHT_SCHEMES}
+        self._profile = SwitchedProfile(self.profiler, CAUSES_ACTIVATIONS)
+        self._norms = {}
+
+    def kernel_gradient_norms(self, depth, activation, weights="glorot_uniform"):
+        """(depth,) ‖∂loss/∂W[l]‖ for l = 1..depth at initialisation, input side first.
+
+        The loss is averaged over the profiler's batch of 128 standard-normal inputs: the mean of
+        a[L]·u over the batch, u a fixed random unit vector per input (the profiler's loss, which
+        sums, divided by the batch size). Averaged, as Keras's losses are, so that the norms have
+        the scale ``diagnose``'s absolute ``explode_at`` is meant for."""
+        if activation not in CAUSES_ACTIVATIONS:
+            raise ValueError(f"activation must be one of {', '.join(CAUSES_ACTIVATIONS)}, got {activation!r}")
+        if weights not in self.kernels:
+            raise ValueError(f"weights must be one of {', '.join(CAUSES_WEIGHT_SCHEMES)}, got {weights!r}")
+        if not 1 <= depth <= self.max_depth:
+            raise ValueError(f"depth must lie in 1..{self.max_depth}, got {depth}")
+        key = (int(depth), activation, weights)
+        if key not in self._norms:
+            _, norms = self._profile(self.kernels[weights][: int(depth)], activation)
+            # The profiler's loss sums over its batch; Keras's losses average over it, and so
+            # does this one: explode_at is an absolute bound, meant for an averaged loss.
+            self._norms[key] = norms.astype(float) / self.profiler.batch
+        return self._norms[key].copy()
+
+
 # -- lesson 06: plain and residual tanh nets side by side, the gradient at each layer's output ------
 class StackProfiles:
     """‖∂loss/∂a[l]‖ per layer of a square tanh MLP (``width`` units) at any depth, plain or

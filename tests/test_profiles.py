@@ -1,10 +1,10 @@
 """The toolkit's per-layer profiles (gradclinic.profiles) of the lessons' explorers: lesson 01's
-deep linear signals."""
+deep linear signals, lesson 02's causes."""
 
 import numpy as np
 import pytest
 
-from gradclinic.profiles import DeepLinearSignals
+from gradclinic.profiles import CAUSES_ACTIVATIONS, CAUSES_WEIGHT_SCHEMES, CausesProfiles, DeepLinearSignals
 
 
 # -- lesson 01: the deep linear net -----------------------------------------------------------------
@@ -47,3 +47,17 @@ def test_signals_reject_bad_controls(signals):
         signals.activation_norms(signals.max_depth + 1, 1.0)
     with pytest.raises(ValueError):
         signals.gradient_norms(5, 1.0, "orthogonal")
+
+
+# -- lesson 02: the causes ------------------------------------------------------------------------
+def test_causes_profiles_are_the_profilers_bit_for_bit():
+    """One compiled function for every activation computes exactly what MLPProfiler computes."""
+    profiles = CausesProfiles(np.random.default_rng(0), max_depth=60)
+    for weights in CAUSES_WEIGHT_SCHEMES:
+        for activation in CAUSES_ACTIVATIONS:
+            expected = profiles.profiler.profile(profiles.kernels[weights][:60], activation).kernel_grad_norms
+            got = profiles.kernel_gradient_norms(60, activation, weights)
+            assert np.array_equal(got, expected.astype(float) / profiles.profiler.batch, equal_nan=True), \
+                (activation, weights)
+    profiles.kernel_gradient_norms(60, "tanh")[:] = -1  # a caller's copy: the kept profile stays as it was
+    assert np.all(profiles.kernel_gradient_norms(60, "tanh") > 0)
