@@ -58,7 +58,8 @@ def _made_by(module, name, seeded=True, **arguments):
 
 
 def _relu_profile():
-    from gradclinic.explorers.relu_and_friends import ActivationProfiles, ReluProfileExplorer
+    from gradclinic.explorers.relu_and_friends import ReluProfileExplorer
+    from gradclinic.profiles import ActivationProfiles
 
     return ReluProfileExplorer(ActivationProfiles(np.random.default_rng(0)), depth=20, activation="relu")
 

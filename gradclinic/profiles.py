@@ -290,6 +290,68 @@ class CausesProfiles:
         return self._norms[key].copy()
 
 
+# -- lesson 03: the ReLU family beside sigmoid and tanh, gradients and unit activity ------------------
+RELU_FAMILY_ACTIVATIONS = ("relu", "leaky_relu", "elu", "sigmoid", "tanh")
+# Keras's default, and the ReLU-aware one (lesson 04)
+RELU_FAMILY_WEIGHT_SCHEMES = ("glorot_uniform", "he_normal")
+
+
+@dataclass(frozen=True)
+class LayerStats:
+    """Per hidden layer of one net (index 0 = first hidden layer), all of shape (depth,).
+
+    ``kernel_grad_norms``: ‖∂loss/∂W[l]‖ (Frobenius), the size of what gradient descent would
+    change layer l by. ``active_fraction``: share of (example, unit) pairs whose output is > 0.
+    ``dead_fraction``: share of units whose output is exactly 0 for every example of the batch.
+    The arrays are read-only: :class:`ActivationProfiles` keeps and shares them.
+    """
+
+    kernel_grad_norms: np.ndarray
+    active_fraction: np.ndarray
+    dead_fraction: np.ndarray
+
+    @property
+    def spread(self):
+        """Largest over smallest kernel-gradient norm across layers (inf when one underflowed to 0)."""
+        smallest = self.kernel_grad_norms.min()
+        return float(self.kernel_grad_norms.max() / smallest) if smallest > 0 else float("inf")
+
+
+class ActivationProfiles:
+    """:class:`LayerStats` of square MLPs (zero biases) for any depth ≤ ``max_depth``, any of
+    :data:`RELU_FAMILY_ACTIVATIONS` and :data:`RELU_FAMILY_WEIGHT_SCHEMES`. Each scheme's stack
+    of ``max_depth`` matrices is drawn once; a depth-L net uses its first L. One instance holds
+    the compiled profiler (:class:`SwitchedProfile`: one pass for all five activations), the
+    weight stacks and every net's statistics computed so far (at most 10 · ``max_depth`` nets of
+    ≤ ``max_depth`` layers): keep it."""
+
+    def __init__(self, rng, width=64, batch=128, max_depth=100):
+        if not isinstance(rng, np.random.Generator):
+            raise ValueError("rng must be a numpy.random.Generator (numpy.random.default_rng(seed))")
+        self.max_depth = max_depth
+        self.profiler = MLPProfiler(width=width, batch=batch, seed=int(rng.integers(2**31)))
+        self.weights = {scheme: draw_weights(scheme, max_depth, width, rng) for scheme in RELU_FAMILY_WEIGHT_SCHEMES}
+        self._profile = SwitchedProfile(self.profiler, RELU_FAMILY_ACTIVATIONS)
+        self._stats = {}
+
+    def stats(self, depth, activation="relu", weights="glorot_uniform"):
+        """Per-layer gradient norms and unit activity of the ``depth``-layer net."""
+        if activation not in RELU_FAMILY_ACTIVATIONS:
+            raise ValueError(f"activation must be one of {', '.join(RELU_FAMILY_ACTIVATIONS)}, got {activation!r}")
+        if weights not in self.weights:
+            raise ValueError(f"weights must be one of {', '.join(self.weights)}, got {weights!r}")
+        if isinstance(depth, bool) or int(depth) != depth or not 1 <= depth <= self.max_depth:
+            raise ValueError(f"depth must be a whole number in 1..{self.max_depth}, got {depth!r}")
+        key = (int(depth), activation, weights)
+        if key not in self._stats:
+            outputs, norms = self._profile(self.weights[weights][: int(depth)], activation)  # (depth, batch, width)
+            parts = (norms.astype(float), (outputs > 0).mean(axis=(1, 2)), np.all(outputs == 0, axis=1).mean(axis=1))
+            for part in parts:
+                part.setflags(write=False)  # kept and shared: nobody may change them
+            self._stats[key] = LayerStats(*parts)
+        return self._stats[key]
+
+
 # -- lesson 06: plain and residual tanh nets side by side, the gradient at each layer's output ------
 class StackProfiles:
     """‖∂loss/∂a[l]‖ per layer of a square tanh MLP (``width`` units) at any depth, plain or

@@ -1,10 +1,11 @@
 """The toolkit's per-layer profiles (gradclinic.profiles) of the lessons' explorers: lesson 01's
-deep linear signals, lesson 02's causes."""
+deep linear signals, lesson 02's causes, lesson 03's ReLU family."""
 
 import numpy as np
 import pytest
 
-from gradclinic.profiles import CAUSES_ACTIVATIONS, CAUSES_WEIGHT_SCHEMES, CausesProfiles, DeepLinearSignals
+from gradclinic.profiles import (CAUSES_ACTIVATIONS, CAUSES_WEIGHT_SCHEMES, ActivationProfiles, CausesProfiles,
+                                 DeepLinearSignals)
 
 
 # -- lesson 01: the deep linear net -----------------------------------------------------------------
@@ -61,3 +62,32 @@ def test_causes_profiles_are_the_profilers_bit_for_bit():
                 (activation, weights)
     profiles.kernel_gradient_norms(60, "tanh")[:] = -1  # a caller's copy: the kept profile stays as it was
     assert np.all(profiles.kernel_gradient_norms(60, "tanh") > 0)
+
+
+# -- lesson 03: the ReLU family -------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def profiles():
+    return ActivationProfiles(np.random.default_rng(0))
+
+
+def test_relu_family_stats_have_the_expected_shapes_and_meaning(profiles):
+    relu = profiles.stats(30, "relu")
+    assert relu.kernel_grad_norms.shape == relu.active_fraction.shape == relu.dead_fraction.shape == (30,)
+    assert 0.35 < relu.active_fraction.mean() < 0.65
+    sigmoid = profiles.stats(30, "sigmoid")
+    assert np.all(sigmoid.active_fraction == 1.0) and np.all(sigmoid.dead_fraction == 0.0)
+    for smooth in ("leaky_relu", "elu", "tanh"):
+        assert np.all(profiles.stats(30, smooth).dead_fraction == 0.0)
+
+
+def test_a_shallower_net_keeps_the_first_layers_forward_pass(profiles):
+    deep, shallow = profiles.stats(40, "tanh"), profiles.stats(10, "tanh")
+    assert np.allclose(deep.active_fraction[:10], shallow.active_fraction)
+
+
+def test_relu_family_profiles_reject_bad_controls(profiles):
+    for bad in ({"depth": 0}, {"depth": 101}, {"depth": 2.5}, {"activation": "softplus"}, {"weights": "zeros"}):
+        with pytest.raises(ValueError):
+            profiles.stats(**{"depth": 5, **bad})
+    with pytest.raises(ValueError):
+        ActivationProfiles(rng=0)
