@@ -5,8 +5,10 @@ The forward and backward passes run as one compiled TensorFlow function over a s
 weight matrices (``tf.scan``), traced once per activation and reused for every depth, so a
 slider move costs milliseconds. Activations come from ``keras.activations`` (lesson 06's tanh
 from ``tf.tanh``) and gradients from automatic differentiation: nothing here hand-codes a
-derivative. Lesson 01's deep *linear* net (:class:`DeepLinearSignals`) is the exception: its
-layers are matrices, so its norms are plain NumPy products.
+derivative. Two profiles are NumPy instead: lesson 01's deep *linear* net
+(:class:`DeepLinearSignals`), whose norms are plain matrix products, and lesson 04's forward-only
+activations (:class:`LayerActivations`, with :func:`layer_histograms`), a few milliseconds on one
+BLAS thread.
 """
 
 import itertools
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gradclinic.models import SMALL_SCALE
+from gradclinic.runtime import one_blas_thread
 
 WEIGHT_SCHEMES = ("lecun_normal", "glorot_normal", "he_normal", "glorot_uniform", "he_uniform",
                   "lecun_uniform", "standard_normal", "uniform_inv_sqrt_n", "orthogonal")
@@ -350,6 +353,98 @@ class ActivationProfiles:
                 part.setflags(write=False)  # kept and shared: nobody may change them
             self._stats[key] = LayerStats(*parts)
         return self._stats[key]
+
+
+# -- lesson 04: every layer's activations, by initializer, gain and activation (NumPy) ---------------
+INITIALIZATION_SCHEMES = ("uniform_inv_sqrt_n", "glorot_uniform", "glorot_normal", "lecun_normal", "he_normal",
+                          "standard_normal")
+# Forward only (no derivatives): the same functions as keras.activations, on NumPy arrays.
+NUMPY_ACTIVATIONS = {
+    "tanh": np.tanh,
+    "relu": lambda z: np.maximum(z, 0.0),
+    "sigmoid": lambda z: 0.5 * (1.0 + np.tanh(0.5 * z)),  # = 1/(1+e^−z), without overflow warnings
+    "linear": lambda z: z,
+}
+HISTOGRAM_BINS = 61
+
+
+class LayerActivations:
+    """Every layer's activations of a square MLP (``width`` units, no biases) on a fixed batch of
+    ``batch`` standard-normal inputs, for any depth ≤ ``max_depth``, gain, scheme of
+    :data:`INITIALIZATION_SCHEMES` and activation of :data:`NUMPY_ACTIVATIONS`: layer l computes
+    a[l] = φ(a[l−1] @ (gain · W[l])). Each scheme's weights are drawn once, on first use.
+
+    It gives the activations only: their standard deviation per layer is lesson 04's exercise
+    (``activation_stds``), so the explorer takes it from these itself."""
+
+    def __init__(self, rng, max_depth, width=64, batch=256):
+        self.width, self.batch, self.max_depth = width, batch, max_depth
+        self.rng = rng
+        self.inputs = rng.standard_normal((batch, width))
+        self._kernels = {}
+
+    def kernels(self, scheme):
+        """(max_depth, width, width) weights of ``scheme`` with gain 1, drawn on first use only."""
+        if scheme not in INITIALIZATION_SCHEMES:
+            raise ValueError(f"scheme must be one of {', '.join(INITIALIZATION_SCHEMES)}, got {scheme!r}")
+        if scheme not in self._kernels:
+            self._kernels[scheme] = draw_weights(scheme, self.max_depth, self.width, self.rng).astype(float)
+        return self._kernels[scheme]
+
+    def activations(self, depth, gain, scheme, activation):
+        """(depth, batch, width) a[l] for l = 1..depth (index 0 is the first hidden layer)."""
+        return self.activations_at_gains(depth, [gain], scheme, activation)[0]
+
+    def activations_at_gains(self, depth, gains, scheme, activation, rows=None):
+        """(len(gains), depth, rows, width): :meth:`activations` for several gains, side by side in
+        one pass of stacked batches (of the first ``rows`` inputs only, if given)."""
+        if activation not in NUMPY_ACTIVATIONS:
+            raise ValueError(f"activation must be one of {', '.join(NUMPY_ACTIVATIONS)}, got {activation!r}")
+        if not 1 <= depth <= self.max_depth:
+            raise ValueError(f"depth must lie in 1..{self.max_depth}, got {depth}")
+        phi, kernels = NUMPY_ACTIVATIONS[activation], self.kernels(scheme)
+        gains = np.asarray(gains, dtype=float)[:, None, None]
+        inputs = self.inputs[:rows]
+        layers = np.empty((len(gains), depth, *inputs.shape))
+        a = np.broadcast_to(inputs, (len(gains), *inputs.shape))
+        # One BLAS thread: the matrices are small, and OpenBLAS's threads thrash on a busy machine
+        # (ten times slower on two shared cores). An exploding net overflows: shown as such.
+        with one_blas_thread(), np.errstate(over="ignore", invalid="ignore"):
+            for layer in range(depth):
+                a = phi(a @ (gains * kernels[layer]))
+                layers[:, layer] = a
+        return layers
+
+
+def layer_histograms(layers, bins=HISTOGRAM_BINS, value_range=None):
+    """Histograms of every layer on one shared value range.
+
+    ``layers``: (depth, …) activations. Returns (counts (depth, bins) as fractions of each
+    layer's values, bin edges (bins + 1,)). The range is ``value_range`` (low, high), by
+    default the 0.1–99.9 % quantiles of all layers together, so a layer whose values shrink
+    shows as a narrow spike beside wider ones. Values outside the range, and non-finite ones,
+    are left out; as in ``np.histogram``, the last bin includes its upper edge.
+    """
+    depth = len(layers)
+    values = layers.reshape(depth, -1)
+    if value_range is None:
+        finite = values[np.isfinite(values)]
+        low, high = (np.quantile(finite, [0.001, 0.999]) if finite.size else (-1.0, 1.0))
+    else:
+        low, high = value_range
+    if not high > low:
+        low, high = low - 1.0, high + 1.0
+    edges = np.linspace(low, high, bins + 1)
+    with np.errstate(invalid="ignore", over="ignore"):
+        scaled = values - low
+        scaled *= bins / (high - low)
+        scaled[scaled == bins] = bins - 1  # the value ``high`` itself: the last bin
+        inside = (scaled >= 0) & (scaled < bins)  # False for NaN
+        scaled += (np.arange(depth) * bins)[:, None]  # each layer's bins in one run of bincount
+        index = scaled.astype(np.intp)
+    index[~inside] = depth * bins  # values left out go to one extra bin, dropped
+    counts = np.bincount(index.ravel(), minlength=depth * bins + 1)[:-1]
+    return counts.reshape(depth, bins) / values.shape[1], edges
 
 
 # -- lesson 06: plain and residual tanh nets side by side, the gradient at each layer's output ------

@@ -1,11 +1,11 @@
 """The toolkit's per-layer profiles (gradclinic.profiles) of the lessons' explorers: lesson 01's
-deep linear signals, lesson 02's causes, lesson 03's ReLU family."""
+deep linear signals, lesson 02's causes, lesson 03's ReLU family, lesson 04's activations."""
 
 import numpy as np
 import pytest
 
 from gradclinic.profiles import (CAUSES_ACTIVATIONS, CAUSES_WEIGHT_SCHEMES, ActivationProfiles, CausesProfiles,
-                                 DeepLinearSignals)
+                                 DeepLinearSignals, LayerActivations)
 
 
 # -- lesson 01: the deep linear net -----------------------------------------------------------------
@@ -91,3 +91,13 @@ def test_relu_family_profiles_reject_bad_controls(profiles):
             profiles.stats(**{"depth": 5, **bad})
     with pytest.raises(ValueError):
         ActivationProfiles(rng=0)
+
+
+# -- lesson 04: the initializers' activations ---------------------------------------------------------
+def test_activations_at_several_gains_are_each_gains_own():
+    """The stacked pass the explorer's axes use computes, gain by gain, what activations does."""
+    net = LayerActivations(np.random.default_rng(0), max_depth=8)
+    stacked = net.activations_at_gains(8, (0.5, 1.0, 2.0), "he_normal", "relu", rows=16)
+    assert stacked.shape == (3, 8, 16, 64)
+    for row, gain in zip(stacked, (0.5, 1.0, 2.0)):
+        assert np.allclose(row, net.activations(8, gain, "he_normal", "relu")[:, :16], rtol=1e-12)
