@@ -1,8 +1,8 @@
 """Lesson 12, signal propagation: the solution's functions, the grader's references (against exact
 results and Keras), the judges' constants (the solution's), each learner
-mistake caught with its hint, correct variants not punished, and the explorer at its slider
-ends. The lesson's experiments (measured gradient growth vs √χ₁, isometry) test
-gradclinic.mean_field: tests/test_mean_field.py."""
+mistake caught with its hint, correct variants not punished, the σ_w = 1 transition and the
+explorer at its slider ends. The lesson's experiments on real nets (measured gradient growth vs
+√χ₁, isometry) test gradclinic.mean_field: tests/test_mean_field.py."""
 
 import math
 

@@ -28,7 +28,8 @@ class SignalPropagationExplorer(Explorer):
     it the gradient profile measured on real random tanh nets there against χ₁^((L−l)/2).
 
     ``grid``: the learner's χ₁ on (GRID_SIGMA_B, GRID_SIGMA_W), from
-    :func:`~gradclinic.mean_field.chi1_grid`, if already computed. A point where ``chi1`` raises ValueError shows no theory line.
+    :func:`~gradclinic.mean_field.chi1_grid`, if already computed. A point where ``chi1`` raises
+    ValueError shows no theory line.
 
     The profile's axes depend only on the depth's bucket (10, 20, 50 layers): they span the
     theory's profile at every (σ_w, σ_b) of the sliders, so moving σ_w or σ_b moves the points
