@@ -42,11 +42,11 @@ def _self_normalizing():
 
 def _signal_propagation():
     from autograder.solution import solution_function
-    from gradclinic.explorers import signal_propagation as sp
+    from gradclinic.explorers.signal_propagation import SignalPropagationExplorer
+    from gradclinic.mean_field import chi1_grid
 
     chi1, fixed_point_q = (solution_function("12_signal_propagation", name) for name in ("chi1", "fixed_point_q"))
-    return sp.SignalPropagationExplorer(chi1, fixed_point_q, sigma_w=1.5, sigma_b=0.3, depth=40,
-                                        grid=sp.chi1_grid(chi1))
+    return SignalPropagationExplorer(chi1, fixed_point_q, sigma_w=1.5, sigma_b=0.3, depth=40, grid=chi1_grid(chi1))
 
 
 def _made_by(module, name, seeded=True, **arguments):
@@ -59,7 +59,8 @@ def _made_by(module, name, seeded=True, **arguments):
 
 
 def _relu_profile():
-    from gradclinic.explorers.relu_and_friends import ActivationProfiles, ReluProfileExplorer
+    from gradclinic.explorers.relu_and_friends import ReluProfileExplorer
+    from gradclinic.profiles import ActivationProfiles
 
     return ReluProfileExplorer(ActivationProfiles(np.random.default_rng(0)), depth=20, activation="relu")
 

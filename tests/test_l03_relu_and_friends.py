@@ -263,34 +263,9 @@ def test_forgetting_the_empty_batch_check_is_caught():
 # -- the explorer ------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def profiles():
-    from gradclinic.explorers.relu_and_friends import ActivationProfiles
+    from gradclinic.profiles import ActivationProfiles
 
     return ActivationProfiles(np.random.default_rng(0))
-
-
-def test_profile_stats_have_the_expected_shapes_and_meaning(profiles):
-    relu = profiles.stats(30, "relu")
-    assert relu.kernel_grad_norms.shape == relu.active_fraction.shape == relu.dead_fraction.shape == (30,)
-    assert 0.35 < relu.active_fraction.mean() < 0.65
-    sigmoid = profiles.stats(30, "sigmoid")
-    assert np.all(sigmoid.active_fraction == 1.0) and np.all(sigmoid.dead_fraction == 0.0)
-    for smooth in ("leaky_relu", "elu", "tanh"):
-        assert np.all(profiles.stats(30, smooth).dead_fraction == 0.0)
-
-
-def test_a_shallower_net_keeps_the_first_layers_forward_pass(profiles):
-    deep, shallow = profiles.stats(40, "tanh"), profiles.stats(10, "tanh")
-    assert np.allclose(deep.active_fraction[:10], shallow.active_fraction)
-
-
-def test_profiles_reject_bad_controls(profiles):
-    from gradclinic.explorers.relu_and_friends import ActivationProfiles
-
-    for bad in ({"depth": 0}, {"depth": 101}, {"depth": 2.5}, {"activation": "softplus"}, {"weights": "zeros"}):
-        with pytest.raises(ValueError):
-            profiles.stats(**{"depth": 5, **bad})
-    with pytest.raises(ValueError):
-        ActivationProfiles(rng=0)
 
 
 def test_explorer_updates_in_place_at_the_slider_ends(profiles):

@@ -371,13 +371,17 @@ def test_explorer_axes_follow_the_depth_bucket_and_the_gains_third(explorer):
 
 
 def test_explorer_shows_the_lessons_contrasts(explorer):
-    from gradclinic.explorers.initialization import layer_histograms
+    from gradclinic.profiles import layer_histograms
 
     net = explorer.net
-    shrinking = net.stds(10, 1.0, "uniform_inv_sqrt_n", "tanh")
-    holding = net.stds(10, 1.0, "glorot_uniform", "tanh")
+
+    def stds(depth, gain, scheme, activation):
+        return net.activations(depth, gain, scheme, activation).reshape(depth, -1).std(axis=1)
+
+    shrinking = stds(10, 1.0, "uniform_inv_sqrt_n", "tanh")
+    holding = stds(10, 1.0, "glorot_uniform", "tanh")
     assert shrinking[-1] / shrinking[0] < 0.02 and holding[-1] / holding[0] > 0.2
-    he, glorot = net.stds(60, 1.0, "he_normal", "relu"), net.stds(60, 1.0, "glorot_normal", "relu")
+    he, glorot = stds(60, 1.0, "he_normal", "relu"), stds(60, 1.0, "glorot_normal", "relu")
     assert 0.1 < he[-1] / he[0] < 10 and glorot[-1] / glorot[0] < 1e-6
     saturated = net.activations(5, 1.0, "standard_normal", "tanh")[-1]
     assert np.mean(np.abs(saturated) > 0.99) > 0.5  # variance-1 weights on 64 inputs pin tanh at ±1
@@ -387,9 +391,9 @@ def test_explorer_shows_the_lessons_contrasts(explorer):
 
 def test_explorer_widget_has_its_controls_and_rejects_bad_ones(explorer):
     with pytest.raises(ValueError):
-        explorer.net.stds(5, 1.0, "xavier", "tanh")
+        explorer.net.activations(5, 1.0, "xavier", "tanh")
     with pytest.raises(ValueError):
-        explorer.net.stds(0, 1.0, "he_normal", "relu")
+        explorer.net.activations(0, 1.0, "he_normal", "relu")
     controls = explorer.widget().children[0].children
     assert [c.description for c in controls] == ["depth L", "gain γ", "init", "activation"]
     controls[0].value = 7

@@ -1,8 +1,8 @@
 """Lesson 12, signal propagation: the solution's functions, the grader's references (against exact
 results and Keras), the judges' constants (the solution's), each learner
-mistake caught with its hint, correct variants not punished, the explorer at its slider ends,
-and the lesson's experiments (measured gradient growth vs √χ₁, the σ_w = 1 transition,
-isometry)."""
+mistake caught with its hint, correct variants not punished, the σ_w = 1 transition and the
+explorer at its slider ends. The lesson's experiments on real nets (measured gradient growth vs
+√χ₁, isometry) test gradclinic.mean_field: tests/test_mean_field.py."""
 
 import math
 
@@ -15,6 +15,7 @@ from autograder import check
 from autograder.graders import l12_signal_propagation as l12
 from autograder.solution import solution_function
 from gradclinic.explorers import signal_propagation as sp
+from gradclinic.mean_field import RandomTanhNets
 from checks import failure_of
 
 NODES, WEIGHTS = hermegauss(l12.N_QUAD)
@@ -264,7 +265,7 @@ def test_orthogonal_by_gram_schmidt_or_another_draw_order_passes():
 # -- the explorer ----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def explorer():
-    nets = sp.RandomTanhNets(n_nets=1, batch=2, max_depth=sp.MAX_DEPTH, seed=2)
+    nets = RandomTanhNets(n_nets=1, batch=2, seed=2)
     return sp.SignalPropagationExplorer(chi1, fixed_point_q, nets=nets)
 
 
@@ -321,66 +322,6 @@ def test_phase_grid_has_the_edge_of_chaos_between_its_sides(explorer):
     log_chi = explorer.log_chi1
     assert np.all(np.isfinite(log_chi))
     assert np.all(log_chi[:, 0] < 0) and np.all(log_chi[:, -1] > 0)  # σ_w = 0.51 ordered, 2.99 chaotic
-    assert np.isclose(sp.edge_of_chaos(chi1, 0.05), 1.1225, atol=2e-3)
-
-
-# -- the lesson's experiments ----------------------------------------------------------------
-@pytest.fixture(scope="module")
-def nets():
-    return sp.RandomTanhNets(width=256, max_depth=40, n_nets=4, batch=4, seed=1)
-
-
-@pytest.mark.parametrize("sigma_w, sigma_b", [(0.5, 0.0), (0.9, 0.0), (1.0, 0.3), (1.2, 0.05), (1.5, 0.3),
-                                              (2.0, 0.05), (3.0, 1.0)])
-def test_measured_gradient_growth_is_sqrt_chi1_per_layer(nets, sigma_w, sigma_b):
-    q_star, chi = fixed_point_q(sigma_w, sigma_b, np.tanh), chi1(sigma_w, sigma_b, np.tanh)
-    rates = sp.growth_rate(nets.gradient_norms(sigma_w, sigma_b, q_star, 40))
-    assert abs(rates.mean() / math.sqrt(chi) - 1) <= 0.03  # the notebook's GROWTH_TOLERANCE
-
-
-def test_measured_mean_squares_follow_the_length_map(nets):
-    measured = nets.mean_squares(1.5, 0.3, 4.0, 15)
-    q, predicted = 4.0, []
-    for _ in range(15):
-        q = float(length_map(q, 1.5, 0.3, np.tanh))
-        predicted.append(q)
-    assert np.max(np.abs(measured / np.array(predicted) - 1)) < 0.12
-
-
-def test_numpy_backprop_is_tensorflow_gradient_of_a_keras_net():
-    """The explorer's net is a real one: its ∂loss/∂h_l are Keras's bias gradients."""
-    import keras
-    import tensorflow as tf
-
-    nets = sp.RandomTanhNets(width=32, max_depth=6, n_nets=1, batch=1, seed=4)
-    sigma_w, sigma_b, q_in, depth = 1.7, 0.4, 0.8, 6
-    ours = nets.gradient_norms(sigma_w, sigma_b, q_in, depth)[:, 0, 0]
-    layers = [keras.layers.Dense(32, activation="tanh") for _ in range(depth)]
-    model = keras.Sequential([keras.Input((32,)), *layers])
-    for layer, index in zip(layers, range(depth)):
-        layer.set_weights([sigma_w / math.sqrt(32) * nets.kernels[index, 0].T, sigma_b * nets.biases[index, 0, 0]])
-    x = np.tanh(math.sqrt(q_in) * nets.inputs[0])
-    with tf.GradientTape() as tape:
-        loss = tf.reduce_sum(model(x) * nets.upstream[0])
-    grads = tape.gradient(loss, [layer.bias for layer in layers])
-    assert np.allclose(ours, [float(tf.norm(g)) for g in grads], rtol=1e-4)
-
-
-def test_orthogonal_weights_keep_the_jacobian_spectrum_narrow():
-    sigma_w, sigma_b, width, depth = sp.edge_of_chaos(chi1, 0.05), 0.05, 128, 24
-    q_star = fixed_point_q(sigma_w, sigma_b, np.tanh)
-    spreads = {}
-    for kind in ("gaussian", "orthogonal"):
-        rng = np.random.default_rng(3)
-        if kind == "gaussian":
-            kernels = [sigma_w / math.sqrt(width) * rng.standard_normal((width, width)) for _ in range(depth)]
-        else:
-            kernels = [orthogonal((width, width), rng, gain=sigma_w) for _ in range(depth)]
-        biases = [sigma_b * rng.standard_normal(width) for _ in range(depth)]
-        s = sp.jacobian_singular_values(kernels, biases, np.tanh(math.sqrt(q_star) * rng.standard_normal(width)))
-        assert 0.95 < np.mean(s ** 2) ** (1 / depth) < 1.06  # χ₁ = 1 keeps the mean per layer
-        spreads[kind] = np.percentile(s, 90) / np.percentile(s, 10)
-    assert spreads["orthogonal"] < 30 and spreads["gaussian"] > 1e6
 
 
 def test_orthogonal_in_float32_passes():

@@ -1,23 +1,21 @@
 """Lesson 02's explorer: how depth, the activation and the initial weights shape the gradient
 each layer receives, and what a detector says about it.
 
-A square MLP (width 64) is profiled at initialisation: the kernel-gradient norm ‖∂loss/∂W[l]‖ of
-every layer, input side first, with :class:`~gradclinic.profiles.MLPProfiler`'s inputs and
-forward and backward pass, for the profiler's loss averaged over its batch (as Keras's losses are). :class:`~gradclinic.profiles.SwitchedProfile` compiles that pass once for every activation
-(the activation is an argument, not a retrace), and each profile is computed once and kept, so a
-slider move costs at most one pass. The verdict comes from a function the notebook passes in
-(``verdict=diagnose``, the learner's own detector); this module holds no detector of its own.
+The profiles come from :class:`gradclinic.profiles.CausesProfiles`: the kernel-gradient norm
+‖∂loss/∂W[l]‖ of every layer of a square MLP (width 64) at initialisation, input side first,
+compiled once for every activation and kept, so a slider move costs at most one pass. The
+verdict comes from a function the notebook passes in (``verdict=diagnose``, the learner's own
+detector); this module holds no detector of its own, only the text it shows for the verdict.
 """
 
 import numpy as np
 
 from gradclinic.plots import bucket_depths, decade_limits, fast_log_axis
+from gradclinic.profiles import (CAUSES_ACTIVATIONS as ACTIVATIONS, CAUSES_WEIGHT_SCHEMES as WEIGHT_SCHEMES,
+                                 CausesProfiles)
 from gradclinic.widgets import Explorer
 
 MAX_DEPTH = 60
-WIDTH = 64
-ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear")
-WEIGHT_SCHEMES = ("glorot_uniform", "standard_normal")  # Keras's default, and N(0, 1)
 NO_VERDICT = "implement diagnose to see a verdict"
 FLOAT32 = np.finfo(np.float32)
 
@@ -35,46 +33,6 @@ def describe_verdict(verdict, norms):
         return f"diagnose raised {type(error).__name__}: {error}"
 
 
-class CausesProfiles:
-    """Kernel-gradient norms per layer for each activation and weight scheme, at any depth.
-
-    The weight stacks are drawn once (``MAX_DEPTH`` layers per scheme, from ``rng``); a net of
-    depth L uses the first L of them, so moving the depth slider adds or removes layers
-    without redrawing the others. Each profile is computed once and kept (all of them together
-    are 480 arrays of at most 60 numbers).
-    """
-
-    def __init__(self, rng, width=WIDTH, max_depth=MAX_DEPTH):
-        from gradclinic.profiles import MLPProfiler, SwitchedProfile, draw_weights
-
-        self.width, self.max_depth = width, max_depth
-        self.profiler = MLPProfiler(width=width, batch=128, seed=0)
-        self.kernels = {scheme: draw_weights(scheme, max_depth, width, rng) for scheme in WEIGHT_SCHEMES}
-        self._profile = SwitchedProfile(self.profiler, ACTIVATIONS)
-        self._norms = {}
-
-    def kernel_gradient_norms(self, depth, activation, weights="glorot_uniform"):
-        """(depth,) ‖∂loss/∂W[l]‖ for l = 1..depth at initialisation, input side first.
-
-        The loss is averaged over the profiler's batch of 128 standard-normal inputs: the mean of
-        a[L]·u over the batch, u a fixed random unit vector per input (the profiler's loss, which
-        sums, divided by the batch size). Averaged, as Keras's losses are, so that the norms have
-        the scale ``diagnose``'s absolute ``explode_at`` is meant for."""
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}")
-        if weights not in self.kernels:
-            raise ValueError(f"weights must be one of {', '.join(WEIGHT_SCHEMES)}, got {weights!r}")
-        if not 1 <= depth <= self.max_depth:
-            raise ValueError(f"depth must lie in 1..{self.max_depth}, got {depth}")
-        key = (int(depth), activation, weights)
-        if key not in self._norms:
-            _, norms = self._profile(self.kernels[weights][: int(depth)], activation)
-            # The profiler's loss sums over its batch; Keras's losses average over it, and so
-            # does this one: explode_at is an absolute bound, meant for an averaged loss.
-            self._norms[key] = norms.astype(float) / self.profiler.batch
-        return self._norms[key].copy()
-
-
 class CausesExplorer(Explorer):
     """Depth, activation and initial weights → the gradient-norm profile and ``verdict``'s call.
 
@@ -88,7 +46,7 @@ class CausesExplorer(Explorer):
         import matplotlib.pyplot as plt
         from matplotlib.ticker import MaxNLocator
 
-        self.profiles = CausesProfiles(np.random.default_rng(0) if rng is None else rng)
+        self.profiles = CausesProfiles(np.random.default_rng(0) if rng is None else rng, MAX_DEPTH)
         self.verdict = verdict
         figure, self.axes = plt.subplots(figsize=(8, 3.8))
         ax = self.axes

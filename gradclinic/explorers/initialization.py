@@ -1,11 +1,13 @@
 """Lesson 04's explorer: how the initializer, its gain, the activation and depth shape the
 distribution of every layer's activations at initialisation.
 
-A square MLP (width 64, no biases) takes a fixed batch of 256 standard-normal inputs; layer l
-computes a[l] = φ(a[l−1] @ (gain · W[l])). The weights come from Keras's own initializers
-(:func:`gradclinic.profiles.draw_weights`), every scheme's drawn once for the deepest net when
-the explorer is made, so moving a control never draws again. The forward pass is NumPy on one
-BLAS thread: 60 layers of a (256 × 64) @ (64 × 64) product cost a few milliseconds.
+The net is :class:`gradclinic.profiles.LayerActivations`: a square MLP (width 64, no biases) on
+a fixed batch of 256 standard-normal inputs, layer l computing a[l] = φ(a[l−1] @ (gain · W[l])).
+The weights come from Keras's own initializers (:func:`gradclinic.profiles.draw_weights`), every
+scheme's drawn once for the deepest net when the explorer is made, so moving a control never
+draws again. The forward pass is NumPy on one BLAS thread: 60 layers of a (256 × 64) @ (64 × 64)
+product cost a few milliseconds. The explorer takes each layer's std from the activations
+itself, and their histograms from :func:`gradclinic.profiles.layer_histograms`.
 
 The explorer runs the deepest net once per gain, initializer and activation and shows its
 first L layers, so moving the depth slider computes nothing. Its axes follow the depth bucket
@@ -21,112 +23,23 @@ from collections import OrderedDict
 import numpy as np
 
 from gradclinic.plots import axis_end, decade_limits, fast_log_axis, log_safe, pin_axis_labels, step_ceiling
-from gradclinic.runtime import one_blas_thread
+from gradclinic.profiles import (HISTOGRAM_BINS, INITIALIZATION_SCHEMES as SCHEMES, NUMPY_ACTIVATIONS as ACTIVATIONS,
+                                 LayerActivations, layer_histograms)
 from gradclinic.widgets import Explorer
 
 MAX_DEPTH = 60
-WIDTH = 64
-BATCH = 256
-BINS = 61
 GAINS = (0.5, 2.0)  # the gain slider's ends
 # The std axis covers a whole third of the gain slider at a time: over all of it (up to 60
 # decades) a drift by a factor of 2 through 60 layers, lesson 04's point, would not show.
 GAIN_THIRDS = (0.5, 1.0, 1.5, 2.0)
-SCHEMES = ("uniform_inv_sqrt_n", "glorot_uniform", "glorot_normal", "lecun_normal", "he_normal",
-           "standard_normal")
-# Forward only (no derivatives): the same functions as keras.activations, on NumPy arrays.
-ACTIVATIONS = {
-    "tanh": np.tanh,
-    "relu": lambda z: np.maximum(z, 0.0),
-    "sigmoid": lambda z: 0.5 * (1.0 + np.tanh(0.5 * z)),  # = 1/(1+e^−z), without overflow warnings
-    "linear": lambda z: z,
-}
 # The value axis of the bounded activations' histograms; ReLU and linear ones follow the data.
 VALUE_RANGES = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}
 
 
-class LayerActivations:
-    """Every layer's activations of the explorer's net, for any depth, gain, scheme and activation."""
-
-    def __init__(self, rng, width=WIDTH, batch=BATCH, max_depth=MAX_DEPTH):
-        self.width, self.batch, self.max_depth = width, batch, max_depth
-        self.rng = rng
-        self.inputs = rng.standard_normal((batch, width))
-        self._kernels = {}
-
-    def kernels(self, scheme):
-        """(max_depth, width, width) weights of ``scheme`` with gain 1, drawn on first use only."""
-        if scheme not in SCHEMES:
-            raise ValueError(f"scheme must be one of {', '.join(SCHEMES)}, got {scheme!r}")
-        if scheme not in self._kernels:
-            from gradclinic.profiles import draw_weights
-
-            self._kernels[scheme] = draw_weights(scheme, self.max_depth, self.width, self.rng).astype(float)
-        return self._kernels[scheme]
-
-    def activations(self, depth, gain, scheme, activation):
-        """(depth, batch, width) a[l] for l = 1..depth (index 0 is the first hidden layer)."""
-        return self._forward(depth, [gain], scheme, activation)[0]
-
-    def stds(self, depth, gain, scheme, activation):
-        """(depth,) the standard deviation of each layer's activations."""
-        return self.activations(depth, gain, scheme, activation).reshape(depth, -1).std(axis=1)
-
-    def stds_at_gains(self, depth, gains, scheme, activation, rows=None):
-        """(len(gains), depth): :meth:`stds` for several gains, in one pass of stacked batches
-        (of the first ``rows`` inputs only, if given)."""
-        layers = self._forward(depth, gains, scheme, activation, rows)
-        return layers.reshape(len(gains), depth, -1).std(axis=2)
-
-    def _forward(self, depth, gains, scheme, activation, rows=None):
-        """(len(gains), depth, rows, width): the net's layers for each gain, side by side."""
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}")
-        if not 1 <= depth <= self.max_depth:
-            raise ValueError(f"depth must lie in 1..{self.max_depth}, got {depth}")
-        phi, kernels = ACTIVATIONS[activation], self.kernels(scheme)
-        gains = np.asarray(gains, dtype=float)[:, None, None]
-        inputs = self.inputs[:rows]
-        layers = np.empty((len(gains), depth, *inputs.shape))
-        a = np.broadcast_to(inputs, (len(gains), *inputs.shape))
-        # One BLAS thread: the matrices are small, and OpenBLAS's threads thrash on a busy machine
-        # (ten times slower on two shared cores). An exploding net overflows: shown as such.
-        with one_blas_thread(), np.errstate(over="ignore", invalid="ignore"):
-            for layer in range(depth):
-                a = phi(a @ (gains * kernels[layer]))
-                layers[:, layer] = a
-        return layers
-
-
-def layer_histograms(layers, bins=BINS, value_range=None):
-    """Histograms of every layer on one shared value range.
-
-    ``layers``: (depth, …) activations. Returns (counts (depth, bins) as fractions of each
-    layer's values, bin edges (bins + 1,)). The range is ``value_range`` (low, high), by
-    default the 0.1–99.9 % quantiles of all layers together, so a layer whose values shrink
-    shows as a narrow spike beside wider ones. Values outside the range, and non-finite ones,
-    are left out; as in ``np.histogram``, the last bin includes its upper edge.
-    """
-    depth = len(layers)
-    values = layers.reshape(depth, -1)
-    if value_range is None:
-        finite = values[np.isfinite(values)]
-        low, high = (np.quantile(finite, [0.001, 0.999]) if finite.size else (-1.0, 1.0))
-    else:
-        low, high = value_range
-    if not high > low:
-        low, high = low - 1.0, high + 1.0
-    edges = np.linspace(low, high, bins + 1)
-    with np.errstate(invalid="ignore", over="ignore"):
-        scaled = values - low
-        scaled *= bins / (high - low)
-        scaled[scaled == bins] = bins - 1  # the value ``high`` itself: the last bin
-        inside = (scaled >= 0) & (scaled < bins)  # False for NaN
-        scaled += (np.arange(depth) * bins)[:, None]  # each layer's bins in one run of bincount
-        index = scaled.astype(np.intp)
-    index[~inside] = depth * bins  # values left out go to one extra bin, dropped
-    counts = np.bincount(index.ravel(), minlength=depth * bins + 1)[:-1]
-    return counts.reshape(depth, bins) / values.shape[1], edges
+def _layer_stds(layers):
+    """The std of each layer's activations, over its batch and units: (…, depth, batch, width) →
+    (…, depth). What the explorer plots; the toolkit's net gives the activations only."""
+    return layers.reshape(*layers.shape[:-2], -1).std(axis=-1)
 
 
 class InitializationExplorer(Explorer):
@@ -137,7 +50,7 @@ class InitializationExplorer(Explorer):
         import matplotlib.pyplot as plt
         from matplotlib.ticker import MaxNLocator
 
-        self.net = LayerActivations(np.random.default_rng(0) if rng is None else rng)
+        self.net = LayerActivations(np.random.default_rng(0) if rng is None else rng, MAX_DEPTH)
         self._runs = OrderedDict()  # (gain, initializer, activation) → the deepest net's layers, stds
         self._gain_ends = {}  # (initializer, activation) → the deepest net's stds at GAIN_THIRDS (64 inputs)
         for scheme in SCHEMES:  # every scheme's weights now (Keras takes 0.1 s a scheme), not on a move
@@ -153,7 +66,7 @@ class InitializationExplorer(Explorer):
         fast_log_axis(ax, max_ticks=5)
         ax.set_xlabel("layer l")
         ax.set_ylabel("activation std (log)")
-        self.map_image = self.map_axes.imshow(np.zeros((1, BINS)), aspect="auto", origin="upper",
+        self.map_image = self.map_axes.imshow(np.zeros((1, HISTOGRAM_BINS)), aspect="auto", origin="upper",
                                               cmap="magma", vmin=0, vmax=1, interpolation="nearest")
         self.map_axes.set_xlabel("activation value")
         self.map_axes.set_ylabel("layer l")
@@ -196,7 +109,7 @@ class InitializationExplorer(Explorer):
         key = (float(gain), initializer, activation)
         if key not in self._runs:
             layers = self.net.activations(MAX_DEPTH, gain, initializer, activation)
-            self._runs[key] = layers, layers.reshape(MAX_DEPTH, -1).std(axis=1), {}
+            self._runs[key] = layers, _layer_stds(layers), {}
             while len(self._runs) > 4:  # 8 MB each
                 self._runs.popitem(last=False)
         self._runs.move_to_end(key)
@@ -208,7 +121,8 @@ class InitializationExplorer(Explorer):
         the shown ``stds``."""
         key = (initializer, activation)
         if key not in self._gain_ends:  # on 64 of the inputs: only the axis depends on them
-            self._gain_ends[key] = self.net.stds_at_gains(MAX_DEPTH, GAIN_THIRDS, initializer, activation, rows=64)
+            layers = self.net.activations_at_gains(MAX_DEPTH, GAIN_THIRDS, initializer, activation, rows=64)
+            self._gain_ends[key] = _layer_stds(layers)
         third = min(int(np.searchsorted(GAIN_THIRDS, gain, side="right")), len(GAIN_THIRDS) - 1)
         ends = self._gain_ends[key][third - 1:third + 1, :end]
         return decade_limits(np.concatenate([ends.ravel(), stds, [1.0]]), margin=3)

@@ -2,82 +2,21 @@
 gradient of each layer's weights is and how many of its units are switched on, for the ReLU
 family beside sigmoid and tanh.
 
-The networks are square (width 64) with zero biases, fed a fixed standard-normal batch; each
-weight scheme draws one stack of 100 matrices once, and a depth-L net uses its first L, so
-moving the depth slider adds or removes layers at the output end and changes nothing else.
-Gradients come from :class:`gradclinic.profiles.MLPProfiler`'s forward and backward pass
-(compiled TensorFlow, automatic differentiation), compiled once for all five activations
-(:class:`~gradclinic.profiles.SwitchedProfile`); each net's statistics are computed
-once and kept, so a slider move costs at most one pass.
+The numbers come from :class:`gradclinic.profiles.ActivationProfiles`: square networks (width
+64, zero biases) fed a fixed standard-normal batch, one stack of 100 weight matrices per scheme
+drawn once (a depth-L net uses its first L, so moving the depth slider adds or removes layers at
+the output end and changes nothing else), one compiled pass for all five activations, and each
+net's statistics computed once and kept, so a slider move costs at most one pass.
 """
-
-from dataclasses import dataclass
 
 import numpy as np
 
 from gradclinic.plots import axis_end, bucket_depths, decade_limits, fast_log_axis, log_safe
-from gradclinic.profiles import MLPProfiler, SwitchedProfile, draw_weights
+from gradclinic.profiles import (RELU_FAMILY_ACTIVATIONS as ACTIVATIONS, RELU_FAMILY_WEIGHT_SCHEMES as WEIGHT_SCHEMES,
+                                 ActivationProfiles)
 from gradclinic.widgets import Explorer
 
-ACTIVATIONS = ("relu", "leaky_relu", "elu", "sigmoid", "tanh")
-WEIGHT_SCHEMES = ("glorot_uniform", "he_normal")  # Keras's default, and the ReLU-aware one (lesson 04)
-MAX_DEPTH = 100
-WIDTH = 64
-BATCH = 128
 FLOAT32_TINIEST = 1e-45  # float32's smallest subnormal: a gradient below it is stored as exactly 0
-
-
-@dataclass(frozen=True)
-class LayerStats:
-    """Per hidden layer of one net (index 0 = first hidden layer), all of shape (depth,).
-
-    ``kernel_grad_norms``: ‖∂loss/∂W[l]‖ (Frobenius), the size of what gradient descent would
-    change layer l by. ``active_fraction``: share of (example, unit) pairs whose output is > 0.
-    ``dead_fraction``: share of units whose output is exactly 0 for every example of the batch.
-    The arrays are read-only: :class:`ActivationProfiles` keeps and shares them.
-    """
-
-    kernel_grad_norms: np.ndarray
-    active_fraction: np.ndarray
-    dead_fraction: np.ndarray
-
-    @property
-    def spread(self):
-        """Largest over smallest kernel-gradient norm across layers (inf when one underflowed to 0)."""
-        smallest = self.kernel_grad_norms.min()
-        return float(self.kernel_grad_norms.max() / smallest) if smallest > 0 else float("inf")
-
-
-class ActivationProfiles:
-    """:class:`LayerStats` of square MLPs for any depth ≤ ``max_depth``, activation and weight
-    scheme. One instance holds the compiled profiler, the weight stacks and every net's
-    statistics computed so far (at most 1000 nets of ≤ 100 layers): keep it."""
-
-    def __init__(self, rng, width=WIDTH, batch=BATCH, max_depth=MAX_DEPTH):
-        if not isinstance(rng, np.random.Generator):
-            raise ValueError("rng must be a numpy.random.Generator (numpy.random.default_rng(seed))")
-        self.max_depth = max_depth
-        self.profiler = MLPProfiler(width=width, batch=batch, seed=int(rng.integers(2**31)))
-        self.weights = {scheme: draw_weights(scheme, max_depth, width, rng) for scheme in WEIGHT_SCHEMES}
-        self._profile = SwitchedProfile(self.profiler, ACTIVATIONS)
-        self._stats = {}
-
-    def stats(self, depth, activation="relu", weights="glorot_uniform"):
-        """Per-layer gradient norms and unit activity of the ``depth``-layer net."""
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}")
-        if weights not in self.weights:
-            raise ValueError(f"weights must be one of {', '.join(self.weights)}, got {weights!r}")
-        if isinstance(depth, bool) or int(depth) != depth or not 1 <= depth <= self.max_depth:
-            raise ValueError(f"depth must be a whole number in 1..{self.max_depth}, got {depth!r}")
-        key = (int(depth), activation, weights)
-        if key not in self._stats:
-            outputs, norms = self._profile(self.weights[weights][: int(depth)], activation)  # (depth, batch, width)
-            parts = (norms.astype(float), (outputs > 0).mean(axis=(1, 2)), np.all(outputs == 0, axis=1).mean(axis=1))
-            for part in parts:
-                part.setflags(write=False)  # kept and shared: nobody may change them
-            self._stats[key] = LayerStats(*parts)
-        return self._stats[key]
 
 
 class ReluProfileExplorer(Explorer):

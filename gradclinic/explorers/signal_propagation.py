@@ -1,131 +1,25 @@
-"""Lesson 12's explorer and experiments: mean-field theory beside real wide random tanh nets.
+"""Lesson 12's explorer: mean-field theory beside real wide random tanh nets.
 
-:class:`RandomTanhNets` holds a few fully connected tanh nets (width 256 by default) whose
-weights are drawn once as standard normals; a point (σ_w, σ_b) only rescales them,
-W = σ_w/√width · G and b = σ_b · g, so moving a slider costs one vectorised forward and backward
-pass (a few milliseconds), never a new draw. Inputs are x = tanh(√q*·z): what a tanh layer at
-the fixed point q* outputs, so every layer's pre-activations have mean square q* from the
-first layer on, the situation the theory describes.
+The measured side comes from :class:`gradclinic.mean_field.RandomTanhNets`, whose weights are
+drawn once: a point (σ_w, σ_b) only rescales them, so moving a slider costs one vectorised
+forward and backward pass (a few milliseconds), never a new draw.
 
 The theory comes from the learner's own functions: the phase diagram is the learner's
-``chi1`` evaluated once on a (σ_w, σ_b) grid and cached; nothing here computes a Gaussian
-expectation by itself.
+``chi1`` evaluated once on a (σ_w, σ_b) grid (:func:`gradclinic.mean_field.chi1_grid`) and
+cached; nothing here computes a Gaussian expectation by itself.
 """
 
 import math
 
 import numpy as np
 
+from gradclinic.mean_field import GRID_SIGMA_B, GRID_SIGMA_W, RandomTanhNets, chi1_grid, growth_rate
 from gradclinic.plots import axis_end, decade_limits, fast_log_axis, log_safe
 from gradclinic.widgets import Explorer
 
-WIDTH = 256
-MAX_DEPTH = 50
 SIGMA_W_RANGE = (0.5, 3.0)
 SIGMA_B_RANGE = (0.0, 1.0)
-# Grid points sit between slider steps (0.0125 off), so the grid never lands on σ_b = 0, σ_w = 1,
-# where q ↦ 0 converges only algebraically.
-GRID_SIGMA_W = np.linspace(0.5125, 2.9875, 34)
-GRID_SIGMA_B = np.linspace(0.0125, 0.9875, 21)
 DECADES_SHOWN = 3.0
-
-
-class RandomTanhNets:
-    """``n_nets`` random tanh MLPs of ``width`` units and up to ``max_depth`` layers, each fed
-    ``batch`` inputs. ``seed`` fixes every draw; points (σ_w, σ_b) only rescale them."""
-
-    def __init__(self, width=WIDTH, max_depth=MAX_DEPTH, n_nets=4, batch=4, seed=0):
-        rng = np.random.default_rng(seed)
-        self.width, self.max_depth, self.n_nets, self.batch = width, max_depth, n_nets, batch
-        self.kernels = rng.standard_normal((max_depth, n_nets, width, width), dtype="float32")
-        self.biases = rng.standard_normal((max_depth, n_nets, 1, width), dtype="float32")
-        self.inputs = rng.standard_normal((n_nets, batch, width), dtype="float32")
-        self.upstream = rng.standard_normal((n_nets, batch, width), dtype="float32")
-
-    def _check(self, depth, q_in):
-        if not 1 <= depth <= self.max_depth:
-            raise ValueError(f"depth must lie in 1..{self.max_depth}, got {depth}")
-        if not (math.isfinite(q_in) and q_in >= 0):
-            raise ValueError(f"the input's q must be a finite variance ≥ 0, got {q_in!r}")
-
-    def _layers(self, sigma_w, sigma_b, q_in, depth):
-        """Yield h_l, l = 1..depth, for inputs a_0 = tanh(√q_in·z), shape (n_nets, batch, width)."""
-        self._check(depth, q_in)
-        scale = np.float32(sigma_w / math.sqrt(self.width))
-        activation = np.tanh(np.float32(math.sqrt(q_in)) * self.inputs)
-        for layer in range(depth):
-            pre = scale * (activation @ self.kernels[layer].transpose(0, 2, 1)) + np.float32(sigma_b) * self.biases[layer]
-            yield pre
-            activation = np.tanh(pre)
-
-    def mean_squares(self, sigma_w, sigma_b, q_in, depth):
-        """The measured q_l: mean of h_l² over units, inputs and nets, l = 1..depth, shape (depth,)."""
-        return np.array([np.mean(np.square(pre, dtype=float)) for pre in self._layers(sigma_w, sigma_b, q_in, depth)])
-
-    def gradient_norms(self, sigma_w, sigma_b, q_star, depth):
-        """‖∂loss/∂h_l‖ for l = 1..depth, shape (depth, n_nets, batch), float64.
-
-        h_l = W_l·a_(l−1) + b_l, a_l = tanh(h_l), a_0 = tanh(√q*·z); loss = u·a_L with u a fixed
-        standard normal vector. ∂loss/∂h_l is also the gradient of layer l's bias; its kernel's
-        gradient is this times ‖a_(l−1)‖, which the fixed point holds constant.
-        """
-        scale = np.float32(sigma_w / math.sqrt(self.width))
-        slopes = [1 - np.tanh(pre) ** 2 for pre in self._layers(sigma_w, sigma_b, q_star, depth)]  # φ'(h_l)
-        delta = slopes[-1] * self.upstream
-        norms = np.empty((depth, self.n_nets, self.batch))
-        norms[-1] = np.linalg.norm(delta, axis=-1)
-        for layer in range(depth - 1, 0, -1):  # backward: δ_(l−1) = φ'(h_(l−1)) ⊙ W_lᵀ δ_l
-            delta = slopes[layer - 1] * (scale * (delta @ self.kernels[layer]))
-            norms[layer - 1] = np.linalg.norm(delta, axis=-1)
-        return norms
-
-
-def growth_rate(norms):
-    """Per-layer factor by which gradient norms grow towards the input, one per net.
-
-    ``norms``: (depth, n_nets, batch). The slope of the least-squares line through the batch's
-    mean of ln‖∂loss/∂h_l‖ against l, as exp(−slope): > 1 means gradients grow going back.
-    """
-    log_norms = np.log(np.maximum(norms, 1e-300)).mean(axis=-1)
-    layers = np.arange(len(log_norms))
-    slope = np.polyfit(layers, log_norms, 1)[0]
-    return np.exp(-np.atleast_1d(slope))
-
-
-def chi1_grid(chi1, sigma_ws=GRID_SIGMA_W, sigma_bs=GRID_SIGMA_B):
-    """The learner's ``chi1(σ_w, σ_b, np.tanh)`` on a grid: (len(sigma_bs), len(sigma_ws)),
-    NaN where it raises ValueError."""
-    grid = np.full((len(sigma_bs), len(sigma_ws)), np.nan)
-    for i, sigma_b in enumerate(sigma_bs):
-        for j, sigma_w in enumerate(sigma_ws):
-            try:
-                grid[i, j] = chi1(float(sigma_w), float(sigma_b), np.tanh)
-            except ValueError:
-                pass
-    return grid
-
-
-def edge_of_chaos(chi1, sigma_b, phi=np.tanh, low=0.5, high=3.0, steps=40):
-    """The σ_w where ``chi1(σ_w, sigma_b, phi)`` = 1, by bisection between ``low`` and ``high``."""
-    for _ in range(steps):
-        middle = (low + high) / 2
-        if chi1(middle, sigma_b, phi) < 1:
-            low = middle
-        else:
-            high = middle
-    return (low + high) / 2
-
-
-def jacobian_singular_values(kernels, biases, x, phi=np.tanh, phi_prime=None):
-    """Singular values of the input–output Jacobian ∂a_L/∂a_0 = D_L W_L ⋯ D_1 W_1 of the net
-    h_l = W_l a_(l−1) + b_l, a_l = φ(h_l) at input ``x`` (kernels (out, in), biases (out,))."""
-    phi_prime = phi_prime or (lambda h: 1 - np.tanh(h) ** 2)
-    jacobian, activation = np.eye(len(x)), x
-    for kernel, bias in zip(kernels, biases):
-        pre = kernel @ activation + bias
-        jacobian = phi_prime(pre)[:, None] * (kernel @ jacobian)
-        activation = phi(pre)
-    return np.linalg.svd(jacobian, compute_uv=False)
 
 
 class SignalPropagationExplorer(Explorer):
@@ -133,8 +27,9 @@ class SignalPropagationExplorer(Explorer):
     = predicted gradient change over the depth) with a marker at the chosen point, and beside
     it the gradient profile measured on real random tanh nets there against χ₁^((L−l)/2).
 
-    ``grid``: the learner's χ₁ on (GRID_SIGMA_B, GRID_SIGMA_W), from :func:`chi1_grid`, if
-    already computed. A point where ``chi1`` raises ValueError shows no theory line.
+    ``grid``: the learner's χ₁ on (GRID_SIGMA_B, GRID_SIGMA_W), from
+    :func:`~gradclinic.mean_field.chi1_grid`, if already computed. A point where ``chi1`` raises
+    ValueError shows no theory line.
 
     The profile's axes depend only on the depth's bucket (10, 20, 50 layers): they span the
     theory's profile at every (σ_w, σ_b) of the sliders, so moving σ_w or σ_b moves the points

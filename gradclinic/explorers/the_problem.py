@@ -3,67 +3,19 @@
 Every layer is ``W = scale · M`` with M the identity or a fixed random Gaussian matrix
 (variance 1/width, so that on average it neither grows nor shrinks a vector). Forward,
 ‖a[l]‖ follows scale^l; backward, the gradient reaching layer l from a unit gradient at the
-output follows scale^(L−l). Everything is NumPy on a width-32 net: a slider move costs
-microseconds of arithmetic and one redraw.
+output follows scale^(L−l). The norms come from :class:`gradclinic.profiles.DeepLinearSignals`
+(NumPy on a width-32 net): a slider move costs microseconds of arithmetic and one redraw.
 """
-
-import itertools
 
 import numpy as np
 
 from gradclinic.plots import axis_end, decade_limits, fast_log_axis, log_safe
+from gradclinic.profiles import DeepLinearSignals
 from gradclinic.widgets import Explorer
 
 MAX_DEPTH = 100
-WIDTH = 32
 SCALES = (0.5, 1.5)  # the scale slider's ends
 WEIGHT_KINDS = ("identity", "gaussian")
-
-
-class DeepLinearSignals:
-    """Forward activation norms and backward gradient norms of a deep linear net.
-
-    ``weights="identity"`` makes every M the identity (lesson 01's C = scale·I);
-    ``"gaussian"`` draws fixed M with entries N(0, 1/width) once, from ``rng``.
-    """
-
-    def __init__(self, rng, width=WIDTH, max_depth=MAX_DEPTH):
-        self.width, self.max_depth = width, max_depth
-        x = rng.normal(size=width)
-        self.x = x / np.linalg.norm(x)  # unit input: every norm below is a pure growth factor
-        upstream = rng.normal(size=width)
-        self.upstream = upstream / np.linalg.norm(upstream)
-        self.matrices = {
-            "identity": np.broadcast_to(np.eye(width), (max_depth, width, width)),
-            "gaussian": rng.normal(scale=1 / np.sqrt(width), size=(max_depth, width, width)),
-        }
-        # Forward norms with scale 1, once: with W = scale·M, ‖a[l]‖ = scale^l · ‖M_l…M_1 x‖. The
-        # identity leaves the unit input as it is; the Gaussian products M_l…M_1 x accumulate.
-        products = itertools.accumulate(self.matrices["gaussian"], lambda a, m: m @ a, initial=self.x)
-        self._unit_forward = {"identity": np.full(max_depth, np.linalg.norm(self.x)),
-                              "gaussian": np.array([np.linalg.norm(a) for a in products][1:])}
-
-    def activation_norms(self, depth, scale, weights="identity"):
-        """‖a[l]‖ for l = 1..depth, shape (depth,), for a unit-norm input."""
-        self._check(depth, weights)
-        return scale ** np.arange(1, depth + 1) * self._unit_forward[weights][:depth]
-
-    def gradient_norms(self, depth, scale, weights="identity"):
-        """‖∂loss/∂a[l]‖ for l = 1..depth, shape (depth,), when ∂loss/∂a[depth] is a unit vector."""
-        self._check(depth, weights)
-        matrices = self.matrices[weights]
-        delta, norms = self.upstream, np.empty(depth)
-        norms[depth - 1] = 1.0
-        for layer in range(depth - 1, 0, -1):  # through W[l+1]ᵀ, from the output back to layer 1
-            delta = matrices[layer].T @ delta
-            norms[layer - 1] = np.linalg.norm(delta)
-        return norms * scale ** (depth - np.arange(1, depth + 1))
-
-    def _check(self, depth, weights):
-        if weights not in self.matrices:
-            raise ValueError(f"weights must be one of {sorted(self.matrices)}, got {weights!r}")
-        if not 1 <= depth <= self.max_depth:
-            raise ValueError(f"depth must lie in 1..{self.max_depth}, got {depth}")
 
 
 class DeepLinearExplorer(Explorer):
@@ -73,7 +25,7 @@ class DeepLinearExplorer(Explorer):
         from gradclinic.widgets import controls as widgets
         import matplotlib.pyplot as plt
 
-        self.signals = DeepLinearSignals(np.random.default_rng(0) if rng is None else rng)
+        self.signals = DeepLinearSignals(np.random.default_rng(0) if rng is None else rng, MAX_DEPTH)
         figure, self.axes = plt.subplots(figsize=(8, 3.6))
         ax = self.axes
         (self.activation_line,) = ax.plot([], [], "o", label="‖a[l]‖  activation")

@@ -28,8 +28,9 @@ import numpy as np
 import tensorflow as tf
 
 from gradclinic.data import load_digits
-from gradclinic.explorers.relu_and_friends import ACTIVATIONS, ActivationProfiles, ReluProfileExplorer
+from gradclinic.explorers.relu_and_friends import ReluProfileExplorer
 from gradclinic.models import deep_mlp
+from gradclinic.profiles import RELU_FAMILY_ACTIVATIONS, ActivationProfiles
 
 # %% [markdown]
 # ## ReLU: slope 1 wherever it is on
@@ -537,7 +538,7 @@ depth = 20
 layers = np.arange(1, depth + 1)
 figure, axes = plt.subplots()
 print(" activation | first-layer ‖∂loss/∂W‖ | last-layer ‖∂loss/∂W‖ | max/min over the 20 layers")
-for activation in ACTIVATIONS:
+for activation in RELU_FAMILY_ACTIVATIONS:
     stats = profiles.stats(depth, activation, "glorot_uniform")
     axes.semilogy(layers, stats.kernel_grad_norms, "o-", ms=3, label=activation)
     print(f" {activation:10} | {stats.kernel_grad_norms[0]:22.3e} | {stats.kernel_grad_norms[-1]:21.3e} | "

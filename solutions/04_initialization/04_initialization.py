@@ -27,7 +27,8 @@ import keras
 import matplotlib.pyplot as plt
 import numpy as np
 
-from gradclinic.explorers.initialization import InitializationExplorer, LayerActivations, layer_histograms
+from gradclinic.explorers.initialization import InitializationExplorer
+from gradclinic.profiles import LayerActivations, layer_histograms
 
 # %% [markdown]
 # ## One unit, many inputs: why the variance must be 1/n

@@ -24,7 +24,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from numpy.polynomial.hermite_e import hermegauss
 
-from gradclinic.explorers import signal_propagation as sp
+from gradclinic import mean_field
+from gradclinic.explorers.signal_propagation import SignalPropagationExplorer
 
 # %% [markdown]
 # ## A wide random network, one layer at a time
@@ -137,7 +138,7 @@ check("length_map", length_map)
 # itself against the diagonal q' = q: where they cross is a **fixed point**.
 
 # %% tags=["expected-output"]
-nets = sp.RandomTanhNets(width=256, max_depth=40, n_nets=4, batch=4, seed=1)
+nets = mean_field.RandomTanhNets(width=256, max_depth=40, n_nets=4, batch=4, seed=1)
 q_in, shown_depth = 4.0, 15
 plt.figure(figsize=(10, 3.6))
 plt.subplot(1, 2, 1)
@@ -305,7 +306,7 @@ gaps, profiles = [], {}
 for sigma_w, sigma_b in points:
     q_star, chi = fixed_point_q(sigma_w, sigma_b, np.tanh), chi1(sigma_w, sigma_b, np.tanh)
     norms = nets.gradient_norms(sigma_w, sigma_b, q_star, depth)
-    rates = sp.growth_rate(norms)
+    rates = mean_field.growth_rate(norms)
     gap = rates.mean() / np.sqrt(chi) - 1
     gaps.append(gap)
     profiles[sigma_w, sigma_b] = np.exp(np.log(norms).mean(axis=(1, 2)))
@@ -340,16 +341,16 @@ plt.legend();
 # and still lose or blow up its gradients. The phase diagram shows where χ₁ = 1:
 
 # %% tags=["expected-output"]
-phase_grid = sp.chi1_grid(chi1)
+phase_grid = mean_field.chi1_grid(chi1)
 plt.figure(figsize=(6, 4))
-plt.contourf(sp.GRID_SIGMA_W, sp.GRID_SIGMA_B, np.log10(phase_grid), levels=20, cmap="coolwarm",
-             vmin=-0.6, vmax=0.6)
+plt.contourf(mean_field.GRID_SIGMA_W, mean_field.GRID_SIGMA_B, np.log10(phase_grid), levels=20,
+             cmap="coolwarm", vmin=-0.6, vmax=0.6)
 plt.colorbar(label="log₁₀ χ₁")
-plt.contour(sp.GRID_SIGMA_W, sp.GRID_SIGMA_B, phase_grid, levels=[1.0], colors="k")
+plt.contour(mean_field.GRID_SIGMA_W, mean_field.GRID_SIGMA_B, phase_grid, levels=[1.0], colors="k")
 plt.xlabel("σ_w")
 plt.ylabel("σ_b")
 plt.title("tanh: ordered (blue) | edge of chaos (black) | chaotic (red)");
-edge_points = {b: sp.edge_of_chaos(chi1, b) for b in (0.05, 0.3, 1.0)}
+edge_points = {b: mean_field.edge_of_chaos(chi1, b) for b in (0.05, 0.3, 1.0)}
 print("edge of chaos: " + ", ".join(f"σ_b={b} → σ_w={w:.3f}" for b, w in edge_points.items()))
 
 # %% [markdown]
@@ -447,11 +448,11 @@ def jacobian_spectrum(kernel_maker, sigma_w, sigma_b, phi, depth=32, width=256, 
     q_star = fixed_point_q(sigma_w, sigma_b, phi)
     x = phi(np.sqrt(q_star) * net_rng.standard_normal(width))
     if phi is np.tanh:
-        return sp.jacobian_singular_values(kernels, biases, x)
-    return sp.jacobian_singular_values(kernels, biases, x, phi, lambda h: np.ones_like(h))
+        return mean_field.jacobian_singular_values(kernels, biases, x)
+    return mean_field.jacobian_singular_values(kernels, biases, x, phi, lambda h: np.ones_like(h))
 
 
-edge_sigma_w = sp.edge_of_chaos(chi1, 0.05)
+edge_sigma_w = mean_field.edge_of_chaos(chi1, 0.05)
 setups = {
     "tanh, Gaussian": (lambda r: edge_sigma_w / 16 * r.standard_normal((256, 256)), edge_sigma_w, 0.05, np.tanh),
     "tanh, orthogonal": (lambda r: orthogonal((256, 256), r, gain=edge_sigma_w), edge_sigma_w, 0.05, np.tanh),
@@ -492,7 +493,7 @@ plt.legend();
 # measured on two real random tanh nets at that point (dots) against χ₁^((L−l)/2) (line).
 
 # %%
-explorer = sp.SignalPropagationExplorer(chi1, fixed_point_q, sigma_w=1.5, sigma_b=0.3, depth=40, grid=phase_grid)
+explorer = SignalPropagationExplorer(chi1, fixed_point_q, sigma_w=1.5, sigma_b=0.3, depth=40, grid=phase_grid)
 explorer
 
 # %% [markdown]
