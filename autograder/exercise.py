@@ -276,13 +276,16 @@ class Exercise:
     def reference_answer(self, case):
         """What the reference returns on ``case``. Every submission is judged on the same case
         objects, so a result that is plain data (numbers, arrays, containers of them) is computed
-        once per process and handed out as a copy (a judge may change what it is given); anything
-        else (a Keras model, a class) is made again for each answer."""
-        if "_reference_answer" in vars(case):
-            return copy.deepcopy(case._reference_answer)
+        once per exercise and case in this process and handed out as a copy (a judge may change
+        what it is given); anything else (a Keras model, a class) is made again for each answer.
+        (Kept by the exercise, keyed by the case object, which it also keeps: two exercises may
+        share their cases.)"""
+        answers = self.__dict__.setdefault("_reference_answers", {})
+        if id(case) in answers:
+            return copy.deepcopy(answers[id(case)][1])
         result = self.reference(*self._live(case.args), **self._live(case.kwargs))
         if is_plain_data(result):
-            case._reference_answer = copy.deepcopy(result)
+            answers[id(case)] = (case, copy.deepcopy(result))
         return result
 
     def result_and_inputs_after(self, case, got):

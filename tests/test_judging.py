@@ -78,6 +78,23 @@ def test_the_reference_answers_a_case_once_per_process_and_each_judge_gets_its_o
     assert calls == [1, 2]
 
 
+def test_exercises_that_share_their_cases_keep_their_own_reference_answers():
+    class Double(Exercise):
+        name = "double"
+
+        def reference(self, x):
+            return 2 * x
+
+    class Square(Exercise):
+        name = "square"
+
+        def reference(self, x):
+            return x * x
+
+    shared = Case("x = 3", (3,))
+    assert (Double().reference_answer(shared), Square().reference_answer(shared)) == (6, 9)
+
+
 def test_a_live_reference_result_is_made_again_for_each_answer():
     class Live(Exercise):
         name = "live"
