@@ -63,35 +63,31 @@ def quiet_tensorflow():
     return tf
 
 
-def seed(value=0, tensorflow=True):
+def seed(value=0):
     """Seed Python's ``random``, NumPy's global generator, Keras and TensorFlow at once.
 
     Also asks TensorFlow for deterministic kernels, so the same notebook gives the same
-    numbers on every run (and the same submission the same grade). ``tensorflow=False`` is for
-    a lesson that never uses it: Python and NumPy only, without TensorFlow's 4-second import.
+    numbers on every run (and the same submission the same grade).
     """
     if not isinstance(value, (int, np.integer)) or value < 0:
         raise ValueError(f"seed must be a non-negative integer, got {value!r}")
-    random.seed(int(value))
-    np.random.seed(int(value))
-    if not tensorflow:
-        return
     quiet_tensorflow()
     import keras
     import tensorflow as tf
 
+    random.seed(int(value))
+    np.random.seed(int(value))
     keras.utils.set_random_seed(int(value))
     tf.config.experimental.enable_op_determinism()
 
 
-def setup(seed_value=0, style=True, tensorflow=True):
+def setup(seed_value=0, style=True):
     """The one call at the top of every lesson: quiet TensorFlow, seed everything, set the style.
 
     Returns a :class:`numpy.random.Generator` seeded with ``seed_value`` for the lesson's own
-    random draws, so a notebook never needs a second seeding call. A lesson that never uses
-    TensorFlow passes ``tensorflow=False`` (see :func:`seed`).
+    random draws, so a notebook never needs a second seeding call.
     """
-    seed(seed_value, tensorflow)
+    seed(seed_value)
     if style:
         from gradclinic.plots import use_course_style
 

@@ -43,15 +43,6 @@ def test_seed_makes_keras_and_numpy_repeatable():
     assert np.array_equal(a1, a2) and np.array_equal(w1, w2)
 
 
-def test_setup_without_tensorflow_seeds_python_and_numpy_and_imports_no_tensorflow():
-    done = _python("import random, sys, numpy, gradclinic\n"
-                   "gradclinic.setup(7, tensorflow=False); first = (random.random(), numpy.random.rand())\n"
-                   "gradclinic.setup(7, tensorflow=False); again = (random.random(), numpy.random.rand())\n"
-                   "assert first == again, (first, again)\n"
-                   "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules\n")
-    assert done.returncode == 0, done.stderr
-
-
 def test_setup_returns_a_seeded_generator_and_applies_style():
     import matplotlib
 

@@ -29,7 +29,7 @@ import numpy as np
 
 import gradclinic
 
-rng = gradclinic.setup(seed_value=0, tensorflow=False)  # Python and NumPy: no TensorFlow here
+rng = gradclinic.setup(seed_value=0)  # seeds Python, NumPy, Keras and TensorFlow; quiets TensorFlow
 
 # %% [markdown]
 # ## What a gradient is
