@@ -239,12 +239,14 @@ def tool_environment():
     return {**os.environ, "PATH": os.pathsep.join([bin_dir, os.environ.get("PATH", "")])}
 
 
-def release(slugs, course_root=COURSE_ROOT):
+def release(slugs, course_root=COURSE_ROOT, gradebook=None):
     """Run nbgrader's ``generate_assignment`` for ``slugs`` and normalise the release notebooks.
 
     One nbgrader process releases them all (:func:`_generate_assignments`): starting nbgrader
     costs about 4 s, releasing a lesson a fifth of a second. It runs in the course root, as
     ``nbgrader generate_assignment`` would, so it reads that course's nbgrader_config.py.
+    ``gradebook``: a path where the gradebook that records the assignments is kept (default: a
+    throwaway one); a copy of it serves a scratch course as ``nbgrader generate_assignment`` would.
     """
     import tempfile
 
@@ -253,8 +255,9 @@ def release(slugs, course_root=COURSE_ROOT):
     # A throwaway gradebook: building never touches the instructor's, and parallel builds of
     # different lessons never contend for one sqlite file.
     with tempfile.TemporaryDirectory() as scratch:
+        database = Path(gradebook).resolve() if gradebook else Path(scratch) / "gradebook.db"
         command = [sys.executable, "-c", "import sys; from autograder.build import _generate_assignments; "
-                   "_generate_assignments(sys.argv[1], sys.argv[2:])", f"sqlite:///{scratch}/gradebook.db", *slugs]
+                   "_generate_assignments(sys.argv[1], sys.argv[2:])", f"sqlite:///{database}", *slugs]
         done = subprocess.run(command, cwd=course_root, capture_output=True, text=True,
                               env=tool_environment())
     if done.returncode != 0:
@@ -283,11 +286,12 @@ def _generate_assignments(db_url, slugs):
             sys.exit(f"nbgrader generate_assignment {slug} failed:\n{result['log']}{result['error']}")
 
 
-def build(slugs=None, course_root=COURSE_ROOT, record_expected=False, report=lambda line: None):
+def build(slugs=None, course_root=COURSE_ROOT, record_expected=False, report=lambda line: None, gradebook=None):
     """Build solution notebooks and releases for ``slugs`` (default: every lesson).
 
     With ``record_expected``, first run each solution notebook headless and record what its
-    marked cells print. Returns the release paths; ``report`` hears timings and unrecorded cells.
+    marked cells print. Returns the release paths; ``report`` hears timings and unrecorded cells;
+    ``gradebook`` keeps the release's gradebook (see :func:`release`).
     """
     from autograder.expected_output import record
 
@@ -304,7 +308,7 @@ def build(slugs=None, course_root=COURSE_ROOT, record_expected=False, report=lam
         if unrecorded:
             report(f"{slug}: cells {', '.join(unrecorded)} are marked expected-output but have no recorded "
                    f"output for their current code: python -m autograder build --record-expected {slug}")
-    return release(slugs, course_root)
+    return release(slugs, course_root, gradebook)
 
 
 def copy_course(destination, course_root=COURSE_ROOT):

@@ -81,7 +81,20 @@ def built_course(tmp_path_factory):
     from autograder.build import build, copy_course
 
     root = copy_course(tmp_path_factory.mktemp("course"))
-    build(course_root=root)
+    build(course_root=root, gradebook=root / "gradebook.db")
+    return root
+
+
+def released_course(destination, built_course):
+    """A scratch copy of the built course as ``nbgrader generate_assignment`` leaves it for every
+    lesson: the build's releases and the gradebook that recorded them (releasing again in each
+    copy would only repeat that work)."""
+    import shutil
+
+    from autograder.build import copy_course
+
+    root = copy_course(destination, course_root=built_course)
+    shutil.copy(built_course / "gradebook.db", root / "gradebook.db")
     return root
 
 

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 import pytest
 
-from autograder.build import copy_course, lesson_slugs, release_notebook_path
+from autograder.build import lesson_slugs, release_notebook_path
 from autograder.solution import worked_notebook
 from classroom import submit
 from autograder.expected_output import cell_key, differences, printed, read_record
-from conftest import COURSE_ROOT, run_tool
+from conftest import COURSE_ROOT, released_course, run_tool
 from mistakes import mistake_submissions
 
 pytestmark = pytest.mark.slow
@@ -67,10 +67,7 @@ def _grade(root, slug, *options):
 @pytest.fixture
 def graded(slug, built_course, tmp_path_factory):
     if slug not in _graded:
-        root = copy_course(tmp_path_factory.mktemp(f"roundtrip-{slug}"), course_root=built_course)
-        shutil.copy(built_course / "solutions" / slug / f"{slug}.ipynb", root / "solutions" / slug)
-        done = run_tool(["nbgrader", "generate_assignment", slug, "--force"], root)
-        assert done.returncode == 0, done.stderr
+        root = released_course(tmp_path_factory.mktemp(f"roundtrip-{slug}"), built_course)
         submit(root, "reference", slug, worked_notebook(slug, root))
         submit(root, "untouched", slug, worked_notebook(slug, root, solve=False))
         wrong = {}

@@ -17,10 +17,9 @@ import time
 import pytest
 
 from attacks import RIGHT, WRONG
-from autograder.build import copy_course
 from autograder.solution import worked_notebook
 from classroom import submit
-from conftest import COURSE_ROOT, course_environment, run_tool
+from conftest import COURSE_ROOT, course_environment, released_course, run_tool
 
 pytest.importorskip("distributed")
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("cluster"),
@@ -47,8 +46,7 @@ def _scores(root):
 
 
 def _course(base, built_course):
-    root = copy_course(base, course_root=built_course)
-    assert run_tool(["nbgrader", "generate_assignment", SLUG, "--force"], root).returncode == 0
+    root = released_course(base, built_course)
     for student, code in CLASS.items():
         submit(root, student, SLUG, worked_notebook(SLUG, root, {"compound": code}))
     return root

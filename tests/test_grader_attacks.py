@@ -19,7 +19,7 @@ from attacks import RIGHT, WRONG, apply_edit, attacks
 from autograder.build import copy_course
 from autograder.solution import worked_notebook
 from classroom import submit
-from conftest import course_environment, run_tool
+from conftest import course_environment, released_course, run_tool
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("attacks"),  # one worker grades the class once
               pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox starts as root (CI runs as root)")]
@@ -67,8 +67,7 @@ def _record(root, student):
 
 @pytest.fixture(scope="module")
 def attacked_class(built_course, tmp_path_factory):
-    root = copy_course(tmp_path_factory.mktemp("attacked"), course_root=built_course)
-    assert run_tool(["nbgrader", "generate_assignment", SLUG, "--force"], root).returncode == 0
+    root = released_course(tmp_path_factory.mktemp("attacked"), built_course)
     port, connections, stop = _canary()
     catalogue = attacks(root, port)
     submit(root, "honest_right", SLUG, worked_notebook(SLUG, root, {"compound": RIGHT}))
@@ -155,8 +154,7 @@ def test_grader_refuses_without_a_gradebook_entry(built_course, tmp_path):
 def test_kill_and_resume_grades_everyone_exactly_once(built_course, tmp_path):
     from nbgrader.api import Gradebook
 
-    root = copy_course(tmp_path / "course", course_root=built_course)
-    assert run_tool(["nbgrader", "generate_assignment", SLUG, "--force"], root).returncode == 0
+    root = released_course(tmp_path / "course", built_course)
     students = [f"learner{i:02d}" for i in range(8)]
     for i, student in enumerate(students):
         submit(root, student, SLUG, worked_notebook(SLUG, root, {"compound": RIGHT if i % 2 else WRONG}))
