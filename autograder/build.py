@@ -252,8 +252,8 @@ def release(slugs, course_root=COURSE_ROOT, gradebook=None):
 
     import nbformat
 
-    # A throwaway gradebook: building never touches the instructor's, and parallel builds of
-    # different lessons never contend for one sqlite file.
+    # Unless one is asked for, a throwaway gradebook: building never touches the instructor's,
+    # and parallel builds of different lessons never contend for one sqlite file.
     with tempfile.TemporaryDirectory() as scratch:
         database = Path(gradebook).resolve() if gradebook else Path(scratch) / "gradebook.db"
         command = [sys.executable, "-c", "import sys; from autograder.build import _generate_assignments; "
