@@ -12,9 +12,12 @@
 
 :func:`choose_cap` picks the strongest available (v2, v1, watchdog) and says why; a mechanism
 can be forced with ``Limits.memory_mechanism`` or the ``GRADCLINIC_CAP`` environment variable.
-Each run gets its own cap object: ``setup()`` before the child starts (returns a command
-prefix that moves the child into its cgroup before it execs anything else), ``started()``,
-``stop()``, ``finish()`` (peak memory, whether the cap killed the run) and ``cleanup()``.
+Each sandboxed process gets its own cap object: ``setup()`` before the child starts (returns a
+command prefix that moves the child into its cgroup before it execs anything else),
+``started()``, ``stop()``, ``finish()`` (peak memory, whether the cap killed the run) and
+``cleanup()``. A runner that serves several jobs in turn calls ``begin_job()`` before each and
+``outcome()`` after it: the peak and the events are then the job's own where the mechanism
+can restart its count (cgroup v1, the watchdog), the runner's so far where it cannot (v2).
 Every method is safe to use from several threads, each with its own cap object.
 """
 
@@ -170,9 +173,17 @@ class Cap:
     def stop(self):
         """The run is over or being ended: stop acting on the process tree."""
 
+    def begin_job(self):
+        """A runner's next job starts: count peak memory and events from here where possible."""
+
+    def outcome(self, returncode):
+        """Peak memory, and whether this cap ended the run (or the job), so far."""
+        return CapOutcome()
+
     def finish(self, returncode):
         """After the child was reaped: peak memory and whether this cap ended the run."""
-        return CapOutcome()
+        self.stop()
+        return self.outcome(returncode)
 
     def cleanup(self):
         """Remove whatever setup made; safe to call twice."""
@@ -300,12 +311,17 @@ class CgroupV2Cap(Cap):
         if getattr(self, "sampler", None):
             self.sampler.stop()
 
-    def finish(self, returncode):
-        self.stop()
+    def _events(self):
+        return (_keyed(_read(self.path / "memory.events")).get("oom_kill", 0),
+                _keyed(_read(self.path / "pids.events")).get("max", 0))
+
+    def begin_job(self):
+        self.sampled, self.baseline = 0, self._events()  # memory.peak itself cannot be restarted
+
+    def outcome(self, returncode):
         peak = _read(self.path / "memory.peak").strip()
         peak = int(peak) if peak.isdigit() else getattr(self, "sampled", 0)
-        kills = _keyed(_read(self.path / "memory.events")).get("oom_kill", 0)
-        refused = _keyed(_read(self.path / "pids.events")).get("max", 0)
+        kills, refused = (now - before for now, before in zip(self._events(), getattr(self, "baseline", (0, 0))))
         outcome = CapOutcome(peak_bytes=peak)
         if kills:
             outcome.killed = True
@@ -377,21 +393,29 @@ class CgroupV1Cap(Cap):
             raise
         return join_prefix([path / "cgroup.procs" for path in self.paths.values()])
 
-    def finish(self, returncode):
+    def begin_job(self):
         memory = self.paths["memory"]
+        _write(memory / "memory.max_usage_in_bytes", "0")  # restarts the peak from current usage
+        self.baseline = (_keyed(_read(memory / "memory.oom_control")).get("oom_kill", 0),
+                         int(_read(memory / "memory.failcnt", "0").strip() or 0),
+                         _keyed(_read(self.paths["pids"] / "pids.events")).get("max", 0))
+
+    def outcome(self, returncode):
+        memory = self.paths["memory"]
+        kills_before, failures_before, refused_before = getattr(self, "baseline", (0, 0, 0))
         peak = _read(memory / "memory.max_usage_in_bytes").strip()
         peak = int(peak) if peak.isdigit() else 0
         control = _keyed(_read(memory / "memory.oom_control"))
         if "oom_kill" in control:  # Linux 4.13+
-            killed = control["oom_kill"] > 0
+            killed = control["oom_kill"] > kills_before
         else:  # older kernels: the limit was hit, usage reached it, and the run died of SIGKILL
-            failures = int(_read(memory / "memory.failcnt", "0").strip() or 0)
+            failures = int(_read(memory / "memory.failcnt", "0").strip() or 0) - failures_before
             killed = failures > 0 and peak >= self.near * self.limits.memory_bytes and returncode in (-9, 137)
         outcome = CapOutcome(peak_bytes=peak, killed=killed)
         if killed:
             outcome.ended_by = (f"memory cap ({self.label}): killed by the kernel's OOM killer at "
                                 f"{size(peak)}, cap {size(self.limits.memory_bytes)}")
-        refused = _keyed(_read(self.paths["pids"] / "pids.events")).get("max", 0)
+        refused = _keyed(_read(self.paths["pids"] / "pids.events")).get("max", 0) - refused_before
         if refused:
             outcome.events = f"process cap (cgroup v1 pids.max {self.limits.processes}) refused {refused} new tasks"
         return outcome
@@ -518,8 +542,10 @@ class WatchdogCap(Cap):
         if self.poller:
             self.poller.stop()
 
-    def finish(self, returncode):
-        self.stop()
+    def begin_job(self):
+        self.peak = 0
+
+    def outcome(self, returncode):
         return CapOutcome(peak_bytes=self.peak, killed=bool(self.reason), ended_by=self.reason)
 
 

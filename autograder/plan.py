@@ -6,9 +6,12 @@ every test cell the graded calls whose answers decide it. The same plan made twi
 same notebook has the same :attr:`GradingPlan.key`, so a run prepared ahead of time (by
 ``python -m autograder grade``'s workers) is used only for exactly the plan it was made for.
 
-A plan runs in a sandboxed *runner*: a fresh sandbox whose Python has started, and has
-imported the libraries the lesson needs, before its submission is known (:class:`RunnerPool`
-starts them ahead); it receives exactly one plan and ends. No runner ever sees a second one.
+A plan runs in a sandboxed *runner*: a sandbox whose Python has started, and has imported the
+libraries the lesson needs, before any submission is known (:class:`RunnerPool` starts them
+ahead). The runner itself never runs a plan: for each one it forks a child that enters
+namespaces of its own (see ``sandbox_runner.py``), so every plan starts from the same warm,
+untouched state and no plan can see the files, processes or memory of another. A runner that
+cannot isolate its children runs one plan and ends; so does one whose plan ended abnormally.
 """
 
 import ast
@@ -155,19 +158,19 @@ def warm_modules(notebook):
     return tuple(m for m in WARMABLE_MODULES if m in imported or m.split(".")[0] in imported)
 
 
-def _fill_job(job, sources, plan, limits):
-    """Write one plan into a runner's job folder (mounted read-only in its sandbox)."""
+def job_bytes(sources, plan, limits):
+    """One plan as the runner reads it (``sandbox_runner.read_job``): a JSON line, then the
+    calls' arrays as .npz."""
+    import io
+
     import numpy as np
 
-    (job / "cells.json").write_text(json.dumps({"cells": sources}))
-    (job / "request.json").write_text(json.dumps({"calls": plan.calls}, allow_nan=True))
-    with open(job / "request.npz", "wb") as f:
-        np.savez(f, **plan.arrays)
-    (job / "limits.json").write_text(json.dumps({"cell_seconds": limits.cell_seconds,
-                                                 "call_seconds": limits.call_seconds,
-                                                 "output_chars": limits.output_chars}))
-    for path in job.iterdir():  # readable by the sandbox user, writable by nobody else
-        os.chmod(path, 0o644)
+    header = json.dumps({"cells": sources, "calls": plan.calls,
+                         "limits": {"cell_seconds": limits.cell_seconds, "call_seconds": limits.call_seconds,
+                                    "output_chars": limits.output_chars}}, allow_nan=True)
+    arrays = io.BytesIO()
+    np.savez(arrays, **plan.arrays)
+    return header.encode() + b"\n" + arrays.getvalue()
 
 
 @functools.lru_cache(maxsize=None)
@@ -180,70 +183,87 @@ def _runner_file(name):
 
 
 class Runner:
-    """A sandboxed runner launched now, warming up with an empty job folder; :meth:`run` gives
-    it one plan, once."""
+    """A sandboxed runner launched now, importing ``modules`` while no plan is known; :meth:`run`
+    gives it plans one at a time while :attr:`serves_more` holds."""
 
     def __init__(self, sandbox, modules=()):
         self.limits = sandbox.limits
-        self.job = Path(tempfile.mkdtemp(prefix="gradclinic-job-"))
+        self.folder = Path(tempfile.mkdtemp(prefix="gradclinic-runner-"))  # the runner's code only
         for name in RUNNER_FILES:
-            (self.job / name).write_bytes(_runner_file(name))
-            os.chmod(self.job / name, 0o644)
-        os.chmod(self.job, 0o755)
-        inside = self.job if sandbox.unsafe else Path("/job")
+            (self.folder / name).write_bytes(_runner_file(name))
+            os.chmod(self.folder / name, 0o644)
+        os.chmod(self.folder, 0o755)
+        inside = self.folder if sandbox.unsafe else Path("/job")
         python = str(sandbox.venv / "bin" / "python")
+        environment = {**run_environment(), "GRADCLINIC_TMP_BYTES": str(self.limits.tmp_bytes),
+                       "GRADCLINIC_ISOLATE_JOBS": "0" if sandbox.unsafe else "1"}
         try:
-            self.process = sandbox.launch(self.job, lambda fd, go_fd: [
-                python, str(inside / "sandbox_runner.py"), str(inside), str(fd), str(go_fd), ",".join(modules)],
-                run_environment())
+            self.process = sandbox.launch(self.folder, lambda fd, control_fd: [
+                python, str(inside / "sandbox_runner.py"), str(inside), str(fd), str(control_fd), ",".join(modules)],
+                environment)
         except BaseException:
-            shutil.rmtree(self.job, ignore_errors=True)
+            shutil.rmtree(self.folder, ignore_errors=True)
             raise
 
+    @property
+    def serves_more(self):
+        return self.process.serves_more
+
     def run(self, sources, plan):
-        """Hand this runner ``sources`` and ``plan``'s calls; return its sandbox.RunResult."""
-        if self.process.used:
-            raise RuntimeError("a runner runs one job only: take a fresh one")
+        """Run ``sources`` and ``plan``'s calls in a fresh child of this runner; return its
+        sandbox.RunResult. The runner is discarded if it may not take another plan."""
         try:
-            _fill_job(self.job, sources, plan, self.limits)
-            return self.process.collect()
+            return self.process.run_job(job_bytes(sources, plan, self.limits))
         finally:
-            shutil.rmtree(self.job, ignore_errors=True)
+            if not self.process.serves_more:
+                self.discard()
 
     def discard(self):
         self.process.discard()
-        shutil.rmtree(self.job, ignore_errors=True)
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 class RunnerPool:
-    """Runners started ``ahead`` of the plans they will receive, each handed exactly one.
+    """Runners started ``ahead`` of the plans they will receive.
 
-    :meth:`take` hands out a runner (warm if one is ready) and launches its replacement, so the
-    next plan finds one warm too; at most ``expected`` runners are launched ahead in all (None:
-    no bound), so none is left warming for nothing at the end of a class. Thread-safe."""
+    :meth:`take` hands out a runner that is not busy (warm if one is ready; started now if
+    none is) and :meth:`give_back` returns it after one plan: it waits for the next plan if it
+    may serve more, and is replaced ahead otherwise, so the next plan finds one warm too. At
+    most ``expected`` plans are counted on (None: no bound), so no runner is started ahead for
+    nothing at the end of a class. Thread-safe."""
 
     def __init__(self, sandbox, ahead, modules=(), expected=None):
         self.sandbox, self.modules = sandbox, tuple(modules)
-        self.left = expected  # runners that may still be launched ahead
+        self.left = expected  # plans still to come
         self.ready, self.lock, self.closed = deque(), threading.Lock(), False
         with self.lock:
-            for _ in range(ahead):
-                self._launch_ahead()
-
-    def _launch_ahead(self):
-        if self.closed or self.left == 0:
-            return
-        self.ready.append(Runner(self.sandbox, self.modules))
-        if self.left is not None:
-            self.left -= 1
+            for _ in range(min(ahead, expected) if expected is not None else ahead):
+                self.ready.append(Runner(self.sandbox, self.modules))
 
     def take(self):
-        """A runner no plan has used; the caller runs one plan in it (or discards it)."""
+        """A runner that is not running a plan; the caller runs one plan in it, then gives it back."""
         with self.lock:
             runner = self.ready.popleft() if self.ready else None
-            if runner is not None:
-                self._launch_ahead()
+            if self.left is not None:
+                self.left = max(0, self.left - 1)
         return runner or Runner(self.sandbox, self.modules)
+
+    def give_back(self, runner):
+        with self.lock:
+            if runner.serves_more and not self.closed:
+                self.ready.append(runner)
+                return
+            # Retired: replace it ahead while plans are still to come that the waiting runners do not cover.
+            replace = not self.closed and (self.left is None or self.left > len(self.ready))
+        runner.discard()
+        if replace:
+            fresh = Runner(self.sandbox, self.modules)
+            with self.lock:
+                keep = not self.closed
+                if keep:
+                    self.ready.append(fresh)
+            if not keep:
+                fresh.discard()
 
     def close(self):
         """Discard the runners still waiting; later takes start runners on demand."""
@@ -287,7 +307,10 @@ def run_plan(plan, sandbox, runners=None):
     sources, note = list(plan.sources), ""
     for attempt in range(2):
         runner = runners.take() if runners else Runner(sandbox)
-        run = runner.run(sources, plan)
+        try:
+            run = runner.run(sources, plan)
+        finally:
+            runners.give_back(runner) if runners else runner.discard()
         problem = describe_end(run, len(sources))
         ran = sum(1 for r in run.records if r.get("type") == "cell")
         if problem and attempt == 0 and ran < len(sources):

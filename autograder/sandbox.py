@@ -18,12 +18,15 @@ then waits on a pipe); the job's wall-time limit starts when it is collected, an
 collected twice.
 """
 
+import array
+import fcntl
 import json
 import os
 import pwd
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -175,26 +178,32 @@ class Sandbox:
     def run(self, job_dir, argv, environment):
         """Run ``argv(fd)`` sandboxed, where ``argv`` is a function of the pipe's fd number;
         collect the JSON records sent on that pipe until the run ends, times out or overflows."""
-        return self.launch(job_dir, lambda fd, go_fd: argv(fd), environment).collect()
+        return self.launch(job_dir, lambda fd, control_fd: argv(fd), environment).collect()
 
     def launch(self, job_dir, argv, environment):
-        """Start ``argv(fd, go_fd)`` sandboxed and return its :class:`SandboxProcess` at once.
-        ``go_fd`` is the read end of a pipe on which :meth:`SandboxProcess.collect` writes one
-        line when it starts timing the run: a runner may warm up before it and must wait for it."""
+        """Start ``argv(fd, control_fd)`` sandboxed and return its :class:`SandboxProcess` at
+        once: ``fd`` is a record pipe for :meth:`SandboxProcess.collect`, ``control_fd`` a Unix
+        socket on which a runner that serves jobs (:meth:`SandboxProcess.run_job`) says it is
+        ready and receives them."""
         return SandboxProcess(self, Path(job_dir), argv, environment)
 
 
 class SandboxProcess:
-    """One sandboxed process, launched once and collected once (never reused).
+    """One sandboxed process and its own cap (cgroup or watchdog), pipes and private /tmp.
 
-    Launched, it may warm up (start Python, import libraries) while no job is known; the run's
-    wall-time limit starts when :meth:`collect` releases it. :meth:`discard` ends one never
-    collected. Each has its own cap (cgroup or watchdog), pipes and private /tmp."""
+    Either it runs one command and is collected once (:meth:`collect`), or it is a runner that
+    serves jobs one at a time (:meth:`run_job`), each on pipes of its own. A runner may warm up
+    (start Python, import libraries) before any job is known; each job's wall-time limit starts
+    when it is handed over. A job that ends abnormally (time limit, output cap, memory cap, or
+    no word from the runner on how it ended) ends the whole process: it is never handed another.
+    :meth:`discard` ends one no longer wanted."""
 
     def __init__(self, sandbox, job_dir, argv, environment):
         self.sandbox, self.limits, self.job_dir = sandbox, sandbox.limits, job_dir
         self.launched = time.monotonic()
-        self.used = False
+        self.used = self.ended = False
+        self.ready = None  # the runner's "ready" message, once read
+        self.jobs = 0
         self.cap = sandbox.cap.new(self.limits, f"job-{os.getpid()}-{uuid.uuid4().hex[:8]}")
         try:
             prefix = self.cap.setup()
@@ -202,8 +211,8 @@ class SandboxProcess:
             self.cap.cleanup()
             raise SandboxUnavailable(f"cannot set up the {self.cap.label} for a run: {problem}") from None
         self.read_end, write_end = os.pipe()
-        go_read, self.go_write = os.pipe()
-        command = sandbox.command(job_dir, argv(write_end, go_read))
+        self.control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        command = sandbox.command(job_dir, argv(write_end, theirs.fileno()))
         if not sandbox.unsafe:
             command = command[:command.index("--clearenv") + 1] + [
                 part for key, value in environment.items() for part in ("--setenv", key, value)
@@ -214,89 +223,207 @@ class SandboxProcess:
         command = [*prefix, *sandbox._rlimits(self.cap), *command]
         try:
             self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                            stderr=subprocess.PIPE, pass_fds=(write_end, go_read), env=env,
+                                            stderr=subprocess.PIPE, pass_fds=(write_end, theirs.fileno()), env=env,
                                             start_new_session=True, cwd=str(job_dir) if sandbox.unsafe else "/")
         except BaseException:
-            for fd in (self.read_end, self.go_write):
-                os.close(fd)
+            os.close(self.read_end)
+            self.control.close()
             self.cap.cleanup()
             raise
         finally:
             os.close(write_end)
-            os.close(go_read)
+            theirs.close()
         self.cap.started(self.process)
-
-    def _release(self):
-        try:
-            os.write(self.go_write, b"go\n")
-        except OSError:  # it died while warming: collect() reports how it ended
-            pass
-        finally:
-            os.close(self.go_write)
+        self.stderr_tail = b""  # the process's own stderr (a runner's jobs each have their own)
 
     def collect(self):
-        """Release the process to run its job; return its :class:`RunResult` once it ends."""
+        """Wait for the one command to end; return its :class:`RunResult`."""
         if self.used:
-            raise RuntimeError("a sandbox process runs one job only")
+            raise RuntimeError("a sandbox process runs one command only")
         self.used = True
+        self.control.close()
+        started = time.monotonic()
         try:
-            return self._collect()
+            records, timed_out, overflowed, job_stderr = self._read_records(self.read_end, None, started)
+            if not (timed_out or overflowed):  # it closed its pipe: let it exit, so it is reaped whole
+                _wait_briefly(self.process, EXIT_GRACE_SECONDS)
+            self._end()
+            outcome = self.cap.finish(self.process.returncode)
+            return self._result(records, self.process.returncode, timed_out, overflowed, started,
+                                self.stderr_tail, outcome)
         finally:
+            self._end()
             self.cap.cleanup()
+
+    def run_job(self, job):
+        """Hand a runner one job (bytes, sent as a sealed memfd: nothing of it touches a disk the
+        sandbox shares) and return its :class:`RunResult` once the job ends."""
+        if self.ended or self.used:
+            raise RuntimeError("this sandbox process takes no more jobs")
+        if self.jobs == 0:
+            os.close(self.read_end)  # jobs come with pipes of their own
+        ready = self.wait_ready()
+        if ready is None:
+            self.ended = True
+            return self._dead_runner_result()
+        self.jobs += 1
+        records_read, records_write = os.pipe()
+        stderr_read, stderr_write = os.pipe()
+        job_fd = _sealed_memfd(job)
+        self.cap.begin_job()
+        started = time.monotonic()
+        try:
+            self.control.sendmsg([b"job"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                                             array.array("i", [records_write, stderr_write, job_fd]))])
+        except OSError:  # the runner died: the job never started
+            for fd in (records_read, stderr_read):
+                os.close(fd)
+            self.discard()
+            return self._dead_runner_result()
+        finally:
+            for fd in (records_write, stderr_write, job_fd):
+                os.close(fd)
+        try:
+            records, timed_out, overflowed, job_stderr = self._read_records(records_read, stderr_read, started)
+        finally:
+            os.close(records_read)
+            os.close(stderr_read)
+        exit_code = None if (timed_out or overflowed) else self._job_exit_code()
+        outcome = self.cap.outcome(exit_code)
+        if exit_code is None or outcome.killed or not ready.get("isolated"):
+            self.discard()  # kills what is left of the job with the runner; never handed another
+            exit_code = self.process.returncode if exit_code is None else exit_code
+        return self._result(records, exit_code, timed_out, overflowed, started, job_stderr, outcome)
+
+    def wait_ready(self):
+        """The runner's "ready" message (it has imported its libraries), waiting for it if
+        need be; None if the runner ended first."""
+        if self.ready is None and not self.ended:
+            message = self._receive(self.limits.total_seconds)
+            if message is None or message.get("type") != "ready":
+                self.discard()
+                if self.process.returncode == 125 and b"gradclinic: cannot join cgroup" in self.stderr_tail:
+                    raise SandboxUnavailable(f"the sandbox could not enter its {self.cap.label}: "
+                                             f"{self.stderr_tail.decode('utf-8', 'replace').strip()}")
+                return None
+            self.ready = message
+        return self.ready
+
+    @property
+    def serves_more(self):
+        """Whether this runner may be handed another job."""
+        return not self.ended and (self.ready is None or bool(self.ready.get("isolated")))
 
     def discard(self):
-        """End a process that was launched and never collected."""
-        if not self.used:
-            self.used = True
-            os.close(self.go_write)
-            self.cap.stop()
-            _kill_group(self.process)
-            os.close(self.read_end)
+        """End the process (and any job in it); safe to call twice."""
+        if not self.ended:
+            self._end()
             self.cap.cleanup()
 
-    def _collect(self):
-        process, read_end, limits = self.process, self.read_end, self.limits
-        self._release()
-        started = time.monotonic()
-        records, buffer, received = [], b"", 0
+    def _end(self):
+        if self.ended:
+            return
+        self.ended = True
+        self.control.close()
+        if self.jobs == 0 and not self.used:
+            os.close(self.read_end)
+        self.cap.stop()  # before reaping: the watchdog signals by pid
+        _kill_group(self.process, self)
+
+    def _receive(self, seconds):
+        """One JSON message from the runner's control socket, or None if it ended or fell silent."""
+        deadline = time.monotonic() + seconds
+        while (remaining := deadline - time.monotonic()) > 0:
+            ready, _, _ = select.select([self.control, self.process.stderr], [], [], min(remaining, 1.0))
+            if self.process.stderr in ready:
+                self._drain_stderr()
+            if self.control in ready:
+                try:
+                    message = self.control.recv(65536)
+                except OSError:
+                    return None
+                if not message:
+                    return None
+                try:
+                    return json.loads(message)
+                except ValueError:
+                    return None
+            elif not ready and self.process.poll() is not None:
+                return None
+        return None
+
+    def _job_exit_code(self):
+        """How the job ended, as the runner reports it after reaping it (None: no word)."""
+        message = self._receive(EXIT_GRACE_SECONDS + 5.0)
+        code = message.get("code") if message and message.get("type") == "exit" else None
+        return code if type(code) is int else None
+
+    def _drain_stderr(self):
+        chunk = os.read(self.process.stderr.fileno(), 65536)
+        self.stderr_tail = (self.stderr_tail + chunk)[-4000:]
+        return chunk
+
+    def _read_records(self, read_end, job_stderr, started):
+        """Records from ``read_end`` until it closes, the time limit passes or the cap on bytes
+        is crossed; the process's stderr (and the job's, if it has its own) drained meanwhile."""
+        limits = self.limits
+        records, buffer, received, tail = [], b"", 0, b""
         timed_out = overflowed = False
-        stderr_tail = b""
-        try:
-            while True:
-                remaining = limits.total_seconds - (time.monotonic() - started)
-                if remaining <= 0:
-                    timed_out = True
+        sources = [read_end, self.process.stderr] + ([job_stderr] if job_stderr is not None else [])
+        while True:
+            remaining = limits.total_seconds - (time.monotonic() - started)
+            if remaining <= 0:
+                timed_out = True
+                break
+            ready, _, _ = select.select(sources, [], [], min(remaining, 1.0))
+            if self.process.stderr in ready and not self._drain_stderr():
+                sources.remove(self.process.stderr)
+            if job_stderr is not None and job_stderr in ready:
+                chunk = os.read(job_stderr, 65536)
+                tail = (tail + chunk)[-4000:]
+                if not chunk:
+                    sources.remove(job_stderr)
+            if read_end in ready:
+                chunk = os.read(read_end, 1 << 20)
+                if not chunk:
                     break
-                ready, _, _ = select.select([read_end, process.stderr], [], [], min(remaining, 1.0))
-                if process.stderr in ready:
-                    stderr_tail = (stderr_tail + os.read(process.stderr.fileno(), 65536))[-4000:]
-                if read_end in ready:
-                    chunk = os.read(read_end, 1 << 20)
-                    if not chunk:
-                        break
-                    received += len(chunk)
-                    if received > limits.channel_bytes:
-                        overflowed = True
-                        break
-                    buffer += chunk
-                    *lines, buffer = buffer.split(b"\n")
-                    records += [line for line in lines if line]
-                elif process.poll() is not None and not ready:
+                received += len(chunk)
+                if received > limits.channel_bytes:
+                    overflowed = True
                     break
-        finally:
-            if not (timed_out or overflowed):  # it closed its pipe: let it exit, so it is reaped whole
-                _wait_briefly(process, EXIT_GRACE_SECONDS)
-            self.cap.stop()  # before reaping: the watchdog signals by pid
-            _kill_group(process)
-            os.close(read_end)
-        outcome = self.cap.finish(process.returncode)
-        stderr_text = stderr_tail.decode("utf-8", "replace")
-        if process.returncode == 125 and "gradclinic: cannot join cgroup" in stderr_text:
-            raise SandboxUnavailable(f"the sandbox could not enter its {self.cap.label}: {stderr_text.strip()}")
-        return RunResult(_parse_records(records), process.returncode, timed_out, overflowed,
-                         time.monotonic() - started, stderr_text, outcome.peak_bytes,
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                records += [line for line in lines if line]
+            elif not ready and self.process.poll() is not None:
+                break
+        return records, timed_out, overflowed, tail.decode("utf-8", "replace")
+
+    def _result(self, records, exit_code, timed_out, overflowed, started, stderr, outcome):
+        if isinstance(stderr, bytes):
+            stderr = stderr.decode("utf-8", "replace")
+        if exit_code == 125 and "gradclinic: cannot join cgroup" in stderr:
+            raise SandboxUnavailable(f"the sandbox could not enter its {self.cap.label}: {stderr.strip()}")
+        return RunResult(_parse_records(records), exit_code, timed_out, overflowed,
+                         time.monotonic() - started, stderr, outcome.peak_bytes,
                          memory_cap=self.cap.label, ended_by=outcome.ended_by, cap_events=outcome.events,
                          warm_seconds=started - self.launched)
+
+    def _dead_runner_result(self):
+        """The runner ended before it could take the job: a run with no records, saying why."""
+        outcome = self.cap.outcome(self.process.returncode)
+        return self._result([], self.process.returncode, False, False, time.monotonic(),
+                            self.stderr_tail, outcome)
+
+
+def _sealed_memfd(data):
+    """A read-only memfd holding ``data``: the job reaches the sandbox as a descriptor."""
+    fd = os.memfd_create("gradclinic-job", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+    fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE | fcntl.F_SEAL_SEAL)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
 
 
 def _extra_site_directories(*roots):
@@ -344,7 +471,7 @@ def _wait_briefly(process, seconds):
         pass
 
 
-def _kill_group(process):
+def _kill_group(process, owner=None):
     if process.poll() is None:
         try:
             os.killpg(process.pid, signal.SIGKILL)
@@ -352,4 +479,10 @@ def _kill_group(process):
             pass
     process.wait()
     if process.stderr:
+        if owner is not None:  # what it wrote last may explain why it ended
+            try:
+                while owner._drain_stderr():
+                    pass
+            except (OSError, ValueError):
+                pass
         process.stderr.close()
