@@ -2,8 +2,9 @@
 
 ``python -m autograder grade ASSIGNMENT --scheduler tls://HOST:PORT --certs DIR`` sends each
 submission's *plan* (its cells, the graded calls and their input arrays: plain data, never the
-references or the hidden checks) to a Dask worker, which runs it in a fresh sandbox of its own
-(:class:`autograder.plan.RunnerPool`, warmed ahead) and sends the records back as plain data.
+references or the hidden checks) to a Dask worker, which runs it in a sandbox of its own
+(:class:`autograder.plan.RunnerPool`: runners warmed ahead, each submission forked into
+namespaces of its own) and sends the records back as plain data.
 The instructor's process checks them as untrusted input, judges them and writes the gradebook,
 one submission at a time, exactly as a local run does.
 
@@ -149,7 +150,7 @@ _pools, _pools_lock = {}, threading.Lock()
 
 
 def run_on_worker(payload, limits, modules):
-    """On a Dask worker: run one plan in a fresh sandbox of this machine; return plain data
+    """On a Dask worker: run one plan in a sandboxed runner of this machine; return plain data
     (the run's fields, the cells it was given, the note). Its pool of warm runners lives as
     long as the worker process, one runner ahead per worker thread."""
     import numpy as np

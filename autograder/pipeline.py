@@ -121,8 +121,8 @@ class ForgetInventedMetadata(NbGraderPreprocessor):
 
 class SandboxedExecute(NbGraderPreprocessor):
     """nbgrader's Execute step, sandboxed: run the learner's code cells (never the test cells) in
-    a fresh sandbox, call each graded function on the grader's cases there, and judge the plain
-    data that comes back against the references in this process."""
+    a sandbox (a fresh child of a warm runner), call each graded function on the grader's cases
+    there, and judge the plain data that comes back against the references in this process."""
 
     in_kernel = Bool(False, help="Run the notebook in a Jupyter kernel, as plain nbgrader does, trusting "
                                  "it completely. Only for notebooks you trust.").tag(config=True)

@@ -4,7 +4,7 @@ Started as root (CI, a grading server), a submission runs as the dedicated user
 ``gradclinic-sandbox``; started by an unprivileged instructor, it runs as "nobody" inside a
 user namespace. Either way it runs in a process that sees only the operating system's read-only files, the
 Python environment (read-only), the learner toolkit ``gradclinic`` (read-only) and a private
-job folder (read-only: its cells, the grader's calls, the runner). It has no network (own
+folder (read-only: the runner's code; a submission arrives as a sealed memfd). It has no network (own
 network namespace), no view of other processes (own PID namespace), a private size-capped
 ``/tmp``, and runs as the sandbox user, never root. Memory and process counts are capped by
 the strongest mechanism available (:mod:`autograder.caps`: a cgroup v2 or v1, else a watchdog
@@ -13,9 +13,9 @@ space behind the watchdog). Its only way out is an inherited pipe, read here wit
 
 ``Sandbox.run`` may be called from several threads at once: nothing runs in the child between
 fork and exec (no ``preexec_fn``); its cgroup and rlimits are set by ``sh`` and ``prlimit``
-commands that exec the sandbox. ``Sandbox.launch`` starts one ahead of its job (it may warm up,
-then waits on a pipe); the job's wall-time limit starts when it is collected, and no sandbox is
-collected twice.
+commands that exec the sandbox. ``Sandbox.launch`` starts a grading runner ahead of its jobs
+(it warms up, then takes jobs one at a time on a Unix socket, each forked into namespaces of
+its own: see ``sandbox_runner.py``); each job's wall-time limit starts when it is handed over.
 """
 
 import array

@@ -469,6 +469,33 @@ def test_v1_without_an_oom_kill_count_infers_the_kill_from_failcnt_usage_and_sig
     assert not cap.finish(-9).killed  # the kernel counts OOM kills: none
 
 
+def test_a_runners_next_job_counts_only_its_own_kills_refusals_and_peak(tmp_path, monkeypatch):
+    """A runner serves jobs in turn under one cap: what an earlier job hit is not the next one's."""
+    memory, pids = tmp_path / "memory", tmp_path / "pids"
+    memory.mkdir(), pids.mkdir()
+    monkeypatch.setattr(caps, "_write", lambda path, text: Path(path).write_text(text))
+    cap = caps.CgroupV1Cap(Limits(memory_bytes=400 * MiB, processes=64), "fake")
+    cap.paths = {"memory": memory, "pids": pids}
+    (memory / "memory.oom_control").write_text("oom_kill_disable 0\nunder_oom 0\noom_kill 1\n")
+    (memory / "memory.failcnt").write_text("5\n")
+    (memory / "memory.max_usage_in_bytes").write_text(f"{400 * MiB}\n")
+    (pids / "pids.events").write_text("max 7\n")
+    assert cap.outcome(-9).killed and cap.outcome(-9).events  # the first job's
+    cap.begin_job()
+    assert (memory / "memory.max_usage_in_bytes").read_text() == "0"  # the kernel restarts the peak
+    (memory / "memory.max_usage_in_bytes").write_text(f"{100 * MiB}\n")
+    quiet = cap.outcome(0)
+    assert (quiet.killed, quiet.events, quiet.peak_bytes) == (False, "", 100 * MiB)
+    (memory / "memory.oom_control").write_text("oom_kill_disable 0\nunder_oom 0\noom_kill 2\n")
+    (pids / "pids.events").write_text("max 9\n")
+    assert cap.outcome(-9).killed and cap.outcome(-9).events.endswith("refused 2 new tasks")
+    watchdog = caps.WatchdogCap(Limits(), "fake")
+    watchdog.setup()
+    watchdog.peak = 2 * 2**30
+    watchdog.begin_job()
+    assert watchdog.outcome(0).peak_bytes == 0
+
+
 def test_a_child_that_cannot_enter_its_cgroup_never_runs_and_the_run_says_why(tmp_path, monkeypatch):
     monkeypatch.delenv(caps.ENVIRONMENT_VARIABLE, raising=False)
     marker = tmp_path / "ran"
