@@ -13,6 +13,7 @@ formgrader's Autograde button runs — and adds what a class needs around it:
 - **progress** and a closing summary.
 """
 
+import gc
 import hashlib
 import json
 import logging
@@ -150,8 +151,15 @@ class ClassGrader:
             stream.write(f"{len(everyone) - len(todo)} submission(s) already graded by this grader and "
                          "unchanged: skipped (use --regrade to redo)\n")
         records = []
+        # The judges' Keras models live in reference cycles, which Python's collector frees only
+        # when its heap has grown by a quarter: the grader's memory would grow with the class.
+        # Collected after every submission instead; the libraries and caches made so far are
+        # frozen out of those collections, which then take 0.01 s instead of 0.3 s.
+        gc.collect()
+        gc.freeze()
 
         def finished(record):
+            gc.collect()
             records.append(record)
             _progress(len(records), len(todo), f"{record['student']}: {record['score']:g}/{record['max_score']:g}", stream)
 
@@ -208,7 +216,7 @@ class ClassGrader:
                 ahead = {pool.submit(run_plan, plan, sandbox, runners): (student, plan.key)
                          for student, plan in plans.items()}
                 for future in as_completed(ahead):
-                    student, key = ahead[future]
+                    student, key = ahead.pop(future)  # a kept future keeps its run's records: the class's would pile up
                     yield student, key, future.result() if future.exception() is None else None
         finally:
             runners.close()
@@ -233,7 +241,7 @@ class ClassGrader:
             started = next((r for r in run.run.records if r.get("type") == "started"), {})
             done = next((r for r in run.run.records if r.get("type") == "done"), {})
             record["timings"] = {
-                "warm_seconds": round(run.run.warm_seconds, 3),      # launch to hand-over (not waited for if warm)
+                "warm_seconds": round(run.run.warm_seconds, 3),      # the runner's launch to this hand-over
                 "sandbox_seconds": round(run.run.seconds, 3),         # hand-over to end: cells and calls
                 "kernel_cpu_seconds": _number(started.get("kernel_cpu_seconds")),
                 "import_cpu_seconds": _number(started.get("import_cpu_seconds")),

@@ -76,7 +76,7 @@ class RunResult:
     memory_cap: str = ""        # what capped memory and processes, e.g. "cgroup v1 memory controller"
     ended_by: str = ""          # "" unless a cap killed the run, e.g. "memory cap (watchdog): 3.1 GiB at kill, cap 3.0 GiB"
     cap_events: str = ""        # limits hit that did not end the run, e.g. forks refused by pids.max
-    warm_seconds: float = 0.0   # from launch to release: start-up the run did not wait for if warmed ahead
+    warm_seconds: float = 0.0   # from the runner's launch to this job's hand-over (its age, if it served others)
 
 
 def _sandbox_ids():
