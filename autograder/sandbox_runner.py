@@ -20,6 +20,7 @@ job's record pipe sits at descriptor FD, where the runner's ``argv`` says.
 
 import array
 import base64
+import codecs
 import ctypes
 import io
 import importlib
@@ -215,10 +216,28 @@ def enter_namespaces(tmp_bytes):
     _write_once("/proc/self/gid_map", f"{gid} {gid} 1")
     _sys(_libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "not dumpable")
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
-    _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmp_bytes},mode=1777")
+    _fresh_tmpfs("/tmp", tmp_bytes)
     if os.path.isdir("/dev/shm"):
-        _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmp_bytes},mode=1777")
+        _fresh_tmpfs("/dev/shm", tmp_bytes)
     os.chdir("/tmp")  # the working directory was the runner's /tmp, now covered
+
+
+def _fresh_tmpfs(directory, size):
+    """Cover ``directory`` with an empty tmpfs, keeping the sandbox's read-only binds below it (a
+    Python environment or toolkit that lives under /tmp): each is bound again, read-only as it
+    was, from the covered tree. Nothing else of the runner's directory shows through."""
+    with open("/proc/self/mountinfo") as table:  # field 5 is the mount point, octal-escaped
+        points = sorted({codecs.decode(line.split()[4], "unicode_escape") for line in table}, key=len)
+    kept = []
+    for point in points:
+        if point.startswith(directory + "/") and not any(point.startswith(k + "/") for k in kept):
+            kept.append(point)  # one below another comes with it (MS_REC)
+    covered = os.open(directory, os.O_PATH | os.O_DIRECTORY)
+    _mount("tmpfs", directory, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode=1777")
+    for point in kept:
+        os.makedirs(point, exist_ok=True)
+        _mount(f"/proc/self/fd/{covered}/{os.path.relpath(point, directory)}", point, None, MS_BIND | MS_REC)
+    os.close(covered)
 
 
 def become_job_init():

@@ -133,3 +133,29 @@ def test_a_runner_whose_submission_ran_out_of_time_is_retired_and_replaced(sandb
         runners.close()
     assert [r["type"] for r in done.run.records] == ["started", "cell", "done"]
     assert _started(done.run)["job"] == 0, "a fresh runner took the next submission"
+
+
+def test_an_environment_living_under_tmp_serves_every_job_read_only(sandbox, tmp_path):
+    """A course cloned under /tmp has its Python environment there. Bubblewrap binds it over the
+    sandbox's /tmp; each job's fresh /tmp must keep it, read-only, or every import fails."""
+    import subprocess
+    import sys
+    import sysconfig
+
+    environment = tmp_path / "env"
+    assert str(environment).startswith("/tmp/")
+    subprocess.run([os.path.realpath(sys.executable), "-m", "venv", "--without-pip", str(environment)], check=True)
+    site = Path(sysconfig.get_path("purelib", vars={"base": str(environment)}))
+    (site / "borrowed.pth").write_text(sysconfig.get_path("purelib") + "\n")  # this environment's packages
+    (site / "only_here.py").write_text("WHERE = __file__\n")  # imported by the job, never by the runner
+    under_tmp = Sandbox(python_environment=environment, toolkit_dir=sandbox.toolkit_dir, limits=Limits(cell_seconds=60))
+    look = ("import errno, json, sys, only_here\ntry:\n    open(sys.prefix + '/written', 'w')\n    error = None\n"
+            "except OSError as e:\n    error = errno.errorcode[e.errno]\n"
+            "print(json.dumps({'module': only_here.WHERE, 'writing': error}))")
+    runners = RunnerPool(under_tmp, ahead=1, modules=("numpy",), expected=2)
+    try:
+        runs = [run_plan(GradingPlan([0], [look], {}, [], {}), under_tmp, runners).run for _ in range(2)]
+    finally:
+        runners.close()
+    assert [_started(run)["job"] for run in runs] == [0, 1] and all(_started(run)["isolated"] for run in runs)
+    assert [_findings(run) for run in runs] == [{"module": str(site / "only_here.py"), "writing": "EROFS"}] * 2
