@@ -20,13 +20,13 @@ job's record pipe sits at descriptor FD, where the runner's ``argv`` says.
 
 import array
 import base64
-import codecs
 import ctypes
 import io
 import importlib
 import json
 import os
 import random
+import re
 import signal
 import socket
 import sys
@@ -226,8 +226,9 @@ def _fresh_tmpfs(directory, size):
     """Cover ``directory`` with an empty tmpfs, keeping the sandbox's read-only binds below it (a
     Python environment or toolkit that lives under /tmp): each is bound again, read-only as it
     was, from the covered tree. Nothing else of the runner's directory shows through."""
-    with open("/proc/self/mountinfo") as table:  # field 5 is the mount point, octal-escaped
-        points = sorted({codecs.decode(line.split()[4], "unicode_escape") for line in table}, key=len)
+    with open("/proc/self/mountinfo", "rb") as table:  # field 5 is the mount point, octal-escaped
+        points = sorted({os.fsdecode(re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m[1], 8)]), line.split()[4]))
+                         for line in table}, key=len)
     kept = []
     for point in points:
         if point.startswith(directory + "/") and not any(point.startswith(k + "/") for k in kept):
