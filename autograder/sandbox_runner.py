@@ -172,6 +172,9 @@ def run_job(job_fd, records_fd, figures):
     from IPython.core.interactiveshell import InteractiveShell
 
     shell = InteractiveShell.instance(colors="NoColor")
+    # A cell's time limit fires in the runner's alarm handler: the cell's output shows where the
+    # learner's code stopped, never the runner's frame.
+    shell.set_custom_exc((_Timeout,), lambda shell, kind, error, tb, tb_offset=None: [harness.learner_traceback(error)])
     run_cells(shell, header["cells"], header["limits"], channel)
     answer_calls(shell.user_ns, header["calls"], inputs, header["limits"], channel)
     # This process was forked for the job: its CPU time counts from the fork (set-up included).

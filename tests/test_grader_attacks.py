@@ -129,6 +129,7 @@ def test_feedback_has_verdicts_and_no_hidden_source(attacked_class):
     for attack in attacked_class["attacks"]:
         html = (root / "feedback" / attack.name / SLUG / f"{SLUG}.html").read_text()
         assert "from autograder import check" not in html and "BEGIN HIDDEN" not in html
+        assert "sandbox_runner" not in html and "/job/" not in html, f"{attack.name}: the grader's frames show"
     timed_out = (root / "feedback" / "memory_bomb" / SLUG / f"{SLUG}.html").read_text()
     assert "Grading note" in timed_out, "the reason a submission crashed is shown in its feedback"
 
