@@ -241,7 +241,6 @@ class ClassGrader:
             started = next((r for r in run.run.records if r.get("type") == "started"), {})
             done = next((r for r in run.run.records if r.get("type") == "done"), {})
             record["timings"] = {
-                "warm_seconds": round(run.run.warm_seconds, 3),      # the runner's launch to this hand-over
                 "sandbox_seconds": round(run.run.seconds, 3),         # hand-over to end: cells and calls
                 "kernel_cpu_seconds": _number(started.get("kernel_cpu_seconds")),
                 "import_cpu_seconds": _number(started.get("import_cpu_seconds")),

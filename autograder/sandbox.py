@@ -76,7 +76,6 @@ class RunResult:
     memory_cap: str = ""        # what capped memory and processes, e.g. "cgroup v1 memory controller"
     ended_by: str = ""          # "" unless a cap killed the run, e.g. "memory cap (watchdog): 3.1 GiB at kill, cap 3.0 GiB"
     cap_events: str = ""        # limits hit that did not end the run, e.g. forks refused by pids.max
-    warm_seconds: float = 0.0   # from the runner's launch to this job's hand-over (its age, if it served others)
 
 
 def _sandbox_ids():
@@ -200,7 +199,6 @@ class SandboxProcess:
 
     def __init__(self, sandbox, job_dir, argv, environment):
         self.sandbox, self.limits, self.job_dir = sandbox, sandbox.limits, job_dir
-        self.launched = time.monotonic()
         self.used = self.ended = False
         self.ready = None  # the runner's "ready" message, once read
         self.jobs = 0
@@ -405,8 +403,7 @@ class SandboxProcess:
             raise SandboxUnavailable(f"the sandbox could not enter its {self.cap.label}: {stderr.strip()}")
         return RunResult(_parse_records(records), exit_code, timed_out, overflowed,
                          time.monotonic() - started, stderr, outcome.peak_bytes,
-                         memory_cap=self.cap.label, ended_by=outcome.ended_by, cap_events=outcome.events,
-                         warm_seconds=started - self.launched)
+                         memory_cap=self.cap.label, ended_by=outcome.ended_by, cap_events=outcome.events)
 
     def _dead_runner_result(self):
         """The runner ended before it could take the job: a run with no records, saying why."""

@@ -219,19 +219,20 @@ def enter_namespaces(tmp_bytes):
     _write_once("/proc/self/gid_map", f"{gid} {gid} 1")
     _sys(_libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "not dumpable")
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
-    _fresh_tmpfs("/tmp", tmp_bytes)
-    if os.path.isdir("/dev/shm"):
-        _fresh_tmpfs("/dev/shm", tmp_bytes)
-    os.chdir("/tmp")  # the working directory was the runner's /tmp, now covered
-
-
-def _fresh_tmpfs(directory, size):
-    """Cover ``directory`` with an empty tmpfs, keeping the sandbox's read-only binds below it (a
-    Python environment or toolkit that lives under /tmp): each is bound again, read-only as it
-    was, from the covered tree. Nothing else of the runner's directory shows through."""
     with open("/proc/self/mountinfo", "rb") as table:  # field 5 is the mount point, octal-escaped
         points = sorted({os.fsdecode(re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m[1], 8)]), line.split()[4]))
                          for line in table}, key=len)
+    _fresh_tmpfs("/tmp", tmp_bytes, points)
+    if os.path.isdir("/dev/shm"):
+        _fresh_tmpfs("/dev/shm", tmp_bytes, points)
+    os.chdir("/tmp")  # the working directory was the runner's /tmp, now covered
+
+
+def _fresh_tmpfs(directory, size, points):
+    """Cover ``directory`` with an empty tmpfs, keeping the sandbox's read-only binds below it (a
+    Python environment or toolkit that lives under /tmp): each of ``points`` (mount points,
+    shortest first) below it is bound again, read-only as it was, from the covered tree. Nothing
+    else of the runner's directory shows through."""
     kept = []
     for point in points:
         if point.startswith(directory + "/") and not any(point.startswith(k + "/") for k in kept):
