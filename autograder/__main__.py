@@ -27,9 +27,9 @@ def main(argv=None):
     grade_parser.add_argument("assignment")
     grade_parser.add_argument("--student", action="append", help="only this student (repeatable)")
     grade_parser.add_argument("--workers", type=int, default=2, help="parallel workers (default 2)")
-    grade_parser.add_argument("--timeout", type=float, help="seconds per cell (default: SandboxedExecute.cell_seconds, 120)")
+    grade_parser.add_argument("--timeout", type=float, help="CPU seconds per cell (default: SandboxedExecute.cell_seconds, 120)")
     grade_parser.add_argument("--call-timeout", type=float,
-                              help="seconds per graded function call (default: SandboxedExecute.call_seconds, 60)")
+                              help="CPU seconds per graded function call (default: SandboxedExecute.call_seconds, 60)")
     grade_parser.add_argument("--regrade", action="store_true",
                               help="grade again even if graded by this grader and unchanged (hand grades are kept)")
     grade_parser.add_argument("--in-kernel", action="store_true",

@@ -70,7 +70,9 @@ def _log_outputs(log):
     outputs = [nbformat.v4.new_output("stream", name=name, text=log[name])
                for name in ("stdout", "stderr") if log.get(name)]
     if log.get("timed_out"):
-        outputs.append(nbformat.v4.new_output("stream", name="stderr", text="[this cell ran past its time limit]\n"))
+        _, _, which = (log.get("error") or "").partition("_Timeout: ")  # which limit, when the cell says
+        text = f"[this cell ran past its time limit{': ' + which if which else ''}]\n"
+        outputs.append(nbformat.v4.new_output("stream", name="stderr", text=text))
     elif log.get("error"):
         text = log.get("traceback") or log["error"]
         outputs.append(nbformat.v4.new_output("error", ename=log["error"].split(":")[0][:80],
@@ -128,8 +130,9 @@ class SandboxedExecute(NbGraderPreprocessor):
                                  "it completely. Only for notebooks you trust.").tag(config=True)
     unsafe_no_sandbox = Bool(False, help="Run the learner's cells without isolation (no bubblewrap): "
                                          "only for trusted submissions on a host without it.").tag(config=True)
-    cell_seconds = Float(120.0, help="Wall time of one learner cell in the sandbox.").tag(config=True)
-    call_seconds = Float(60.0, help="Wall time of one graded call in the sandbox.").tag(config=True)
+    cell_seconds = Float(120.0, help="CPU time of one learner cell in the sandbox, all its threads together "
+                                     "(a cell that waits without computing: 3 times that in wall time).").tag(config=True)
+    call_seconds = Float(60.0, help="CPU time of one graded call in the sandbox (likewise).").tag(config=True)
 
     def sandbox(self):
         """The sandbox these settings describe (raises SandboxUnavailable when none can be made)."""

@@ -48,8 +48,8 @@ class SandboxUnavailable(RuntimeError):
 class Limits:
     """What one submission may use. Defaults leave TensorFlow room to work on 2 cores."""
 
-    cell_seconds: float = 120.0       # wall time of one cell
-    call_seconds: float = 60.0        # wall time of one graded call
+    cell_seconds: float = 120.0       # CPU time of one cell (3× that in wall time if it waits)
+    call_seconds: float = 60.0        # CPU time of one graded call (likewise)
     total_seconds: float = 900.0      # wall time of the whole run
     memory_bytes: int = 3 * 2**30     # resident memory (cgroup or watchdog)
     processes: int = 256              # processes + threads (cgroup or watchdog; TF starts a few dozen)

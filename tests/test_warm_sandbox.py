@@ -159,3 +159,22 @@ def test_an_environment_living_under_tmp_serves_every_job_read_only(sandbox, tmp
         runners.close()
     assert [_started(run)["job"] for run in runs] == [0, 1] and all(_started(run)["isolated"] for run in runs)
     assert [_findings(run) for run in runs] == [{"module": str(site / "only_here.py"), "writing": "EROFS"}] * 2
+
+
+def test_a_cells_limit_counts_cpu_time_and_a_waiting_cell_is_stopped_later(sandbox):
+    """A busy grading host slows honest code down without making it use more CPU, so a cell's
+    limit counts CPU time; a cell that waits without computing meets a wall limit three times as
+    long. Each stopped cell says which limit it met, and the rest of the notebook still runs."""
+    timed = Sandbox(toolkit_dir=sandbox.toolkit_dir, limits=Limits(cell_seconds=1))
+    cells = ["import time\ntime.sleep(2)\nprint('slept past the limit without computing')",
+             "while True:\n    pass", "time.sleep(60)", "print('the rest ran')"]
+    runners = RunnerPool(timed, ahead=1, modules=("numpy",), expected=1)
+    try:
+        run = run_plan(GradingPlan(list(range(len(cells))), cells, {}, [], {}), timed, runners).run
+    finally:
+        runners.close()
+    logged = [r for r in run.records if r.get("type") == "cell"]
+    assert [log["timed_out"] for log in logged] == [False, True, True, False], logged
+    assert logged[0]["stdout"].startswith("slept past the limit") and logged[3]["stdout"] == "the rest ran\n"
+    assert "after 1 s of CPU time" in logged[1]["error"], logged[1]
+    assert "no result within 3 s" in logged[2]["error"] and logged[2]["seconds"] >= 3, logged[2]
