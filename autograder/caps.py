@@ -17,7 +17,8 @@ command prefix that moves the child into its cgroup before it execs anything els
 ``started()``, ``stop()``, ``finish()`` (peak memory, whether the cap killed the run) and
 ``cleanup()``. A runner that serves several jobs in turn calls ``begin_job()`` before each and
 ``outcome()`` after it: the peak and the events are then the job's own where the mechanism
-can restart its count (cgroup v1, the watchdog), the runner's so far where it cannot (v2).
+can restart its count (cgroup v1, the watchdog, v2 from Linux 6.12), the runner's so far where
+it cannot (v2 on older kernels).
 Every method is safe to use from several threads, each with its own cap object.
 """
 
@@ -316,10 +317,18 @@ class CgroupV2Cap(Cap):
                 _keyed(_read(self.path / "pids.events")).get("max", 0))
 
     def begin_job(self):
-        self.sampled, self.baseline = 0, self._events()  # memory.peak itself cannot be restarted
+        self.sampled, self.baseline = 0, self._events()
+        self._close_peak()
+        self.job_peak = _restarted_peak(self.path / "memory.peak")
+
+    def _close_peak(self):
+        if getattr(self, "job_peak", None) is not None:
+            os.close(self.job_peak)
+            self.job_peak = None
 
     def outcome(self, returncode):
-        peak = _read(self.path / "memory.peak").strip()
+        job_peak = getattr(self, "job_peak", None)
+        peak = (os.pread(job_peak, 64, 0).decode() if job_peak is not None else _read(self.path / "memory.peak")).strip()
         peak = int(peak) if peak.isdigit() else getattr(self, "sampled", 0)
         kills, refused = (now - before for now, before in zip(self._events(), getattr(self, "baseline", (0, 0))))
         outcome = CapOutcome(peak_bytes=peak)
@@ -332,6 +341,7 @@ class CgroupV2Cap(Cap):
         return outcome
 
     def cleanup(self):
+        self._close_peak()
         path = getattr(self, "path", None)
         if path is None or not path.exists():
             return
@@ -344,6 +354,22 @@ class CgroupV2Cap(Cap):
         else:
             _kill_tasks(path / "cgroup.procs")
         _remove(path)
+
+
+def _restarted_peak(path):
+    """An open ``memory.peak`` whose reads count from now, or None. From Linux 6.12 a write to
+    memory.peak restarts the peak seen through that open file (others are unaffected); older
+    kernels refuse the write, and the cgroup's lifetime peak is all there is."""
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except OSError:
+        return None
+    try:
+        os.write(fd, b"reset\n")
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
 
 
 # -- cgroup v1 ------------------------------------------------------------------------------------

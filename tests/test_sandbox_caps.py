@@ -415,6 +415,34 @@ def test_v2_run_without_oom_kill_and_without_memory_peak_samples_memory_current(
     assert not job.exists()
 
 
+def test_v2_counts_each_jobs_own_peak_where_the_kernel_can_restart_it(fake_v2, monkeypatch):
+    root, own, host, writes = fake_v2
+    cap = caps.choose_cap(Limits(), host=host).new(Limits(), "runner")
+    cap.setup()
+    job = own / "gradclinic-runner"
+    (job / "memory.events").write_text("oom_kill 0\n")
+    (job / "pids.events").write_text("max 0\n")
+    (job / "memory.peak").write_text(f"{900 * MiB}\n")  # the runner's peak so far: an earlier, bigger job
+    cap.started(None)
+    cap.begin_job()
+    # Linux 6.12+: the restart is a write through the job's own open file ...
+    assert (job / "memory.peak").read_text().startswith("reset\n")
+    (job / "memory.peak").write_text(f"{300 * MiB}\n")  # ... whose reads the kernel then counts from there
+    assert cap.outcome(0).peak_bytes == 300 * MiB
+    # An older kernel refuses the write: the runner's peak so far is all there is.
+    (job / "memory.peak").write_text(f"{900 * MiB}\n")
+
+    def refuse(fd, data):
+        raise OSError(22, "Invalid argument")
+    with monkeypatch.context() as older_kernel:
+        older_kernel.setattr(caps.os, "write", refuse)
+        cap.begin_job()
+    assert cap.job_peak is None and cap.outcome(0).peak_bytes == 900 * MiB
+    cap.finish(0)
+    cap.cleanup()
+    assert not job.exists()
+
+
 def test_v2_not_offered_or_not_delegated_falls_back_and_says_why(fake_v2):
     root, own, host, writes = fake_v2
     (own / "cgroup.controllers").write_text("cpu io\n")
