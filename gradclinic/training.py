@@ -3,7 +3,8 @@ draw them).
 
 - :func:`gap_sweep`: recurrent cells trained on the agreement task at every gap, side by side in
   one compiled TensorFlow step, with their gradient through time (lesson 05).
-- :func:`train_curves`: a Keras model trained with Adam, its History per epoch (lesson 06).
+- :func:`train_from_seeds`: one architecture trained with Adam from several seeds, sharing one
+  compiled training step (lessons 06 and 09).
 - :class:`ClippedDescent`: a deep linear net trained by full-batch gradient descent, with and
   without clipping, many runs side by side in vectorised NumPy (lesson 07).
 - :func:`train_l2_grid`: an MLP trained on digits with an L2 penalty, for a whole grid of λ at
@@ -25,14 +26,35 @@ from gradclinic.data import agreement_corpus, agreement_vocabulary
 from gradclinic.models import agreement_classifier
 
 
-def train_curves(model, data, epochs, batch_size=128, learning_rate=3e-3):
-    """Train ``model`` with Adam on ``data`` (a :class:`gradclinic.data.Split`); returns the
-    History's dict (loss, accuracy, val_loss, val_accuracy per epoch)."""
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    history = model.fit(data.x_train, data.y_train, epochs=epochs, batch_size=batch_size, verbose=0,
-                        validation_data=(data.x_test, data.y_test))
-    return {key: np.asarray(values, dtype=float) for key, values in history.history.items()}
+def train_from_seeds(build, seeds, x, y, epochs, batch_size=128, learning_rate=3e-3, validation_data=None):
+    """Train a fresh ``build()`` from each of ``seeds`` with Adam and sparse cross-entropy;
+    return ``{seed: (model, history)}``, ``history`` the History's dict (loss, accuracy and, with
+    ``validation_data``, val_loss and val_accuracy: an array per key, one entry per epoch).
+
+    Each seed seeds Keras before its ``build()``, so every model starts from its own seed's
+    weights and sees its own seed's batch order, as a new compiled model per seed would. They
+    share one compiled training step: compiling a deep net's step takes several seconds of CPU
+    (longer than a few epochs of its training here), and it is the same for every seed. Each
+    seed's weights, and a restarted optimizer, go into that one compiled model, train there, and
+    come back to the seed's own model, which is returned trained (ready for inference and for
+    calls in training mode; it is not compiled itself).
+    """
+    trainer = build()
+    trainer.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+                    loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    trainer.optimizer.build(trainer.trainable_variables)
+    restart = [(variable, variable.numpy()) for variable in trainer.optimizer.variables]
+    runs = {}
+    for seed in seeds:
+        keras.utils.set_random_seed(seed)
+        model = build()
+        trainer.set_weights(model.get_weights())
+        for variable, value in restart:
+            variable.assign(value)
+        history = trainer.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=0, validation_data=validation_data)
+        model.set_weights(trainer.get_weights())
+        runs[seed] = model, {key: np.asarray(values, dtype=float) for key, values in history.history.items()}
+    return runs
 
 
 # -- lesson 07: a deep linear net, trained by full-batch descent with and without clipping ------

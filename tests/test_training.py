@@ -1,5 +1,6 @@
 """The toolkit's training runs (gradclinic.training): lesson 05's gap sweep (its gaps and seeds
-independent of one another), lesson 07's clipped descent (its gradients, its clipping by the
+independent of one another), lessons 06 and 09's seeds sharing one compiled step (each as its own
+compiled model would train), lesson 07's clipped descent (its gradients, its clipping by the
 lesson's rules, its stacked runs), lesson 08's vectorised L2 trainer (against Keras's own fit) and
 lesson 10's epoch counts."""
 
@@ -12,7 +13,7 @@ from gradclinic.data import load_digits
 from gradclinic.training import (DEEP_LINEAR, DESCENT_MAX_DEPTH, DIGITS_MLP, SETUPS, ClippedDescent, L2Setup,
                                  SweepResults, _StackedMLP, agreement_with_keras, diverged_at, epochs_to_best,
                                  first_epoch_reaching, gap_sweep, grid_runs, initial_weights, keras_weight_norms,
-                                 train_l2_grid)
+                                 train_from_seeds, train_l2_grid)
 
 
 def setup_module():
@@ -147,6 +148,33 @@ def test_seeds_side_by_side_give_each_seed_its_own_run():
         assert together.seed_accuracy[cell, 3, 5] == alone.accuracy[cell, 3]
     with pytest.raises(ValueError):
         gap_sweep((3,), seeds=(1, 1), **small)
+
+
+# -- lessons 06 and 09: seeds sharing one compiled training step -------------------------------------
+def test_each_seed_trains_as_its_own_compiled_model_would():
+    import keras
+
+    from gradclinic.models import deep_sigmoid_net
+
+    digits = load_digits()
+    x, y = digits.x_train[:200], digits.y_train[:200]
+
+    def build():
+        return deep_sigmoid_net(depth=3, width=8, batchnorm=True)
+
+    shared = train_from_seeds(build, (1, 2), x, y, epochs=2, batch_size=64, validation_data=(x, y))
+    for seed in (1, 2):
+        keras.utils.set_random_seed(seed)
+        own = build()  # a compiled model of its own
+        own.compile(optimizer=keras.optimizers.Adam(learning_rate=3e-3), loss="sparse_categorical_crossentropy",
+                    metrics=["accuracy"])
+        alone = own.fit(x, y, epochs=2, batch_size=64, verbose=0, validation_data=(x, y)).history
+        model, history = shared[seed]
+        assert set(history) == set(alone) and all(np.allclose(history[k], alone[k], rtol=1e-4) for k in alone), seed
+        # the model returned holds its own seed's training, BN statistics included
+        loss = keras.losses.sparse_categorical_crossentropy(y, model(x, training=False)).numpy().mean()
+        assert np.isclose(loss, history["val_loss"][-1], rtol=1e-4), seed
+    assert not np.allclose(shared[1][1]["loss"], shared[2][1]["loss"]), "each seed starts from its own weights"
 
 
 # -- lesson 10: the race's epoch counts --------------------------------------------------------------

@@ -29,7 +29,7 @@ import numpy as np
 from gradclinic.data import load_digits
 from gradclinic.explorers.residual_networks import ResidualExplorer
 from gradclinic.models import first_to_last_ratio, output_gradient_norms, small_initializer
-from gradclinic.training import train_curves
+from gradclinic.training import train_from_seeds
 
 # %% [markdown]
 # ## The identity block
@@ -236,10 +236,10 @@ plt.show()
 epochs, train_depth, train_seeds = 4, 12, (1, 2, 3)
 curves = {}
 for mode in ("plain", "residual"):
-    for seed in train_seeds:
-        keras.utils.set_random_seed(seed)
-        curves[mode, seed] = train_curves(residual_mlp(64, train_depth, 32, 10, residual=mode == "residual"),
-                                          digits, epochs)
+    runs = train_from_seeds(lambda: residual_mlp(64, train_depth, 32, 10, residual=mode == "residual"), train_seeds,
+                            digits.x_train, digits.y_train, epochs, validation_data=(digits.x_test, digits.y_test))
+    for seed, (_, history) in runs.items():
+        curves[mode, seed] = history
         print(f"{mode:>8}, seed={seed}: validation accuracy by epoch "
               + ", ".join(f"{a:.3f}" for a in curves[mode, seed]["val_accuracy"]))
 for mode in ("plain", "residual"):

@@ -29,6 +29,7 @@ import numpy as np
 from gradclinic.data import load_digits
 from gradclinic.explorers.batch_normalization import BatchNormExplorer, plot_layer_histograms
 from gradclinic.models import batchnorm_layers, deep_sigmoid_net, sigmoid_outputs
+from gradclinic.training import train_from_seeds
 
 # %% [markdown]
 # ## What the layer computes
@@ -219,17 +220,15 @@ def accuracy(model, x, y, training=False):
 
 nets, histories, results = {}, {}, {"plain": [], "BN": []}
 print("seed |  net  | training accuracy per epoch         | test accuracy: inference mode, batch statistics")
-for seed in SEEDS:
-    for name, use_bn in (("plain", False), ("BN", True)):
-        keras.utils.set_random_seed(seed)  # the same seed for both nets: the same data order
-        net = deep_sigmoid_net(depth=DEPTH, width=32, batchnorm=use_bn)
-        net.compile(keras.optimizers.Adam(0.003), "sparse_categorical_crossentropy", metrics=["accuracy"])
-        curves = net.fit(digits.x_train, digits.y_train, epochs=EPOCHS, batch_size=BATCH_SIZE, verbose=0).history
+for name, use_bn in (("plain", False), ("BN", True)):
+    # Each seed seeds Keras before its net is built: the same seed gives both nets the same data order.
+    runs = train_from_seeds(lambda: deep_sigmoid_net(depth=DEPTH, width=32, batchnorm=use_bn), SEEDS,
+                            digits.x_train, digits.y_train, EPOCHS, BATCH_SIZE, learning_rate=0.003)
+    for seed, (net, curves) in runs.items():
         tests = [accuracy(net, digits.x_test, digits.y_test, training=mode) for mode in (False, True)]
         results[name].append([curves["accuracy"][-1], *tests])
         print(f"{seed:4d} | {name:>5} | {np.round(curves['accuracy'], 3)} | {tests[0]:.3f}, {tests[1]:.3f}")
-        if seed == SEEDS[0]:
-            nets[name], histories[name] = net, curves
+    nets[name], histories[name] = runs[SEEDS[0]]
 chance = float(np.max(np.bincount(digits.y_test)) / len(digits.y_test))
 print(f"\nover {len(SEEDS)} seeds, median (min–max); always guessing the commonest class scores {chance:.3f}")
 for name, rows in results.items():
