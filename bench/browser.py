@@ -9,8 +9,8 @@ the page, on ``performance.now()``'s clock: from the input event (the key or poi
   drag across the slider at a hand's event rate (60 pointer moves a second): how long after the
   pointer is released the last frame lands, frames painted during the drag, stale frames (painted
   after release, before the last), bytes per frame.
-- ``first_figure``: each lesson's solution notebook opened fresh and run from the top as a learner
-  would (Run All as soon as the kernel is idle): seconds from opening the page to the notebook's
+- ``first_figure``: each lesson as a learner who has done its exercises has it (the release with
+  the solutions filled in), opened fresh and run from the top (Run All as soon as the kernel is idle): seconds from opening the page to the notebook's
   first image, split into page load, kernel start and the cells before the figure.
 - ``encodings``: what a frame would weigh and cost to encode in other formats or at a smaller size.
 """
@@ -278,16 +278,19 @@ def bench_first_figure(slugs=None):
     """Seconds from opening each lesson's solution notebook to its first image on screen, and
     where they went: page load and kernel start (until the kernel is idle), then each cell run
     before the figure (the figure's cell last, until its image is painted)."""
-    from autograder.build import generate_visible_checks, lesson_slugs, notebook_from_source, source_path, write_notebook
+    import nbformat
+
+    from autograder.build import lesson_slugs
+    from autograder.solution import worked_notebook
 
     slugs = slugs or lesson_slugs()
     seconds, parts = {}, {}
     with tempfile.TemporaryDirectory() as scratch, chromium() as browser:
         scratch = Path(scratch)
         for slug in slugs:
-            # Built into the scratch folder, not solutions/: the bench leaves the course's files alone.
-            write_notebook(generate_visible_checks(notebook_from_source(source_path(slug)), slug),
-                           scratch / f"{slug}.ipynb")
+            # What a learner who has done the exercises opens: the release with its solutions filled
+            # in (no hidden tests, which only the grader runs), written to the scratch folder.
+            nbformat.write(worked_notebook(slug), scratch / f"{slug}.ipynb")
         with jupyterlab(scratch, scratch / "lab.log") as url:
             for slug in slugs:
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
