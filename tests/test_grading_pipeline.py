@@ -138,3 +138,24 @@ def test_regrade_keeps_what_a_person_graded(course):
     grades, _ = _grades(root, "right")
     assert grades["check_plot"] == (None, 1.0, True)
     assert grades["hidden_compound"] == (2.0, 1.5, True), "a hand grade survives and stays flagged for review"
+
+
+def test_gradebooks_opened_while_a_class_is_graded_share_one_engine(built_course, tmp_path):
+    """nbgrader makes a SQLAlchemy engine per Gradebook, and each engine compiles its statements
+    again (the grader's memory grew with the class); while a class is graded they share one."""
+    import shutil
+
+    from nbgrader.api import Gradebook
+
+    from autograder.grading import shared_gradebook_engines
+
+    url = f"sqlite:///{shutil.copy(built_course / 'gradebook.db', tmp_path)}"
+    with shared_gradebook_engines() as made:
+        with Gradebook(url) as first, Gradebook(url) as second:
+            assert first.engine is second.engine
+            first.add_student("ada")
+        with Gradebook(url) as third:  # the first two disposed the pool on closing: the engine still serves
+            assert third.find_student("ada").id == "ada" and third.engine is first.engine
+    assert len(made) == 1
+    with Gradebook(url) as outside:  # nbgrader's own behaviour again once grading is done
+        assert outside.engine is not first.engine and outside.find_student("ada").id == "ada"
