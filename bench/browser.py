@@ -10,8 +10,9 @@ the page, on ``performance.now()``'s clock: from the input event (the key or poi
   pointer is released the last frame lands, frames painted during the drag, stale frames (painted
   after release, before the last), bytes per frame.
 - ``first_figure``: each lesson as a learner who has done its exercises has it (the release with
-  the solutions filled in), opened fresh and run from the top (Run All as soon as the kernel is idle): seconds from opening the page to the notebook's
-  first image, split into page load, kernel start and the cells before the figure.
+  the solutions filled in), opened fresh and run from the top (Run All as soon as the kernel is
+  idle): seconds from opening the page to the notebook's first image, split into page load,
+  kernel start and the cells before the figure.
 - ``encodings``: what a frame would weigh and cost to encode in other formats or at a smaller size.
 """
 
