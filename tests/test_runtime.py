@@ -1,5 +1,6 @@
 """gradclinic's set-up: import is side-effect free; seeding is deterministic; TF is quiet."""
 
+import json
 import subprocess
 import sys
 
@@ -27,6 +28,38 @@ def test_setup_silences_tensorflow_stderr():
                    "keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])(__import__('numpy').ones((1, 3)))\n")
     assert done.returncode == 0, done.stderr
     assert done.stderr == "", f"TensorFlow wrote to stderr after setup():\n{done.stderr}"
+
+
+# Draws from every generator setup() seeds, with NumPy and Python drawn from before and after
+# TensorFlow comes in (whether setup() imported it or a later cell did).
+_DRAWS = """
+import json, random, sys
+import numpy as np
+import gradclinic
+gradclinic.setup(0)
+before = [np.random.rand(), random.random()]
+imported_by_setup = 'tensorflow' in sys.modules
+import keras, tensorflow as tf
+layer = keras.layers.Dense(3)
+layer.build((None, 4))
+print(json.dumps({'before': before, 'after': [np.random.rand(), random.random()], 'imported_by_setup': imported_by_setup,
+                  'weights': layer.kernel.numpy().ravel().tolist(), 'tf': tf.random.uniform((2,)).numpy().tolist(),
+                  'keras': keras.random.normal((2,)).numpy().tolist(),
+                  'deterministic': __import__('tensorflow.python.framework.config', fromlist=['config'])
+                                   .is_op_determinism_enabled()}))
+"""
+
+
+def test_tensorflow_imported_after_setup_draws_what_it_would_have_drawn():
+    """setup() leaves TensorFlow to the first cell that needs it (seconds sooner to a lesson's
+    first figure), and seeds it when it comes: every number is the same as when TensorFlow was
+    imported before setup() (as the grader's warmed runners do)."""
+    lazy, eager = (_python(prefix + _DRAWS) for prefix in ("", "import tensorflow  # before setup()\n"))
+    assert lazy.returncode == eager.returncode == 0, lazy.stderr + eager.stderr
+    assert lazy.stderr == "", f"TensorFlow wrote to stderr:\n{lazy.stderr}"
+    lazy, eager = json.loads(lazy.stdout), json.loads(eager.stdout)
+    assert not lazy.pop("imported_by_setup") and eager.pop("imported_by_setup")
+    assert lazy == eager and lazy["deterministic"]
 
 
 def test_seed_makes_keras_and_numpy_repeatable():

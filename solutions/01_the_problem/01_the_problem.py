@@ -14,7 +14,6 @@ import gradclinic
 
 rng = gradclinic.setup(seed_value=0)  # first: quiets TensorFlow before anything imports it
 
-import keras
 import numpy as np
 
 from gradclinic.explorers import DeepLinearExplorer
@@ -120,6 +119,7 @@ explorer
 # matrix (Dense) or filter bank (Conv2D).
 
 # %% nbgrader={"grade": false, "grade_id": "layer_gradient_norms", "locked": false, "schema_version": 3, "solution": true, "task": false}
+import keras  # TensorFlow comes in here, at its first use (setup() seeds it then)
 import tensorflow as tf
 
 
