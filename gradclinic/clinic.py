@@ -487,18 +487,22 @@ def examine(name, model=None, train=True, diagnose=None, every=20, epochs=None):
 
 
 # -- a trial run of a treatment ----------------------------------------------------------------
-def _rebuilt(model, fresh_seed=None):
-    """``model`` rebuilt as the grader rebuilds it (architecture, initial weights, compile
-    settings), or with fresh initial weights drawn under ``fresh_seed``."""
+def _rebuilt(model):
+    """``model`` rebuilt as the grader rebuilds it (architecture, initial weights, compile settings)."""
     import keras
 
-    if fresh_seed is not None:
-        keras.utils.set_random_seed(fresh_seed)
     copy = keras.models.model_from_json(model.to_json())
-    if fresh_seed is None:
-        copy.set_weights(model.get_weights())
+    copy.set_weights(model.get_weights())
     copy.compile_from_config(model.get_compile_config())
     return copy
+
+
+def _fresh_weights(model, seed):
+    """``model``'s architecture with fresh initial weights drawn under ``seed`` (not compiled)."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    return keras.models.model_from_json(model.to_json())
 
 
 def trial_run(treatment, name, seeds=(0, 1, 2)):
@@ -508,6 +512,7 @@ def trial_run(treatment, name, seeds=(0, 1, 2)):
     show how much the result moves. Under the grader it does nothing (the hidden test trains).
     Returns {seed: validation accuracy}, or None when it did not train."""
     from gradclinic.runtime import grading
+    from gradclinic.training import run_restarter
 
     case = _case(name)
     model = treatment()
@@ -521,10 +526,13 @@ def trial_run(treatment, name, seeds=(0, 1, 2)):
     if grading():
         print("    skipped under the grader: the hidden test trains it")
         return None
+    # The seeds share one compiled copy (compiling a deep net's step costs more than its training).
+    trainer = _rebuilt(model)
+    restart = run_restarter(trainer, trainer.optimizer)
     results = {}
     for seed in seeds:
-        accuracy, loss = train_case(_rebuilt(model, None if seed == SEED else seed), name, seed=seed,
-                                    remember=seed == SEED)
+        restart(model if seed == SEED else _fresh_weights(model, seed))
+        accuracy, loss = train_case(trainer, name, seed=seed, remember=seed == SEED)
         results[seed] = accuracy
         verdict = "reaches the target" if accuracy >= case["target"] else "MISSES the target"
         who = "the grader's run" if seed == SEED else "fresh weights"

@@ -4,7 +4,8 @@ draw them).
 - :func:`gap_sweep`: recurrent cells trained on the agreement task at every gap, side by side in
   one compiled TensorFlow step, with their gradient through time (lesson 05).
 - :func:`train_from_seeds`: one architecture trained with Adam from several seeds, sharing one
-  compiled training step (lessons 06 and 09).
+  compiled training step (lessons 06 and 09); :func:`run_restarter` is how several runs share one
+  net and its compiled step (lessons 07 and 11 too).
 - :class:`ClippedDescent`: a deep linear net trained by full-batch gradient descent, with and
   without clipping, many runs side by side in vectorised NumPy (lesson 07).
 - :func:`train_l2_grid`: an MLP trained on digits with an L2 penalty, for a whole grid of λ at
@@ -26,6 +27,27 @@ from gradclinic.data import agreement_corpus, agreement_vocabulary
 from gradclinic.models import agreement_classifier
 
 
+def run_restarter(net, optimizer):
+    """For several training runs through one net and its compiled (or traced) step: returns
+    ``restart(model)``, which loads ``model``'s state (weights and random-seed state; ``model`` has
+    ``net``'s architecture) into ``net`` and puts ``optimizer`` back as it was built, so that the
+    next run trains as a fresh ``model`` with a fresh optimizer would.
+
+    Compiling a deep net's step takes seconds of CPU, often longer than the short runs here, and
+    it is the same for every run of one architecture and optimizer."""
+    if not optimizer.built:
+        optimizer.build(net.trainable_variables)
+    built = [(variable, variable.numpy()) for variable in optimizer.variables]
+
+    def restart(model):
+        for target, source in zip(net.variables, model.variables, strict=True):
+            target.assign(source)
+        for variable, value in built:
+            variable.assign(value)
+
+    return restart
+
+
 def train_from_seeds(build, seeds, x, y, epochs, batch_size=128, learning_rate=3e-3, validation_data=None):
     """Train a fresh ``build()`` from each of ``seeds`` with Adam and sparse cross-entropy;
     return ``{seed: (model, history)}``, ``history`` the History's dict (loss, accuracy and, with
@@ -42,15 +64,12 @@ def train_from_seeds(build, seeds, x, y, epochs, batch_size=128, learning_rate=3
     trainer = build()
     trainer.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
                     loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    trainer.optimizer.build(trainer.trainable_variables)
-    restart = [(variable, variable.numpy()) for variable in trainer.optimizer.variables]
+    restart = run_restarter(trainer, trainer.optimizer)
     runs = {}
     for seed in seeds:
         keras.utils.set_random_seed(seed)
         model = build()
-        trainer.set_weights(model.get_weights())
-        for variable, value in restart:
-            variable.assign(value)
+        restart(model)
         history = trainer.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=0, validation_data=validation_data)
         model.set_weights(trainer.get_weights())
         runs[seed] = model, {key: np.asarray(values, dtype=float) for key, values in history.history.items()}

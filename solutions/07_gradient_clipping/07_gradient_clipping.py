@@ -24,6 +24,7 @@ import tensorflow as tf
 
 from gradclinic.data import load_digits
 from gradclinic.explorers.gradient_clipping import ClippingExplorer
+from gradclinic.training import run_restarter
 
 # %% [markdown]
 # ## Why a big gradient is dangerous
@@ -273,12 +274,15 @@ print(f"SGD(learning_rate=0.01, clipvalue=0.5): learning rate {corrected.get_con
 TRAIN_STEPS, RUN_SEEDS = 40, (0, 1, 2)
 
 
-def train_steps(optimizer, seed=0, steps=TRAIN_STEPS, batch_size=32):
-    """Train a fresh deep linear net (initial weights from ``seed``) on digits for ``steps`` batches drawn
-    in an order set by ``seed``. Returns two arrays of length ≤ steps: the batch loss and the raw
-    gradient's global norm at each step (a non-finite loss ends the run)."""
-    net = deep_linear_net(seed)
-    optimizer.build(net.trainable_variables)  # its slots (Adam's averages) now, not while tracing: faster
+def train_steps(make_optimizer, seeds=RUN_SEEDS, steps=TRAIN_STEPS, batch_size=32):
+    """For each of ``seeds``: train a fresh deep linear net (initial weights from the seed) with a fresh
+    ``make_optimizer()`` on digits for ``steps`` batches drawn in an order set by the seed. Returns
+    {seed: (losses, norms)}: the batch loss and the raw gradient's global norm at each step, arrays of
+    length ≤ steps (a non-finite loss ends a run)."""
+    net, optimizer = deep_linear_net(), make_optimizer()
+    # The seeds share one net and one traced step (tracing 22 layers costs more than 40 steps): each
+    # run loads its seed's initial weights into the net and restarts the optimizer.
+    restart = run_restarter(net, optimizer)
     loss_fn = keras.losses.SparseCategoricalCrossentropy()
 
     @tf.function
@@ -289,25 +293,29 @@ def train_steps(optimizer, seed=0, steps=TRAIN_STEPS, batch_size=32):
         optimizer.apply_gradients(zip(grads, net.trainable_variables))  # Keras clips in here
         return loss, tf.linalg.global_norm(grads)
 
-    losses, norms = [], []
-    order = np.random.default_rng(seed).permutation(len(digits.x_train))
-    batches = order[np.arange(steps * batch_size).reshape(steps, batch_size) % len(order)]
-    for rows in batches:
-        loss, norm = step(digits.x_train[rows], digits.y_train[rows])
-        losses.append(float(loss))
-        norms.append(float(norm))
-        if not np.isfinite(losses[-1]):
-            break
-    return np.array(losses), np.array(norms)
+    runs = {}
+    for seed in seeds:
+        restart(deep_linear_net(seed))
+        losses, norms = [], []
+        order = np.random.default_rng(seed).permutation(len(digits.x_train))
+        batches = order[np.arange(steps * batch_size).reshape(steps, batch_size) % len(order)]
+        for rows in batches:
+            loss, norm = step(digits.x_train[rows], digits.y_train[rows])
+            losses.append(float(loss))
+            norms.append(float(norm))
+            if not np.isfinite(losses[-1]):
+                break
+        runs[seed] = np.array(losses), np.array(norms)
+    return runs
 
 
-optimizers = {  # name → a fresh optimizer (each run needs its own state)
+optimizers = {  # name → a fresh optimizer (each optimizer's runs restart its state)
     "SGD 0.1, no clipping": lambda: keras.optimizers.SGD(learning_rate=0.1),
     "SGD 0.1, clipnorm=1": lambda: keras.optimizers.SGD(learning_rate=0.1, clipnorm=1.0),
     "SGD 0.1, global_clipnorm=1": lambda: keras.optimizers.SGD(learning_rate=0.1, global_clipnorm=1.0),
     "Adam 0.001, no clipping": lambda: keras.optimizers.Adam(learning_rate=0.001),
 }
-seed_runs = {(name, seed): train_steps(make(), seed) for name, make in optimizers.items() for seed in RUN_SEEDS}
+seed_runs = {(name, seed): run for name, make in optimizers.items() for seed, run in train_steps(make).items()}
 runs = {name: seed_runs[name, RUN_SEEDS[0]] for name in optimizers}  # the first seed's runs, for the figure
 for (name, seed), (losses, norms) in seed_runs.items():
     finite = np.isfinite(losses)
