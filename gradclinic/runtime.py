@@ -87,16 +87,13 @@ def seed(value=0):
 
 
 def _seed_tensorflow(value):
-    """Keras's and TensorFlow's seeds (and TensorFlow's deterministic kernels); Python's and
-    NumPy's generators are left as they were."""
+    """Keras's and TensorFlow's seeds and TensorFlow's deterministic kernels (Keras reseeds Python's
+    and NumPy's generators too: :func:`seed` has just done the same; the import hook puts them back)."""
     quiet_tensorflow()
     import keras
     import tensorflow as tf
 
-    generators = random.getstate(), np.random.get_state()
     keras.utils.set_random_seed(value)
-    random.setstate(generators[0])
-    np.random.set_state(generators[1])
     tf.config.experimental.enable_op_determinism()
 
 
