@@ -11,7 +11,7 @@ draw them).
 - :func:`train_l2_grid`: an MLP trained on digits with an L2 penalty, for a whole grid of λ at
   once, in vectorised NumPy checked against Keras's ``fit`` (lesson 08).
 - :func:`train_on_digits`: a Keras model trained with the SNN recipe's Nadam, its validation
-  accuracy per epoch (lesson 10).
+  accuracy per epoch; :func:`race_on_digits`, several models so trained (lesson 10).
 """
 
 import time
@@ -654,9 +654,47 @@ def train_on_digits(model, x_train, y_train, x_val, y_val, epochs, learning_rate
     (``training=False``): the same number ``validation_data`` would report, without tracing a
     second compiled function (tracing a 20-layer net costs more than several epochs here).
     """
+    _compile_for_digits(model, learning_rate)
+    return _fit_on_digits(model, x_train, y_train, x_val, y_val, epochs, batch_size)
+
+
+def race_on_digits(contestants, x_train, y_train, x_val, y_val, epochs, seed=0, learning_rate=7e-4, batch_size=32):
+    """:func:`train_on_digits` for each contestant's ``build()`` (``contestants``: name → build), each
+    built and trained from Keras seeded with ``seed``; returns {name: history}.
+
+    Contestants whose nets differ only in their initial weights (the same layers, sizes and
+    activations: one architecture under two initializers) train through one compiled net, loaded
+    with each one's own initial weights and a fresh optimizer, as each would train alone: tracing a
+    20-layer net's step costs more CPU than several epochs of its training."""
+    histories, trainers = {}, {}
+    for name, build in contestants.items():
+        keras.utils.set_random_seed(seed)
+        model = build()
+        architecture = _architecture(model)
+        if architecture not in trainers:
+            _compile_for_digits(model, learning_rate)
+            trainers[architecture] = model, run_restarter(model, model.optimizer)
+        trainer, restart = trainers[architecture]
+        restart(model)
+        histories[name] = _fit_on_digits(trainer, x_train, y_train, x_val, y_val, epochs, batch_size)
+    return histories
+
+
+def _architecture(model):
+    """What a model's compiled step depends on: each layer's kind and settings, its name and
+    initializers aside (they only decide the starting weights)."""
+    ignored = ("name", "kernel_initializer", "bias_initializer")
+    return tuple((type(layer).__name__, repr(sorted((key, repr(value)) for key, value in layer.get_config().items()
+                                                    if key not in ignored)))
+                 for layer in model.layers)
+
+
+def _compile_for_digits(model, learning_rate):
+    model.compile(optimizer=keras.optimizers.Nadam(learning_rate=learning_rate), loss="sparse_categorical_crossentropy")
+
+
+def _fit_on_digits(model, x_train, y_train, x_val, y_val, epochs, batch_size):
     validation = ValidationAccuracy(np.asarray(x_val, "float32"), np.asarray(y_val))
-    model.compile(optimizer=keras.optimizers.Nadam(learning_rate=learning_rate),
-                  loss="sparse_categorical_crossentropy")
     fitted = model.fit(x_train, y_train, epochs=epochs, batch_size=batch_size, verbose=0, callbacks=[validation])
     return {"loss": list(fitted.history["loss"]), "val_accuracy": validation.accuracy}
 

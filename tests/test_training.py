@@ -13,7 +13,7 @@ from gradclinic.data import load_digits
 from gradclinic.training import (DEEP_LINEAR, DESCENT_MAX_DEPTH, DIGITS_MLP, SETUPS, ClippedDescent, L2Setup,
                                  SweepResults, _StackedMLP, agreement_with_keras, diverged_at, epochs_to_best,
                                  first_epoch_reaching, gap_sweep, grid_runs, initial_weights, keras_weight_norms,
-                                 train_from_seeds, train_l2_grid)
+                                 race_on_digits, train_from_seeds, train_l2_grid, train_on_digits)
 
 
 def setup_module():
@@ -177,7 +177,33 @@ def test_each_seed_trains_as_its_own_compiled_model_would():
     assert not np.allclose(shared[1][1]["loss"], shared[2][1]["loss"]), "each seed starts from its own weights"
 
 
-# -- lesson 10: the race's epoch counts --------------------------------------------------------------
+# -- lesson 10: the race --------------------------------------------------------------------------------
+def test_race_contestants_train_as_each_would_alone_and_one_architecture_compiles_once(monkeypatch):
+    import keras
+
+    from gradclinic import training
+    from gradclinic.models import deep_mlp
+
+    digits = load_digits()
+    x, y, x_val, y_val = digits.x_train[:200], digits.y_train[:200], digits.x_test[:100], digits.y_test[:100]
+    contestants = {"relu, glorot": lambda: deep_mlp(64, 10, depth=2, width=8),
+                   "relu, he": lambda: deep_mlp(64, 10, depth=2, width=8, kernel_initializer="he_normal"),
+                   "selu, lecun": lambda: deep_mlp(64, 10, depth=2, width=8, activation="selu",
+                                                   kernel_initializer="lecun_normal")}
+    alone = {}
+    for name, build in contestants.items():
+        keras.utils.set_random_seed(3)
+        alone[name] = train_on_digits(build(), x, y, x_val, y_val, epochs=2, batch_size=64)
+    compiled = []
+    compile_for_digits = training._compile_for_digits
+    monkeypatch.setattr(training, "_compile_for_digits", lambda model, rate: compiled.append(model) or
+                        compile_for_digits(model, rate))
+    raced = race_on_digits(contestants, x, y, x_val, y_val, epochs=2, seed=3, batch_size=64)
+    assert raced == alone  # losses and accuracies equal, to the last bit
+    assert len(compiled) == 2, "the two ReLU nets share one compiled net, the SELU net has its own"
+    assert raced["relu, glorot"] != raced["relu, he"], "each starts from its own initial weights"
+
+
 def test_epoch_helpers():
     assert epochs_to_best([0.5, 0.9, 0.9, 0.8]) == 2
     assert first_epoch_reaching([0.5, 0.91, 0.95], 0.95) == 3

@@ -392,8 +392,7 @@ for size in (len(x_test), 32, 8, 1):
     right = {}
     for name, model in (("correct", trained), ("hard-wired", trap)):
         trained.set_weights(saved_weights)
-        guesses = np.concatenate([np.argmax(model(x_test[i:i + size], training=False), axis=1)
-                                  for i in range(0, shown, size)])
+        guesses = np.argmax(model.predict(x_test[:shown], batch_size=size, verbose=0), axis=1)  # inference mode
         right[name] = float(np.mean(guesses == y_test[:shown]))
     trap_accuracy[size] = right
     print(f"  in batches of {size:3d}: correct layer {right['correct']:.3f}   hard-wired training=True {right['hard-wired']:.3f}")
@@ -406,7 +405,7 @@ for size in (len(x_test), 32, 8, 1):
 # same answer:
 
 # %%
-single = np.stack([np.asarray(trap(x_test[i:i + 1], training=False))[0] for i in range(10)])
+single = trap.predict(x_test[:10], batch_size=1, verbose=0)
 print(f"hard-wired, 10 different digits one at a time: {len(np.unique(single.argmax(axis=1)))} distinct "
       f"prediction(s); largest difference between their probability vectors {np.ptp(single, axis=0).max():.1e}")
 first = norms[0].moving_mean.numpy().copy()
