@@ -57,6 +57,9 @@ WATCH_FRAMES = """() => {
       const first = document.querySelector('.jp-OutputArea-output img');
       if (first) {
         window.gcFirstImage = -1;
+        // Run All does not scroll, and Chromium paints no image below the fold: look at the
+        // figure, as a learner reading the cell that made it does.
+        first.scrollIntoView({block: 'center'});
         first.decode().then(() => requestAnimationFrame(() => { window.gcFirstImage = performance.now(); }));
       }
     }
@@ -89,9 +92,12 @@ def jupyterlab(workspace, log_path):
     settings.mkdir(parents=True, exist_ok=True)
     (settings / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')  # render every cell
     port = _free_port()
-    env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(settings.parent.parent), "MPLBACKEND": "Agg",
+    env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(settings.parent.parent),
            "PYTHONPATH": os.pathsep.join(filter(None, [str(COURSE_ROOT), os.environ.get("PYTHONPATH")]))}
-    env.pop("GRADCLINIC_HEADLESS", None)
+    # A learner's kernel: explorers make widgets, and matplotlib's inline backend draws every figure
+    # (this process's Agg would leave the lessons' plt.show() figures undrawn and untimed).
+    for name in ("GRADCLINIC_HEADLESS", "MPLBACKEND"):
+        env.pop(name, None)
     with open(log_path, "w") as log:
         server = subprocess.Popen([sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",
                                    f"--port={port}", f"--IdentityProvider.token={TOKEN}",
@@ -276,7 +282,7 @@ def explorer_line(figures):
 
 
 def bench_first_figure(slugs=None):
-    """Seconds from opening each lesson's solution notebook to its first image on screen, and
+    """Seconds from opening each lesson (worked with its solutions) to its first image on screen, and
     where they went: page load and kernel start (until the kernel is idle), then each cell run
     before the figure (the figure's cell last, until its image is painted)."""
     import nbformat

@@ -17,7 +17,6 @@ import gradclinic
 
 rng = gradclinic.setup(seed_value=0)  # first: quiets TensorFlow before anything imports it
 
-import keras
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -237,6 +236,7 @@ for learning_rate in (0.05, 0.19, 0.21):
 # not the training data. The steps, with their shapes, are written out in the cell.
 
 # %% nbgrader={"grade": false, "grade_id": "GradientNormLogger", "locked": false, "schema_version": 3, "solution": true, "task": false}
+import keras  # imported at its first use: the lesson's first figures need no TensorFlow
 import tensorflow as tf
 
 
