@@ -106,6 +106,18 @@ def test_reference_gets_full_marks(graded, slug):
 
 
 @by_lesson(*lesson_slugs())
+def test_the_reference_runs_every_cell_without_error(graded, slug):
+    """The lesson's own cells work under the grader too (they may shorten a demonstration there):
+    the feedback a learner reads shows no traceback where the lesson, not the learner, failed."""
+    import nbformat
+
+    ran = nbformat.read(graded.sandboxed / "autograded" / "reference" / slug / f"{slug}.ipynb", as_version=4)
+    failed = {cell.source.splitlines()[0]: output.get("ename") for cell in ran.cells if cell.cell_type == "code"
+              for output in cell.get("outputs", []) if output.get("output_type") == "error"}
+    assert not failed, failed
+
+
+@by_lesson(*lesson_slugs())
 def test_untouched_release_gets_zero(graded, slug):
     by_cell, total, _ = scores(graded.sandboxed, "untouched", slug)
     assert total == 0, by_cell
