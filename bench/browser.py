@@ -57,8 +57,8 @@ WATCH_FRAMES = """() => {
       const first = document.querySelector('.jp-OutputArea-output img');
       if (first) {
         window.gcFirstImage = -1;
-        // Run All does not scroll, and Chromium paints no image below the fold: look at the
-        // figure, as a learner reading the cell that made it does.
+        // Run All does not scroll: bring the figure on screen, as a learner reading the cell that
+        // made it would, and time its paint there.
         first.scrollIntoView({block: 'center'});
         first.decode().then(() => requestAnimationFrame(() => { window.gcFirstImage = performance.now(); }));
       }
