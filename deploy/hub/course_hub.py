@@ -7,6 +7,8 @@ hub waits ``service_start_timeout`` more seconds for a managed service whose pro
 running, and gives up only when it exits or that time is over. Everything else is JupyterHub.
 """
 
+import signal
+
 from jupyterhub.app import JupyterHub
 from jupyterhub.objects import Server
 from jupyterhub.utils import AnyTimeoutError
@@ -33,4 +35,8 @@ class CourseHub(JupyterHub):
 
 
 if __name__ == "__main__":
+    # scripts/setup-hub starts the hub as a shell's background job, which ignores SIGINT, and the
+    # servers and services the hub starts would inherit that: JupyterHub stops each with SIGINT
+    # first and waits 10 s for it (Spawner.interrupt_timeout), on every stop and restart.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     CourseHub.launch_instance()
