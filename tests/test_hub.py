@@ -146,18 +146,6 @@ def test_learners_get_no_formgrader_and_the_idle_culler_runs(hub):
     assert "GET /hub/api/users?state=[secret] (idle-culler@127.0.0.1)" in Path("/var/log/gradclinic-hub.log").read_text()
 
 
-def _children(parent):
-    """{pid: command line} of the processes whose parent is ``parent``."""
-    found = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            if stat.read_text().rsplit(")", 1)[1].split()[1] == str(parent):
-                found[int(stat.parent.name)] = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except (OSError, IndexError):
-            continue  # a process that ended while we looked
-    return found
-
-
 def _ignores_sigint(pid):
     """Whether process ``pid`` ignores SIGINT (its bit in /proc's SigIgn mask)."""
     fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
@@ -168,8 +156,11 @@ def test_the_hub_and_the_servers_it_starts_stop_on_sigint(hub, learner1_kernel):
     """JupyterHub stops a service or a learner's server with SIGINT and waits 10 s before trying
     SIGTERM: one that ignored SIGINT (as a shell's background job does, and hands on) would hold up
     every stop and restart of the hub by 10 s a process."""
+    from autograder.caps import _process_table  # the sandbox watchdog's /proc reader
+
     hub_pid = int(Path("/var/lib/gradclinic/hub/jupyterhub.pid").read_text())
-    started = _children(hub_pid)
+    started = {pid: Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+               for pid, (parent, _, _) in _process_table("/proc").items() if parent == hub_pid}
     assert any("jupyterhub_idle_culler" in command for command in started.values()), started
     assert sum("jupyterhub-singleuser" in command for command in started.values()) >= 2, started  # formgrader, learner1
     assert not _ignores_sigint(hub_pid)
