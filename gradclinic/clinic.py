@@ -222,12 +222,15 @@ def train_case(model, name, epochs=None, seed=SEED, remember=False):
     import keras
     import tensorflow as tf
 
+    from gradclinic.training import build_for_fit
+
     case = _case(name)
     epochs = case["epochs"] if epochs is None else epochs
     key = _run_key(model, name, epochs, seed)
     if key in _TRIAL_RUNS:
         return _TRIAL_RUNS[key]
     x, y, x_val, y_val = case_data(name)
+    build_for_fit(model, x, y)
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
     model.jit_compile = False  # XLA's compile time would dominate these short runs
@@ -468,6 +471,7 @@ def examine(name, model=None, train=True, diagnose=None, every=20, epochs=None):
     import keras
 
     from gradclinic.diagnostics import GradientHealthMonitor
+    from gradclinic.training import build_for_fit
 
     case = _case(name)
     model = sick_model(name) if model is None else model
@@ -476,6 +480,7 @@ def examine(name, model=None, train=True, diagnose=None, every=20, epochs=None):
         return findings
     x, y, x_val, y_val = case_data(name)
     monitor = GradientHealthMonitor(x[:256], y[:256], every=every, diagnose=diagnose)
+    build_for_fit(model, x, y)
     keras.utils.set_random_seed(SEED)
     findings.epochs = case["epochs"] if epochs is None else epochs
     history = model.fit(x, y, epochs=findings.epochs, batch_size=case["batch_size"], verbose=0,

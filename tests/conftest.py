@@ -75,14 +75,40 @@ def lesson_slugs():
     return lesson_slugs()
 
 
+def once_per_run(tmp_path_factory, worker_id, name, make):
+    """``make(path)`` done once per pytest run, by whichever xdist worker asks first: the others
+    wait for it and get the same ``path``, in the run's temporary directory common to its workers
+    (without xdist, in this process's own). What is made there is only read afterwards."""
+    import fcntl
+    import shutil
+
+    if worker_id == "master":
+        path = tmp_path_factory.getbasetemp() / name
+        make(path)
+        return path
+    shared = tmp_path_factory.getbasetemp().parent
+    path, made = shared / name, shared / f"{name}.made"
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not made.exists():
+            if path.is_dir():
+                shutil.rmtree(path)  # half made by a worker that failed: make it again
+            make(path)
+            made.touch()
+    return path
+
+
 @pytest.fixture(scope="session")
-def built_course(tmp_path_factory):
-    """A scratch copy of the course with every lesson rebuilt from its jupytext source."""
+def built_course(tmp_path_factory, worker_id):
+    """A scratch copy of the course with every lesson rebuilt from its jupytext source, built
+    once per run (both workers read it; building it twice cost each run a build)."""
     from autograder.build import build, copy_course
 
-    root = copy_course(tmp_path_factory.mktemp("course"))
-    build(course_root=root, gradebook=root / "gradebook.db")
-    return root
+    def make(path):
+        root = copy_course(path)
+        build(course_root=root, gradebook=root / "gradebook.db")
+
+    return once_per_run(tmp_path_factory, worker_id, "course", make)
 
 
 def released_course(destination, built_course):
@@ -104,23 +130,18 @@ def course_life(tmp_path_factory, worker_id):
 
     It changes machine-wide state (accounts' homes, the exchange), so two xdist workers must
     never live it at the same time. The "exchange" xdist_group keeps its tests on one worker;
-    should grouping fail (pytest 9.2 ignores it), the lock still runs it once: the first worker
-    lives it, any other waits and reads the record left in the run's shared temporary directory.
+    should grouping fail (pytest 9.2 ignores it), :func:`once_per_run` still runs it once: the
+    first worker lives it, any other waits and reads the record it left.
     """
-    import fcntl
     import json
     from types import SimpleNamespace
 
     from exchange_life import live_the_course
 
-    if worker_id == "master":  # no xdist: nothing to share
-        return live_the_course()
-    shared = tmp_path_factory.getbasetemp().parent  # one per run, common to its workers
-    record = shared / "course_life.json"
-    with open(shared / "course_life.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not record.exists():
-            log = live_the_course()
-            record.write_text(json.dumps({step: {"returncode": done.returncode, "stdout": done.stdout,
-                                                 "stderr": done.stderr} for step, done in log.items()}))
+    def make(record):
+        log = live_the_course()
+        record.write_text(json.dumps({step: {"returncode": done.returncode, "stdout": done.stdout,
+                                             "stderr": done.stderr} for step, done in log.items()}))
+
+    record = once_per_run(tmp_path_factory, worker_id, "course_life.json", make)
     return {step: SimpleNamespace(**done) for step, done in json.loads(record.read_text()).items()}

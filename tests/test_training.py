@@ -177,6 +177,36 @@ def test_each_seed_trains_as_its_own_compiled_model_would():
     assert not np.allclose(shared[1][1]["loss"], shared[2][1]["loss"]), "each seed starts from its own weights"
 
 
+def test_a_model_built_for_fit_traces_its_step_once_and_trains_as_it_would_unbuilt():
+    """Keras makes the optimizer's and the metrics' variables in the first trace of the training
+    step, and TensorFlow traces a step again when its first trace made variables: build_for_fit
+    makes them first, and the run is the same to the last bit."""
+    import keras
+
+    from gradclinic.models import deep_sigmoid_net
+    from gradclinic.training import build_for_fit
+
+    digits = load_digits()
+    x, y = digits.x_train[:200], digits.y_train[:200]
+
+    def fitted(built_first):
+        keras.utils.set_random_seed(4)
+        model = deep_sigmoid_net(depth=3, width=8, batchnorm=True)
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate=3e-3), loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+        traces, train_step = [], model.train_step
+        model.train_step = lambda data: traces.append(data) or train_step(data)  # runs only while tracing
+        if built_first:
+            build_for_fit(model, x, y)
+        history = model.fit(x, y, epochs=2, batch_size=64, verbose=0).history
+        return len(traces), history, model.get_weights()
+
+    (unbuilt_traces, unbuilt, unbuilt_weights), (built_traces, built, built_weights) = fitted(False), fitted(True)
+    assert (unbuilt_traces, built_traces) == (2, 1)
+    assert built == unbuilt
+    assert all(np.array_equal(a, b) for a, b in zip(built_weights, unbuilt_weights, strict=True))
+
+
 # -- lesson 10: the race --------------------------------------------------------------------------------
 def test_race_contestants_train_as_each_would_alone_and_one_architecture_compiles_once(monkeypatch):
     import keras
