@@ -57,7 +57,7 @@ def _canary():
 
 
 def _grade(root, *extra, timeout=1500):
-    return run_tool(["autograder", "grade", SLUG, "--workers", "2", "--timeout", "15", "--call-timeout", "5",
+    return run_tool(["autograder", "grade", SLUG, "--workers", "2", "--timeout", "5", "--call-timeout", "5",
                      *extra], root, timeout=timeout)
 
 
