@@ -10,9 +10,11 @@ the page, on ``performance.now()``'s clock: from the input event (the key or poi
   pointer is released the last frame lands, frames painted during the drag, stale frames (painted
   after release, before the last), bytes per frame.
 - ``first_figure``: each lesson as a learner who has done its exercises has it (the release with
-  the solutions filled in), opened fresh and run from the top (Run All as soon as the kernel is
-  idle): seconds from opening the page to the notebook's first image, split into page load,
-  kernel start and the cells before the figure.
+  the solutions filled in), run from the top (Run All as soon as the kernel is idle): seconds from
+  opening it to the notebook's first image, split into opening (until the notebook shows), kernel
+  start and the cells before the figure. Opened two ways: fresh (a new browser profile loads
+  JupyterLab with the lesson: a session's first lesson, JupyterLab's own scripts loaded first)
+  and in a running JupyterLab (double-clicked in its file browser: every later lesson).
 - ``encodings``: what a frame would weigh and cost to encode in other formats or at a smaller size.
 """
 
@@ -151,11 +153,17 @@ def _open_and_run(page, url, notebook):
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
     page.evaluate(WATCH_FRAMES)
     notebook_shown = page.evaluate("performance.now()")
-    page.wait_for_selector("text=| Idle", timeout=180_000)  # the kernel is up: a learner's Run All runs
+    return notebook_shown, _run_all_when_idle(page)
+
+
+def _run_all_when_idle(page):
+    """Run All in the notebook shown, once its kernel is idle (a learner's Run All runs then);
+    returns when the kernel was idle, on the page's clock."""
+    page.wait_for_selector("text=| Idle", timeout=180_000)
     kernel_idle = page.evaluate("performance.now()")
     page.locator(".lm-MenuBar-item", has_text="Run").click()
     page.locator(".lm-Menu-item", has_text="Run All Cells").first.click()
-    return notebook_shown, kernel_idle
+    return kernel_idle
 
 
 def _frames(page):
@@ -283,15 +291,16 @@ def explorer_line(figures):
 
 def bench_first_figure(slugs=None):
     """Seconds from opening each lesson (worked with its solutions) to its first image on screen, and
-    where they went: page load and kernel start (until the kernel is idle), then each cell run
-    before the figure (the figure's cell last, until its image is painted)."""
+    where they went: opening until the notebook shows, then until its kernel is idle, then each
+    cell run before the figure (the figure's cell last, until its image is painted). Two ways:
+    ``fresh`` and ``in_lab`` (see the module's docstring). Returns {way: (seconds, parts)}."""
     import nbformat
 
     from autograder.build import lesson_slugs
     from autograder.solution import worked_notebook
 
     slugs = slugs or lesson_slugs()
-    seconds, parts = {}, {}
+    fresh, in_lab = ({}, {}), ({}, {})
     with tempfile.TemporaryDirectory() as scratch, chromium() as browser:
         scratch = Path(scratch)
         for slug in slugs:
@@ -302,31 +311,75 @@ def bench_first_figure(slugs=None):
             for slug in slugs:
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
                 try:
-                    notebook_shown, kernel_idle = _open_and_run(page, url, f"{slug}.ipynb")
-                    # The first image, or every cell run without one (a lesson may have no figure).
-                    page.wait_for_function("window.gcFirstImage > 0 || window.gcFirstImage === null && window.gcCellsDone.length === "
-                                           "document.querySelectorAll('.jp-Notebook .jp-CodeCell').length",
-                                           timeout=300_000)
                     # performance.now() counts from the page's navigation: the learner opening the lesson.
-                    figure, cells = page.evaluate("[window.gcFirstImage, window.gcCellsDone]")
-                    if figure and figure > 0:
-                        seconds[slug] = round(figure / 1000, 1)
-                        parts[slug] = _where_the_time_went(notebook_shown, kernel_idle, cells, figure)
-                    else:
-                        seconds[slug] = f"no figure; every cell had run after {cells[-1]['t'] / 1000:.1f} s"
-                except Exception as error:
-                    seconds[slug] = f"{type(error).__name__}: {str(error).splitlines()[0][:200]}"
+                    _measured(fresh, slug, lambda: _first_figure(page, 0, *_open_and_run(page, url, f"{slug}.ipynb")))
                 finally:
                     page.close()
                     _stop_kernels(url)
-                print(f"  {slug}: first figure {seconds[slug]} (seconds), {parts.get(slug)}", flush=True)
-    return seconds, parts
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            try:
+                page.goto(f"{url}/lab/workspaces/bench-in-lab?reset&token={TOKEN}")  # as the launcher opens it
+                page.wait_for_selector(".jp-DirListing-item", timeout=120_000)
+                page.evaluate(WATCH_FRAMES)
+                page.evaluate("() => document.addEventListener('dblclick', e => { window.gcOpened = e.timeStamp; }, true)")
+                for slug in slugs:
+                    _measured(in_lab, slug, lambda: _first_figure_from_the_file_browser(page, url, slug))
+            finally:
+                page.close()
+                _stop_kernels(url)
+    return {"fresh": fresh, "in_lab": in_lab}
+
+
+def _measured(into, slug, measure):
+    seconds, parts = into
+    try:
+        seconds[slug], went = measure()
+        if went:
+            parts[slug] = went
+    except Exception as error:
+        seconds[slug] = f"{type(error).__name__}: {str(error).splitlines()[0][:200]}"
+    print(f"  {slug}: first figure {seconds[slug]} (seconds), {parts.get(slug)}", flush=True)
+
+
+def _first_figure_from_the_file_browser(page, url, slug):
+    """Open ``slug`` by double-clicking it in the running JupyterLab's file browser, time its first
+    figure from the double-click, then shut its kernel down and close it unsaved."""
+    page.evaluate("() => { window.gcFirstImage = null; window.gcCellsDone = []; window.gcOpened = null; }")
+    page.locator(".jp-DirListing-item").filter(has_text=f"{slug}.ipynb").dblclick()
+    try:
+        page.wait_for_selector(".jp-NotebookPanel .jp-Notebook .jp-Cell", timeout=120_000)
+        notebook_shown = page.evaluate("performance.now()")
+        return _first_figure(page, page.evaluate("window.gcOpened"), notebook_shown, _run_all_when_idle(page))
+    finally:
+        _stop_kernels(url)
+        _close_unsaved(page)
+
+
+def _close_unsaved(page):
+    """Close the notebook in front without saving it (Run All changed it): JupyterLab's Close Tab
+    (Alt+W), then "Discard" in the dialog that asks."""
+    if page.locator(".jp-NotebookPanel").count():
+        page.keyboard.press("Alt+w")
+        page.locator(".jp-Dialog-button", has_text="Discard").click(timeout=30_000)
+        page.wait_for_selector(".jp-NotebookPanel", state="detached", timeout=30_000)
+
+
+def _first_figure(page, opened, notebook_shown, kernel_idle):
+    """Wait for the notebook's first image painted, or every cell run without one (a lesson may have
+    no figure); returns (seconds from ``opened``, where they went), every time on the page's clock."""
+    page.wait_for_function("window.gcFirstImage > 0 || window.gcFirstImage === null && window.gcCellsDone.length === "
+                           "document.querySelectorAll('.jp-Notebook .jp-CodeCell').length", timeout=300_000)
+    figure, cells = page.evaluate("[window.gcFirstImage, window.gcCellsDone]")
+    if not figure or figure < 0:
+        return f"no figure; every cell had run after {(cells[-1]['t'] - opened) / 1000:.1f} s", None
+    return round((figure - opened) / 1000, 1), _where_the_time_went(
+        notebook_shown - opened, kernel_idle - opened, [dict(cell, t=cell["t"] - opened) for cell in cells], figure - opened)
 
 
 def _where_the_time_went(notebook_shown, kernel_idle, cells, figure):
     """Seconds until JupyterLab shows the notebook, then until its kernel is idle, then per cell
     (by its first line) until the figure; cells that took under 0.3 s are summed as "other cells"."""
-    went = {"page until the notebook shows": round(notebook_shown / 1000, 1),
+    went = {"until the notebook shows": round(notebook_shown / 1000, 1),
             "then until the kernel is idle": round((kernel_idle - notebook_shown) / 1000, 1)}
     other, previous = 0.0, kernel_idle
     for end, line in [(cell["t"], cell["line"]) for cell in cells if cell["t"] > kernel_idle] + [(figure, "the figure's cell")]:
@@ -402,6 +455,7 @@ def bench_browser():
     if not Path("/usr/bin/chromium").exists():
         return {"error": "needs Debian's chromium (/usr/bin/chromium)"}
     results = {"explorers": bench_explorers()}
-    results["first_figure_seconds"], results["first_figure_parts"] = bench_first_figure()
+    for way, (seconds, parts) in bench_first_figure().items():
+        results[f"first_figure_{way}_seconds"], results[f"first_figure_{way}_parts"] = seconds, parts
     results["encodings"] = bench_encodings()
     return results

@@ -449,9 +449,10 @@ def print_table(results):
 
         b = results["browser"]
         rows += [(f"browser {name}", explorer_line(figures)) for name, figures in b.get("explorers", {}).items()]
-        parts = b.get("first_figure_parts", {})
-        rows += [(f"first figure {slug}", f"{value} s: " + ", ".join(f"{part} {took} s" for part, took in parts[slug].items())
-                  if slug in parts else str(value)) for slug, value in b.get("first_figure_seconds", {}).items()]
+        for way, opened in (("fresh", "fresh"), ("in_lab", "in JupyterLab")):
+            parts = b.get(f"first_figure_{way}_parts", {})
+            rows += [(f"first figure {slug}, {opened}", f"{value} s: " + ", ".join(f"{part} {took} s" for part, took in parts[slug].items())
+                      if slug in parts else str(value)) for slug, value in b.get(f"first_figure_{way}_seconds", {}).items()]
         rows += [(f"frame as {encoding}", line) for encoding, line in encoding_lines(b.get("encodings", {})).items()]
         if "error" in b:
             rows.append(("browser", b["error"]))
