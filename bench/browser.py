@@ -322,11 +322,10 @@ def bench_first_figure(slugs=None):
                 page.wait_for_selector(".jp-DirListing-item", timeout=120_000)
                 page.evaluate(WATCH_FRAMES)
                 page.evaluate("() => document.addEventListener('dblclick', e => { window.gcOpened = e.timeStamp; }, true)")
-                for slug in slugs:
+                for slug in slugs:  # each stops its own kernel
                     _measured(in_lab, slug, lambda: _first_figure_from_the_file_browser(page, url, slug))
             finally:
                 page.close()
-                _stop_kernels(url)
     return {"fresh": fresh, "in_lab": in_lab}
 
 
