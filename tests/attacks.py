@@ -48,7 +48,9 @@ def attacks(course_root, canary_port):
         Attack("output_flood", "output kept per cell is capped; the pipe back to the grader is capped", "more characters",
                code="print('x' * 100_000_000)\nimport os\nos.write(1, b'y' * 100_000_000)\n" + WRONG),
         Attack("huge_file", "file-size rlimit (64 MiB) and a 256 MiB private /tmp", "File too large",
-               code="with open('/tmp/huge', 'wb') as f:\n    f.write(b'0' * 2**31)\n" + WRONG),
+               # 2 GiB in 1 MiB writes: the limit stops it at once, not after building a 2 GiB buffer
+               code="with open('/tmp/huge', 'wb') as f:\n    for _ in range(2048):\n        f.write(b'0' * 2**20)\n"
+                    + WRONG),
         Attack("os_exit", "the process ends; graded again without the cell, compound is never defined",
                "ended unexpectedly", code="import os\nos._exit(0)\n" + RIGHT),
         Attack("system_exit_in_call", "SystemExit inside the graded call is an answer (an error), not a pass",
