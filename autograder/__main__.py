@@ -2,7 +2,8 @@
 
   build [SLUG ...]     jupytext sources → solutions/*.ipynb → lessons/ (nbgrader release)
                        (--record-expected: first run each lesson headless and record its expected outputs)
-  grade ASSIGNMENT     grade collected submissions in sandboxes, into nbgrader's gradebook
+  grade ASSIGNMENT ... grade collected submissions in sandboxes, into nbgrader's gradebook
+                       (several assignments: one run, one pool of warm sandboxes for them all)
                        (nbgrader options after --, e.g. -- --LateSubmissionPlugin.penalty_method=zero)
                        (--scheduler tls://HOST:PORT --certs DIR: the sandboxes run on Dask workers)
   report ASSIGNMENT    what the class got wrong: reports/ASSIGNMENT.html and .csv (--course: all)
@@ -24,7 +25,7 @@ def main(argv=None):
     build_parser.add_argument("--record-expected", action="store_true",
                               help="run each solution notebook headless and record what its expected-output cells print")
     grade_parser = commands.add_parser("grade", help="grade submitted/*/ASSIGNMENT into the gradebook")
-    grade_parser.add_argument("assignment")
+    grade_parser.add_argument("assignments", nargs="+", metavar="ASSIGNMENT", help="one or more, graded in one run")
     grade_parser.add_argument("--student", action="append", help="only this student (repeatable)")
     grade_parser.add_argument("--workers", type=int, default=2, help="parallel workers (default 2)")
     grade_parser.add_argument("--timeout", type=float, help="CPU seconds per cell (default: SandboxedExecute.cell_seconds, 120)")
@@ -70,7 +71,7 @@ def main(argv=None):
         from pathlib import Path
 
         from autograder.cluster import ClusterError, connect
-        from autograder.grading import GradingError, grade_assignment, summary
+        from autograder.grading import GradingError, grade_assignments, summary
 
         # The flags are nbgrader configuration too: given, they override nbgrader_config.py.
         flags = {"cell_seconds": arguments.timeout, "call_seconds": arguments.call_timeout,
@@ -86,7 +87,7 @@ def main(argv=None):
         try:
             if arguments.scheduler:
                 cluster = connect(arguments.scheduler, arguments.certs)
-            results = grade_assignment(Path.cwd(), arguments.assignment, students=arguments.student,
+            results = grade_assignments(Path.cwd(), arguments.assignments, students=arguments.student,
                                        workers=arguments.workers, regrade=arguments.regrade, config_args=config,
                                        cluster=cluster)
         except (GradingError, ClusterError) as error:

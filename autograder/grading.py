@@ -137,10 +137,12 @@ class ClassGrader:
         write_record(record_path(self.root, self.assignment, student), record)
         return record
 
-    def grade_class(self, students=None, workers=2, regrade=False, stream=sys.stderr, cluster=None):
+    def grade_class(self, students=None, workers=2, regrade=False, stream=sys.stderr, cluster=None, runners=None):
         """Grade every collected submission (or only ``students``); return this run's records.
         ``cluster``: a Dask client (:func:`autograder.cluster.connect`) whose workers run the
-        sandboxes; judging and the gradebook stay in this process either way."""
+        sandboxes; judging and the gradebook stay in this process either way. ``runners``: a
+        :class:`~autograder.plan.RunnerPool` to run the sandboxes in (left open), else one of
+        this class's own."""
         everyone = self.students()
         if students:
             missing = sorted(set(students) - set(everyone))
@@ -173,7 +175,7 @@ class ClassGrader:
                 plans = {student: self.plan(student) for student in todo}
                 runnable = {student: plan for student, plan in plans.items() if plan is not None}
                 runs = (self._runs_on_cluster(runnable, cluster, stream) if cluster
-                        else self._runs_here(runnable, workers))
+                        else self._runs_here(runnable, workers, runners))
                 for student, key, run in runs:
                     if run is not None:
                         prepare(key, run)
@@ -204,15 +206,18 @@ class ClassGrader:
                 imported.update(warm_modules(nbformat.read(self.source / f"{name}.ipynb", as_version=4)))
         return tuple(m for m in WARMABLE_MODULES if m in imported)
 
-    def _runs_here(self, plans, workers):
-        """Run plans in ``workers`` threads, each in a fresh runner warmed ahead; yield
-        ``(student, plan_key, SandboxedRun or None)`` as they finish."""
+    def _runs_here(self, plans, workers, runners=None):
+        """Run plans in ``workers`` threads, each in a fresh runner warmed ahead (of ``runners``,
+        when given, else of a pool of this class's own); yield ``(student, plan_key, SandboxedRun
+        or None)`` as they finish."""
         from autograder.plan import RunnerPool, run_plan
 
         sandbox = self._sandbox()
         workers = max(1, workers)
-        runners = RunnerPool(sandbox, ahead=min(workers, len(plans)), modules=self.warm_modules(),
-                             expected=len(plans))
+        own = runners is None
+        if own:
+            runners = RunnerPool(sandbox, ahead=min(workers, len(plans)), modules=self.warm_modules(),
+                                 expected=len(plans))
         try:
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 ahead = {pool.submit(run_plan, plan, sandbox, runners): (student, plan.key)
@@ -221,7 +226,8 @@ class ClassGrader:
                     student, key = ahead.pop(future)  # a kept future keeps its run's records: the class's would pile up
                     yield student, key, future.result() if future.exception() is None else None
         finally:
-            runners.close()
+            if own:
+                runners.close()
 
     def _runs_on_cluster(self, plans, cluster, stream):
         from autograder.cluster import runs_on_cluster
@@ -279,10 +285,42 @@ def shared_gradebook_engines():
             engine.dispose()
 
 
-def grade_assignment(course_root, assignment, students=None, workers=2, regrade=False, config_args=(),
-                     stream=sys.stderr, cluster=None):
-    """Grade ``assignment``'s submissions in ``course_root``; see :class:`ClassGrader`."""
-    return ClassGrader(course_root, assignment, config_args).grade_class(students, workers, regrade, stream, cluster)
+def grade_assignments(course_root, assignments, students=None, workers=2, regrade=False, config_args=(),
+                      stream=sys.stderr, cluster=None):
+    """Grade the submissions of each of ``assignments`` in ``course_root`` (see :class:`ClassGrader`),
+    one assignment after the other, in one run; return all their records.
+
+    One run pays the start-up once: the judges' libraries load once, and one pool of sandboxed
+    runners, warmed with every assignment's libraries, serves them all (a runner's warm-up, which
+    imports TensorFlow, costs about as much as grading a short lesson). ``students`` names whom
+    to grade in whichever of the assignments they submitted."""
+    graders = [ClassGrader(course_root, assignment, config_args) for assignment in dict.fromkeys(assignments)]
+    chosen = {grader.assignment: None for grader in graders}
+    if students:
+        submitted = {grader.assignment: set(grader.students()) for grader in graders}
+        nowhere = sorted(set(students) - set().union(*submitted.values()))
+        if nowhere:
+            raise GradingError(f"no submission of {', '.join(chosen)} for {', '.join(nowhere)}")
+        chosen = {assignment: [s for s in students if s in who] for assignment, who in submitted.items()}
+    runners = None
+    if len(graders) > 1 and cluster is None and not graders[0].execute.in_kernel:
+        from autograder.plan import WARMABLE_MODULES, RunnerPool
+
+        wanted = {module for grader in graders for module in grader.warm_modules()}
+        runners = RunnerPool(graders[0]._sandbox(), ahead=max(1, workers),
+                             modules=tuple(m for m in WARMABLE_MODULES if m in wanted))
+    records = []
+    try:
+        for grader in graders:
+            if chosen[grader.assignment] == []:
+                continue  # none of the students named submitted this one
+            if len(graders) > 1:
+                stream.write(f"{grader.assignment}:\n")
+            records += grader.grade_class(chosen[grader.assignment], workers, regrade, stream, cluster, runners)
+    finally:
+        if runners is not None:
+            runners.close()
+    return records
 
 
 def _number(value):
@@ -306,14 +344,20 @@ def _progress(done, total, last, stream):
 
 
 def summary(records):
-    """The closing summary: counts, and every submission with a note, a flag or a failure."""
+    """The closing summary: counts, and every submission with a note, a flag or a failure
+    (named by student, and by assignment too when the run graded several)."""
     failed = [r for r in records if r["status"] != "graded"]
+    several = len({r["assignment"] for r in records}) > 1
     lines = [f"graded {len(records) - len(failed)} submission(s), {len(failed)} could not be graded"]
+
+    def who(r):
+        return f"{r['assignment']} {r['student']}" if several else r["student"]
+
     for r in records:
         if r["status"] == "graded" and r.get("reason"):
-            lines.append(f"  {r['student']}: graded with a note — {r['reason']}")
+            lines.append(f"  {who(r)}: graded with a note — {r['reason']}")
         if r.get("needs_manual_grade"):
-            lines.append(f"  {r['student']}: flagged for grading by hand — {', '.join(r['needs_manual_grade'])}")
+            lines.append(f"  {who(r)}: flagged for grading by hand — {', '.join(r['needs_manual_grade'])}")
     for r in failed:
-        lines.append(f"  {r['student']}: 0, flagged — {r['reason']}")
+        lines.append(f"  {who(r)}: 0, flagged — {r['reason']}")
     return "\n".join(lines)

@@ -75,8 +75,8 @@ def live_the_course():
             nbgrader(learner, "submit", slug, "--course", "gradient-clinic")
     for slug in SLUGS:
         nbgrader("gc-instructor", "collect", slug, cwd=COURSE)
-        log[f"grade_{slug}"] = as_user("gc-instructor", "python", "-m", "autograder", "grade", slug, "--workers", "2",
-                                       cwd=COURSE)
+    log["grade"] = as_user("gc-instructor", "python", "-m", "autograder", "grade", *SLUGS, "--workers", "2", cwd=COURSE)
+    for slug in SLUGS:
         nbgrader("gc-instructor", "generate_feedback", slug, cwd=COURSE)
         nbgrader("gc-instructor", "release_feedback", slug, cwd=COURSE)
     for learner in ("gc-learner1", "gc-learner2"):

@@ -5,12 +5,15 @@ plain nbgrader does (``--in-kernel``), which must agree in every cell.
 
 Each lesson's class: the reference, the untouched release, and submissions that between them
 make one real mistake per exercise (tests/mistakes.py), so that each mistake is seen to cost
-exactly its own exercise's points. Each lesson is graded once, in its own scratch course; its
-tests share an xdist group, so the lessons spread over the workers.
+exactly its own exercise's points. The whole course is graded once, in one scratch course, as an
+instructor grades a term's assignments in one run (one pool of warm sandboxes for all of them);
+the in-kernel grading of a copy runs at the same time.
 """
 
 import json
 import shutil
+import subprocess
+import sys
 from dataclasses import dataclass
 
 import pytest
@@ -19,14 +22,13 @@ from autograder.build import lesson_slugs, release_notebook_path
 from autograder.solution import worked_notebook
 from classroom import submit
 from autograder.expected_output import cell_key, differences, printed, read_record
-from conftest import COURSE_ROOT, released_course, run_tool
+from conftest import COURSE_ROOT, course_environment, released_course, run_tool
 from mistakes import mistake_submissions
 
 pytestmark = pytest.mark.slow
 
 # The foundation's two lessons, with their points stated rather than read back (a check on both).
 STATED_POINTS = {"00_welcome": 3.0, "01_the_problem": 6.0}
-_graded = {}
 
 
 @dataclass
@@ -45,12 +47,6 @@ class GradedLesson:
         return [*self.wrong] if len(self.wrong) > 1 else ["reference", *self.wrong]
 
 
-def by_lesson(*names):
-    """Parametrize over lessons; each lesson's tests go to one worker together."""
-    return pytest.mark.parametrize("slug", [pytest.param(slug, marks=pytest.mark.xdist_group(f"roundtrip-{slug}"))
-                                            for slug in names])
-
-
 def released_points(slug):
     """The points the release promises: the sum over its graded cells."""
     cells = json.loads(release_notebook_path(slug).read_text())["cells"]
@@ -58,30 +54,65 @@ def released_points(slug):
                if c["metadata"].get("nbgrader", {}).get("grade"))
 
 
-def _grade(root, slug, *options):
-    done = run_tool(["autograder", "grade", slug, "--workers", "2", *options], root, timeout=1800)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert ", 0 could not be graded" in done.stdout, done.stdout
+def _grading(root, slugs, *options):
+    """``python -m autograder grade`` of ``slugs`` in ``root``, started (awaited by _graded_in_full);
+    what it prints goes to a file beside ``root`` (a pipe left unread could fill and stall it)."""
+    log = (root.parent / f"grading{'-'.join(options)}.log").open("w+")
+    grading = subprocess.Popen([sys.executable, "-m", "autograder", "grade", *slugs, "--workers", "2", *options],
+                               cwd=root, env=course_environment(), stdout=log, stderr=subprocess.STDOUT)
+    return grading, log
 
 
-@pytest.fixture
-def graded(slug, built_course, tmp_path_factory):
-    if slug not in _graded:
-        root = released_course(tmp_path_factory.mktemp(f"roundtrip-{slug}"), built_course)
+def _graded_in_full(grading, log):
+    grading.wait(timeout=2400)
+    log.seek(0)
+    said = log.read()
+    assert grading.returncode == 0, said
+    assert ", 0 could not be graded" in said, said
+
+
+@pytest.fixture(scope="module")
+def graded_course(built_course, tmp_path_factory):
+    """Every lesson's class, graded: slug → :class:`GradedLesson`."""
+    root = released_course(tmp_path_factory.mktemp("roundtrip"), built_course)
+    slugs = lesson_slugs()
+    # In-kernel grading runs one kernel at a time: two copies, each with half the lessons, grade side by side.
+    halves = [slugs[0::2], slugs[1::2]]
+    kernel_copies = [tmp_path_factory.mktemp("roundtrip-kernel") / "course" for _ in halves]
+    lessons = {}
+    for slug in slugs:
         submit(root, "reference", slug, worked_notebook(slug, root))
         submit(root, "untouched", slug, worked_notebook(slug, root, solve=False))
         wrong = {}
         for number, replacements in enumerate(mistake_submissions(slug), 1):
             submit(root, f"mistakes{number}", slug, worked_notebook(slug, root, replacements))
             wrong[f"mistakes{number}"] = set(replacements)
-        lesson = GradedLesson(root, tmp_path_factory.mktemp(f"roundtrip-{slug}-kernel") / "course", wrong)
-        shutil.copytree(root, lesson.in_kernel)
-        _grade(root, slug)
-        _grade(lesson.in_kernel, slug, "--in-kernel", *(f"--student={student}" for student in lesson.compared))
-        done = run_tool(["nbgrader", "generate_feedback", slug], root)
-        assert done.returncode == 0, done.stdout + done.stderr
-        _graded[slug] = lesson
-    return _graded[slug]
+        lessons[slug] = GradedLesson(root, next(c for c, h in zip(kernel_copies, halves) if slug in h), wrong)
+    for copy in kernel_copies:
+        shutil.copytree(root, copy)
+    for slug, lesson in lessons.items():  # a copy grades only the submissions it compares
+        for folder in (lesson.in_kernel / "submitted").glob(f"*/{slug}"):
+            if folder.parent.name not in lesson.compared:
+                shutil.rmtree(folder)
+    gradings = [_grading(root, slugs)]  # all side by side: they share nothing
+    gradings += [_grading(copy, half, "--in-kernel") for copy, half in zip(kernel_copies, halves)]
+    try:
+        for grading, log in gradings:
+            _graded_in_full(grading, log)
+    finally:
+        for grading, log in gradings:
+            if grading.poll() is None:
+                grading.terminate()
+                grading.wait()
+            log.close()
+    done = run_tool(["nbgrader", "generate_feedback", "*"], root)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return lessons
+
+
+@pytest.fixture
+def graded(slug, graded_course):
+    return graded_course[slug]
 
 
 def scores(root, student, slug):
@@ -97,7 +128,7 @@ def record(root, student, slug):
     return json.loads((root / ".autograder" / slug / f"{student}.json").read_text())
 
 
-@by_lesson(*lesson_slugs())
+@pytest.mark.parametrize("slug", lesson_slugs())
 def test_reference_gets_full_marks(graded, slug):
     by_cell, total, maximum = scores(graded.sandboxed, "reference", slug)
     assert maximum == released_points(slug) == STATED_POINTS.get(slug, maximum) > 0
@@ -105,7 +136,7 @@ def test_reference_gets_full_marks(graded, slug):
     assert record(graded.sandboxed, "reference", slug)["path"] == "sandboxed"
 
 
-@by_lesson(*lesson_slugs())
+@pytest.mark.parametrize("slug", lesson_slugs())
 def test_the_reference_runs_every_cell_without_error(graded, slug):
     """The lesson's own cells work under the grader too (they may shorten a demonstration there):
     the feedback a learner reads shows no traceback where the lesson, not the learner, failed."""
@@ -117,13 +148,13 @@ def test_the_reference_runs_every_cell_without_error(graded, slug):
     assert not failed, failed
 
 
-@by_lesson(*lesson_slugs())
+@pytest.mark.parametrize("slug", lesson_slugs())
 def test_untouched_release_gets_zero(graded, slug):
     by_cell, total, _ = scores(graded.sandboxed, "untouched", slug)
     assert total == 0, by_cell
 
 
-@by_lesson(*lesson_slugs())
+@pytest.mark.parametrize("slug", lesson_slugs())
 def test_each_mistake_loses_exactly_its_exercise(graded, slug):
     assert graded.wrong, "every lesson's exercises have mistakes to grade"
     for student, wrong in graded.wrong.items():
@@ -135,7 +166,7 @@ def test_each_mistake_loses_exactly_its_exercise(graded, slug):
         assert all(score > 0 for score in kept.values()), (student, kept)
 
 
-@by_lesson(*lesson_slugs())
+@pytest.mark.parametrize("slug", lesson_slugs())
 def test_sandboxed_and_in_kernel_grading_agree_in_every_cell(graded, slug):
     table = {s: (scores(graded.sandboxed, s, slug)[0], scores(graded.in_kernel, s, slug)[0]) for s in graded.compared}
     print(f"\n{slug} sandboxed / in-kernel, per cell:")
@@ -148,7 +179,7 @@ def test_sandboxed_and_in_kernel_grading_agree_in_every_cell(graded, slug):
         assert sandboxed == in_kernel, student
 
 
-@by_lesson(*lesson_slugs())
+@pytest.mark.parametrize("slug", lesson_slugs())
 def test_feedback_teaches_and_keeps_the_graders_code_secret(graded, slug):
     for student in ["reference", "untouched", *graded.wrong]:
         html = (graded.sandboxed / "feedback" / student / slug / f"{slug}.html").read_text()
@@ -162,7 +193,7 @@ def test_feedback_teaches_and_keeps_the_graders_code_secret(graded, slug):
         assert "checks failed" in html, "the feedback of a wrong answer says which checks failed"
 
 
-@by_lesson(*lesson_slugs())
+@pytest.mark.parametrize("slug", lesson_slugs())
 def test_the_reference_prints_what_the_release_shows(graded, slug):
     """Each "Expected output" block is what the reference's graded run printed, number for number."""
     import nbformat

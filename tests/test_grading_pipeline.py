@@ -159,3 +159,24 @@ def test_gradebooks_opened_while_a_class_is_graded_share_one_engine(built_course
     assert len(made) == 1
     with Gradebook(url) as outside:  # nbgrader's own behaviour again once grading is done
         assert outside.engine is not first.engine and outside.find_student("ada").id == "ada"
+
+
+def test_several_assignments_grade_in_one_run_each_student_where_they_submitted(built_course, tmp_path):
+    from conftest import released_course
+
+    other = "12_signal_propagation"
+    root = released_course(tmp_path / "course", built_course)
+    for assignment in (SLUG, other):
+        submit(root, "both", assignment, worked_notebook(assignment, root))
+    submit(root, "welcome_only", SLUG, worked_notebook(SLUG, root, {"compound": RAISING}))
+    nowhere = run_tool(["autograder", "grade", SLUG, other, "--student", "nobody"], root)
+    assert nowhere.returncode == 2 and "no submission of 00_welcome, 12_signal_propagation for nobody" in nowhere.stderr
+    one = run_tool(["autograder", "grade", SLUG, other, "--student", "welcome_only", "--workers", "2"], root)
+    assert one.returncode == 0 and "graded 1 submission(s), 0 could not be graded" in one.stdout, one.stdout + one.stderr
+    everyone = run_tool(["autograder", "grade", SLUG, other, "--workers", "2"], root)
+    assert everyone.returncode == 0, everyone.stdout + everyone.stderr
+    assert "1 submission(s) already graded" in everyone.stderr  # welcome_only's, from the run before
+    assert "graded 2 submission(s), 0 could not be graded" in everyone.stdout
+    for assignment, student, score in ((SLUG, "both", 3.0), (other, "both", None), (SLUG, "welcome_only", 0.0)):
+        record = json.loads((root / ".autograder" / assignment / f"{student}.json").read_text())
+        assert record["status"] == "graded" and record["score"] == (score if score is not None else record["max_score"])
