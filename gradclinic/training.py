@@ -564,6 +564,24 @@ def _profile_or_none(gradient_norms, reader, embedded, labels):
         return None
 
 
+def agreement_readers(seed, cells=tuple(AGREEMENT_CELLS), embedding_dim=8, units=16, word_scale=1.0):
+    """``{cell name: untrained classifier}`` for ``cells`` (names of :data:`AGREEMENT_CELLS`), built in
+    that order right after seeding Keras with ``seed``: the models :func:`gap_sweep`'s run of
+    ``seed`` starts from."""
+    keras.utils.set_random_seed(seed)
+    vocabulary_size = len(agreement_vocabulary())
+    return {name: agreement_classifier(AGREEMENT_CELLS[name][0], vocabulary_size, embedding_dim, units, word_scale,
+                                       keep_bias=AGREEMENT_CELLS[name][1]) for name in cells}
+
+
+def gradient_profiles(gradient_norms, classifiers, tokens, labels):
+    """``{cell name: gradient_norms(reader, embedded, labels)}``: the gradient through time of each
+    classifier's recurrent reader on the sentences ``tokens`` (word ids), embedded by the
+    classifier's own ``Embedding``; None for a cell when ``gradient_norms`` is None or not written yet."""
+    return {name: _profile_or_none(gradient_norms, model.layers[1], model.layers[0](tokens).numpy(), labels)
+            for name, model in classifiers.items()}
+
+
 def gap_sweep(gaps, gradient_norms=None, rng=None, cells=tuple(AGREEMENT_CELLS), n_train=256, n_test=256,
               epochs=8, batch_size=32, learning_rate=1e-2, word_scale=1.0, embedding_dim=8, units=16,
               profile_batch=64, seed=0, seeds=None, progress=print):
@@ -592,12 +610,7 @@ def gap_sweep(gaps, gradient_norms=None, rng=None, cells=tuple(AGREEMENT_CELLS),
     if not seeds or len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must be distinct integers, at least one; got {seeds}")
     start = time.perf_counter()
-    vocabulary_size = len(agreement_vocabulary())
-    models = []  # one {cell name: model} per seed, each built right after seeding Keras with its seed
-    for each in seeds:
-        keras.utils.set_random_seed(each)
-        models.append({name: agreement_classifier(AGREEMENT_CELLS[name][0], vocabulary_size, embedding_dim, units,
-                                                  word_scale, keep_bias=AGREEMENT_CELLS[name][1]) for name in cells})
+    models = [agreement_readers(each, cells, embedding_dim, units, word_scale) for each in seeds]  # {cell: model} per seed
     variables = [v for by_name in models for model in by_name.values() for v in model.trainable_variables]
     optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
     optimizer.build(variables)
@@ -622,9 +635,7 @@ def gap_sweep(gaps, gradient_norms=None, rng=None, cells=tuple(AGREEMENT_CELLS),
         probe_tokens, probe_labels = test.tokens[:profile_batch], test.labels[:profile_batch].astype("float32")
 
         def profiles():
-            return {name: _profile_or_none(gradient_norms, model.layers[1],
-                                           model.layers[0](probe_tokens).numpy(), probe_labels)
-                    for name, model in models[0].items()}
+            return gradient_profiles(gradient_norms, models[0], probe_tokens, probe_labels)
 
         for name, profile in profiles().items():
             results.initial_profiles[name, gap] = profile

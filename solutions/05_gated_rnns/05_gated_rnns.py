@@ -27,7 +27,7 @@ import tensorflow as tf
 from gradclinic.case_models import gru_reader, linear_recurrence_model
 from gradclinic.data import agreement_corpus, agreement_vocabulary
 from gradclinic.explorers.gated_rnns import GatedRnnExplorer
-from gradclinic.training import gap_sweep
+from gradclinic.training import agreement_readers, gap_sweep, gradient_profiles
 
 # %% [markdown]
 # ## The task: "those cats … they were"
@@ -260,6 +260,35 @@ check("timestep_gradient_norms", timestep_gradient_norms)
 ### END HIDDEN TESTS
 
 # %% [markdown]
+# ## Before any training: what reaches the subject?
+#
+# Your function can already show what the experiment below is up against. Here are its four
+# readers (described just below) exactly as its first run starts them, on 64 sentences at its
+# longest gap: the gradient at each word, relative to the gradient at the last word.
+
+# %%
+def plot_profiles(ax, profiles, title):
+    """Each cell's gradient through time, relative to its last word's, on a log scale (dashed: the subject)."""
+    for index, (name, profile) in enumerate(profiles.items()):
+        ax.semilogy(np.arange(len(profile)), profile / profile[-1], color=f"C{index}", label=name)
+    ax.axvline(1, color="0.4", ls="--", lw=1)
+    ax.set(xlabel="time step t (dashed: the subject)", title=title)
+
+
+longest_gap = 28  # the experiment's longest
+probe = agreement_corpus(64, gap=longest_gap, rng=rng)
+figure, ax = plt.subplots(figsize=(5.5, 3.4))
+plot_profiles(ax, gradient_profiles(timestep_gradient_norms, agreement_readers(seed=0), probe.tokens,
+                                    probe.labels.astype("float32")), f"gap {longest_gap}, before any training")
+ax.set_ylabel("‖∂loss/∂x_t‖ / ‖∂loss/∂x_last‖")
+ax.legend(fontsize=8)
+plt.show()
+
+# %% [markdown]
+# Before reading on, make a bet: which of these cells will still know, after training, whether the
+# subject was plural at this gap? Which will not? The experiment tests it, and the profiles are
+# read again after it, before and after training.
+#
 # ## The experiment: accuracy against the gap
 #
 # Now the real thing. For each gap, fresh training and test sentences; four models, each an
@@ -283,7 +312,7 @@ check("timestep_gradient_norms", timestep_gradient_norms)
 
 # %%
 # the grader's sweep is shorter: each gap's and each seed's result is the same either way
-sweep_gaps, sweep_seeds = ((4, 28), (0,)) if gradclinic.grading() else ((4, 20, 28), (0, 1, 2))
+sweep_gaps, sweep_seeds = ((4, longest_gap), (0,)) if gradclinic.grading() else ((4, 20, longest_gap), (0, 1, 2))
 results = gap_sweep(sweep_gaps, gradient_norms=timestep_gradient_norms, seeds=sweep_seeds,
                     n_train=384, n_test=256, epochs=16, learning_rate=0.02)
 print(f"\ntest accuracy (chance = 0.5), median (lowest–highest) over seeds {sweep_seeds}, "
@@ -338,15 +367,10 @@ for name, keep in keep_at_start.items():
         print(f"  {name:>15}: " + "".join(f"{keep ** gap:10.1e}" for gap in results.gaps))
 
 # %%
-longest = results.gaps[-1]
 figure, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
 for ax, (title, profiles) in zip(axes, (("at initialisation", results.initial_profiles),
                                         ("after training", results.trained_profiles))):
-    for index, name in enumerate(results.cells):
-        profile = profiles[name, longest]
-        ax.semilogy(np.arange(len(profile)), profile / profile[-1], color=f"C{index}", label=name)
-    ax.axvline(1, color="0.4", ls="--", lw=1)
-    ax.set(xlabel="time step t (dashed: the subject)", title=f"gap {longest}, {title}")
+    plot_profiles(ax, {name: profiles[name, longest_gap] for name in results.cells}, f"gap {longest_gap}, {title}")
 axes[0].set_ylabel("‖∂loss/∂x_t‖ / ‖∂loss/∂x_last‖")
 axes[0].legend(fontsize=8)
 plt.show()

@@ -234,7 +234,34 @@ print(f"clip_by_value at {value_threshold:.2e} (clips 10 % of the entries): cosi
 # cosine no longer depends on c at all. The last column is the other catch: with k tensors,
 # per-tensor clipping lets the whole gradient reach c·√k, so the same `clipnorm` protects less
 # and less as a network gets deeper.
+
+# %% [markdown]
+# ## Explore: threshold and learning rate
 #
+# The explorer trains a deep linear net (width 8, weights near the identity, learning a random
+# linear map) for 50 steps of full-batch gradient descent, twice per move: once without
+# clipping (grey) and once with the clipping you choose (blue). Right: the global norm of the
+# raw gradient, and in dashes the norm of the gradient actually applied. The title states how
+# each run ended. Things to try:
+#
+# - At the start (depth 20, learning rate 0.3, global norm at 1) the grey run blows up; the
+#   clipped one does not. The dashed line sits on the threshold while the raw gradient is above.
+# - Raise the **threshold** towards 100: the ceiling is now above the gradients that matter, and
+#   the blue run blows up with the grey one. Lower it towards 0.01: safe, but each step moves the
+#   weights by at most learning rate × threshold, and the loss crawls.
+# - Lower the **learning rate** until the grey run survives: a well-chosen step needs no seat belt.
+# - Switch to **by norm** and move the **depth** from 5 to 50: with one threshold per layer the
+#   dashed line climbs above the threshold, up to threshold × √depth (every layer clipped to
+#   full length at once), and at each depth the per-tensor run ends at a higher loss than global
+#   clipping's.
+# - The dotted line is the loss of a net whose output is 0. A big step can also throw a deep
+#   linear net *there*: its layers shrink, the gradients vanish, and no clipping brings it back.
+
+# %%
+explorer = ClippingExplorer(rng=rng)
+explorer
+
+# %% [markdown]
 # ## A tutorial's exploding net, tamed
 #
 # That tutorial builds the net above — a first Dense(256) and 20 more, all linear, then a softmax —
@@ -411,31 +438,6 @@ for settings in ({"clipnorm": 1.0}, {"global_clipnorm": 1.0}, {"clipvalue": 1.0}
 # `clipnorm` and `global_clipnorm` (the same here: one tensor) shorten the step to length 1 and
 # keep its 3 : 4 direction. `clipvalue=1` cuts both entries to 1, so the step points along
 # 1 : 1 — a different direction. `clipnorm=0.0` takes the full, unclipped step.
-#
-# ## Explore: threshold and learning rate
-#
-# The explorer trains a deep linear net (width 8, weights near the identity, learning a random
-# linear map) for 50 steps of full-batch gradient descent, twice per move: once without
-# clipping (grey) and once with the clipping you choose (blue). Right: the global norm of the
-# raw gradient, and in dashes the norm of the gradient actually applied. The title states how
-# each run ended. Things to try:
-#
-# - At the start (depth 20, learning rate 0.3, global norm at 1) the grey run blows up; the
-#   clipped one does not. The dashed line sits on the threshold while the raw gradient is above.
-# - Raise the **threshold** towards 100: the ceiling is now above the gradients that matter, and
-#   the blue run blows up with the grey one. Lower it towards 0.01: safe, but each step moves the
-#   weights by at most learning rate × threshold, and the loss crawls.
-# - Lower the **learning rate** until the grey run survives: a well-chosen step needs no seat belt.
-# - Switch to **by norm** and move the **depth** from 5 to 50: with one threshold per layer the
-#   dashed line climbs above the threshold, up to threshold × √depth (every layer clipped to
-#   full length at once), and at each depth the per-tensor run ends at a higher loss than global
-#   clipping's.
-# - The dotted line is the loss of a net whose output is 0. A big step can also throw a deep
-#   linear net *there*: its layers shrink, the gradients vanish, and no clipping brings it back.
-
-# %%
-explorer = ClippingExplorer(rng=rng)
-explorer
 
 # %% [markdown]
 # ## What to take away
