@@ -7,7 +7,7 @@ Each lesson's class: the reference, the untouched release, and submissions that 
 make one real mistake per exercise (tests/mistakes.py), so that each mistake is seen to cost
 exactly its own exercise's points. The whole course is graded once, in one scratch course, as an
 instructor grades a term's assignments in one run (one pool of warm sandboxes for all of them);
-the in-kernel grading of a copy runs at the same time.
+the in-kernel grading of two copies, half the lessons each, runs at the same time.
 """
 
 import json
