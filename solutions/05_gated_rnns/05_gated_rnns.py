@@ -332,7 +332,7 @@ for index, name in enumerate(results.cells):
                 fmt="o-", capsize=3, color=f"C{index}", label=name)  # shifted sideways so the bars do not overlap
 ax.axhline(0.5, color="0.5", ls=":", label="chance")
 ax.set(xlabel="gap (words between subject and end)", ylabel="test accuracy", ylim=(0.4, 1.05),
-       title="who still knows the subject's number? (median, min–max of 3 runs)")
+       title=f"who still knows the subject's number? (median, min–max of {len(sweep_seeds)} runs)")
 ax.legend(fontsize=8)
 plt.show()
 
