@@ -138,16 +138,14 @@ class ClassGrader:
         return record
 
     def grade_class(self, students=None, workers=2, regrade=False, stream=sys.stderr, cluster=None, runners=None):
-        """Grade every collected submission (or only ``students``); return this run's records.
+        """Grade every collected submission (or only those of ``students``, whom
+        :func:`grade_assignments` checked); return this run's records.
         ``cluster``: a Dask client (:func:`autograder.cluster.connect`) whose workers run the
         sandboxes; judging and the gradebook stay in this process either way. ``runners``: a
         :class:`~autograder.plan.RunnerPool` to run the sandboxes in (left open), else one of
         this class's own."""
         everyone = self.students()
-        if students:
-            missing = sorted(set(students) - set(everyone))
-            if missing:
-                raise GradingError(f"no submission of {self.assignment} for {', '.join(missing)}")
+        if students is not None:
             everyone = [s for s in everyone if s in students]
         todo = [s for s in everyone if regrade or not self.is_graded(s)]
         if len(everyone) > len(todo):

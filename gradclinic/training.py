@@ -564,7 +564,7 @@ def _profile_or_none(gradient_norms, reader, embedded, labels):
         return None
 
 
-def agreement_readers(seed, cells=tuple(AGREEMENT_CELLS), embedding_dim=8, units=16, word_scale=1.0):
+def agreement_classifiers(seed, cells=tuple(AGREEMENT_CELLS), embedding_dim=8, units=16, word_scale=1.0):
     """``{cell name: untrained classifier}`` for ``cells`` (names of :data:`AGREEMENT_CELLS`), built in
     that order right after seeding Keras with ``seed``: the models :func:`gap_sweep`'s run of
     ``seed`` starts from."""
@@ -610,7 +610,7 @@ def gap_sweep(gaps, gradient_norms=None, rng=None, cells=tuple(AGREEMENT_CELLS),
     if not seeds or len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must be distinct integers, at least one; got {seeds}")
     start = time.perf_counter()
-    models = [agreement_readers(each, cells, embedding_dim, units, word_scale) for each in seeds]  # {cell: model} per seed
+    models = [agreement_classifiers(each, cells, embedding_dim, units, word_scale) for each in seeds]  # {cell: model} per seed
     variables = [v for by_name in models for model in by_name.values() for v in model.trainable_variables]
     optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
     optimizer.build(variables)

@@ -16,7 +16,7 @@ from attacks import RIGHT, apply_edit
 from autograder.build import copy_course, solution_notebook_path
 from autograder.solution import worked_notebook
 from classroom import submit
-from conftest import run_tool
+from conftest import released_course, run_tool
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("pipeline"),
               pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox starts as root (CI runs as root)")]
@@ -162,8 +162,6 @@ def test_gradebooks_opened_while_a_class_is_graded_share_one_engine(built_course
 
 
 def test_several_assignments_grade_in_one_run_each_student_where_they_submitted(built_course, tmp_path):
-    from conftest import released_course
-
     other = "12_signal_propagation"
     root = released_course(tmp_path / "course", built_course)
     for assignment in (SLUG, other):

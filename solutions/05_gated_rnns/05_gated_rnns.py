@@ -27,7 +27,7 @@ import tensorflow as tf
 from gradclinic.case_models import gru_reader, linear_recurrence_model
 from gradclinic.data import agreement_corpus, agreement_vocabulary
 from gradclinic.explorers.gated_rnns import GatedRnnExplorer
-from gradclinic.training import agreement_readers, gap_sweep, gradient_profiles
+from gradclinic.training import agreement_classifiers, gap_sweep, gradient_profiles
 
 # %% [markdown]
 # ## The task: "those cats … they were"
@@ -278,7 +278,7 @@ def plot_profiles(ax, profiles, title):
 longest_gap = 28  # the experiment's longest
 probe = agreement_corpus(64, gap=longest_gap, rng=rng)
 figure, ax = plt.subplots(figsize=(5.5, 3.4))
-plot_profiles(ax, gradient_profiles(timestep_gradient_norms, agreement_readers(seed=0), probe.tokens,
+plot_profiles(ax, gradient_profiles(timestep_gradient_norms, agreement_classifiers(seed=0), probe.tokens,
                                     probe.labels.astype("float32")), f"gap {longest_gap}, before any training")
 ax.set_ylabel("‖∂loss/∂x_t‖ / ‖∂loss/∂x_last‖")
 ax.legend(fontsize=8)
