@@ -114,6 +114,32 @@ def test_install_is_skipped_only_while_pyproject_is_unchanged(tmp_path):
     assert launcher.install_stamp("instructor", course) not in (venv / ".gradclinic-installed").read_text()
 
 
+
+@pytest.mark.parametrize("uv_fails_at", ["getting uv", "installing"])
+def test_pip_installs_the_course_where_uv_cannot(uv_fails_at, monkeypatch):
+    ran, installs = [], []
+
+    def run(command, **kwargs):
+        ran.append(" ".join(command[1:4]))
+        installs.append(command)
+        failed = {"getting uv": command[-1] == "uv", "installing": command[2] == "uv"}[uv_fails_at]
+        return subprocess.CompletedProcess(command, int(failed))
+
+    monkeypatch.setattr(launcher.subprocess, "run", run)
+    assert launcher.install_course("python", "course[test]") == "pip"
+    tried_uv = ["-m pip install"] + (["-m uv pip"] if uv_fails_at == "installing" else [])
+    assert ran == tried_uv + ["-m pip install", "-m pip install"]
+    assert installs[-1][-2:] == ["-e", "course[test]"]
+
+
+def test_uv_installs_the_course_where_it_can(monkeypatch):
+    ran = []
+    monkeypatch.setattr(launcher.subprocess, "run",
+                        lambda command, **kwargs: ran.append(command) or subprocess.CompletedProcess(command, 0))
+    assert launcher.install_course("python", "course[test]") == "uv"
+    assert ran[-1] == ["python", "-m", "uv", "pip", "install", "--compile-bytecode", "--python", "python",
+                       "-e", "course[test]"]
+
 # ---------------------------------------------------------------- the workspace it keeps
 
 def _fake_release(root, lessons):
