@@ -5,11 +5,15 @@ calls :func:`setup` once, in its first code cell.
 """
 
 import importlib.util
+import json
 import logging
 import os
 import random
+import re
 import sys
+import threading
 import warnings
+from pathlib import Path
 
 import numpy as np
 
@@ -76,6 +80,8 @@ def seed(value=0):
     """
     if not isinstance(value, (int, np.integer)) or value < 0:
         raise ValueError(f"seed must be a non-negative integer, got {value!r}")
+    if _PRELOADING:  # TensorFlow half-imported would be neither seeded now nor on its import
+        _PRELOADING[0].join()
     random.seed(int(value))
     np.random.seed(int(value))
     _SeedOnImport.cancel()
@@ -145,6 +151,44 @@ class _SeedOnImport:
 
         spec.loader.exec_module = exec_module  # this module's own loader: nothing else is touched
         return spec
+
+
+_PRELOADING = []  # the thread importing TensorFlow while JupyterLab draws the notebook (see below)
+_IMPORTS_TENSORFLOW = re.compile(r"^\s*(?:import|from)\s+(?:keras|tensorflow)\b", re.MULTILINE)
+
+
+def preload_tensorflow():
+    """In a kernel JupyterLab starts for a notebook whose first code cell imports Keras or
+    TensorFlow, start that import (about 4 s) in a background thread at once: it then overlaps
+    the page being drawn and the learner's first click instead of following them, and the
+    lesson's first figure comes that much sooner. The kernel's configuration calls this at start
+    (``etc/ipython/ipython_kernel_config.py``, installed with the course). Only a kernel started
+    by a Jupyter server for a notebook has ``JPY_SESSION_NAME``: graders and headless runs never
+    preload. :func:`seed` waits for the thread, so every number is what it would be without it.
+    Returns whether the thread started."""
+    session = os.environ.get("JPY_SESSION_NAME")
+    if not session or "tensorflow" in sys.modules or _PRELOADING:
+        return False
+    notebook = Path(session) if Path(session).is_file() else Path.cwd() / Path(session).name
+    try:
+        cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+        first = next(cell for cell in cells if cell.get("cell_type") == "code")
+    except (OSError, ValueError, KeyError, TypeError, StopIteration):
+        return False  # not a notebook this can read: the notebook's own import does the work
+    source = first.get("source", "")
+    if not _IMPORTS_TENSORFLOW.search("".join(source) if isinstance(source, list) else source):
+        return False
+    quiet_tensorflow_start()
+    _PRELOADING.append(threading.Thread(target=_import_keras, name="gradclinic-preload", daemon=True))
+    _PRELOADING[0].start()
+    return True
+
+
+def _import_keras():
+    try:
+        import keras  # noqa: F401  (imports TensorFlow)
+    except Exception:  # noqa: BLE001  the notebook's own import will say what is wrong
+        pass
 
 
 def setup(seed_value=0, style=True):

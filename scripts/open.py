@@ -213,6 +213,19 @@ def install_course(python, requirement, progress=None):
     return "pip"
 
 
+def install_kernel_config(venv, course_root=COURSE_ROOT):
+    """Put the course's IPython kernel configuration where every kernel of the environment reads
+    it (etc/ipython in the environment, on every system): a lesson that uses TensorFlow starts
+    importing it while JupyterLab draws the page. Written on every run (an environment made
+    before it existed gets it too); pip cannot install it with an editable course."""
+    text = (Path(course_root) / "gradclinic" / "kernel_config" / "ipython_kernel_config.py").read_text()
+    target = Path(venv) / "etc" / "ipython" / "ipython_kernel_config.py"
+    if not target.exists() or target.read_text() != text:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+    return target
+
+
 # ---------------------------------------------------------------- 3. the learner's workspace
 
 def default_workspace():
@@ -357,6 +370,7 @@ def main(argv=None):
         progress.step("Course environment in {}".format(options.venv))
         made = ensure_venv(options.venv, progress)
         installed = ensure_installed(options.venv, options.extras, progress, first_time=made == "created")
+        install_kernel_config(options.venv)
         progress.done("environment {}, course {}".format(made, installed))
         if options.environment_only:
             return 0

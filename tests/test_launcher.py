@@ -18,6 +18,7 @@ import tomllib
 import urllib.error
 import urllib.request
 import uuid
+from pathlib import Path
 
 import pytest
 from packaging.specifiers import SpecifierSet
@@ -139,6 +140,16 @@ def test_uv_installs_the_course_where_it_can(monkeypatch):
     assert launcher.install_course("python", "course[test]") == "uv"
     assert ran[-1] == ["python", "-m", "uv", "pip", "install", "--compile-bytecode", "--python", "python",
                        "-e", "course[test]"]
+
+
+def test_the_kernel_configuration_goes_where_the_environments_kernels_read_it(tmp_path):
+    from IPython.core.application import ENV_CONFIG_DIRS
+
+    target = launcher.install_kernel_config(tmp_path / "venv")
+    assert "preload_tensorflow()" in target.read_text()
+    # IPython reads etc/ipython under its environment: this one's, for the environment tested here
+    assert target.parent == tmp_path / "venv" / "etc" / "ipython"
+    assert ENV_CONFIG_DIRS == [str(Path(sys.prefix) / "etc" / "ipython")]
 
 # ---------------------------------------------------------------- the workspace it keeps
 

@@ -50,16 +50,50 @@ print(json.dumps({'before': before, 'after': [np.random.rand(), random.random()]
 """
 
 
-def test_tensorflow_imported_after_setup_draws_what_it_would_have_drawn():
+def _notebook(path, first_cell):
+    path.write_text(json.dumps({"cells": [{"cell_type": "markdown", "source": "# A lesson"},
+                                          {"cell_type": "code", "source": first_cell}]}))
+    return path
+
+
+def _preloading(notebook):
+    """Code that starts the preload as the kernel's configuration does, for ``notebook``."""
+    return (f"import os; os.environ['JPY_SESSION_NAME'] = {str(notebook)!r}\n"
+            "import gradclinic.runtime; assert gradclinic.runtime.preload_tensorflow()\n")
+
+
+def test_tensorflow_imported_after_setup_draws_what_it_would_have_drawn(tmp_path):
     """setup() leaves TensorFlow to the first cell that needs it (seconds sooner to a lesson's
     first figure), and seeds it when it comes: every number is the same as when TensorFlow was
-    imported before setup() (as the grader's warmed runners do)."""
-    lazy, eager = (_python(prefix + _DRAWS) for prefix in ("", "import tensorflow  # before setup()\n"))
-    assert lazy.returncode == eager.returncode == 0, lazy.stderr + eager.stderr
-    assert lazy.stderr == "", f"TensorFlow wrote to stderr:\n{lazy.stderr}"
-    lazy, eager = json.loads(lazy.stdout), json.loads(eager.stdout)
-    assert not lazy.pop("imported_by_setup") and eager.pop("imported_by_setup")
-    assert lazy == eager and lazy["deterministic"]
+    imported before setup() (as the grader's warmed runners do), and as when the kernel began
+    importing it in the background before the first cell ran (preload_tensorflow)."""
+    notebook = _notebook(tmp_path / "lesson.ipynb", "import gradclinic\nrng = gradclinic.setup(0)\nimport keras\n")
+    lazy, eager, preloaded = (_python(prefix + _DRAWS) for prefix in (
+        "", "import tensorflow  # before setup()\n", _preloading(notebook)))
+    assert lazy.returncode == eager.returncode == preloaded.returncode == 0, lazy.stderr + eager.stderr + preloaded.stderr
+    assert lazy.stderr == preloaded.stderr == "", f"TensorFlow wrote to stderr:\n{lazy.stderr}{preloaded.stderr}"
+    lazy, eager, preloaded = (json.loads(done.stdout) for done in (lazy, eager, preloaded))
+    assert not lazy.pop("imported_by_setup") and eager.pop("imported_by_setup") and preloaded.pop("imported_by_setup")
+    assert lazy == eager == preloaded and lazy["deterministic"]
+
+
+def test_only_a_notebook_that_imports_tensorflow_first_is_preloaded(tmp_path):
+    """No Jupyter session (a grader, a headless run), a notebook whose first code cell does not
+    import TensorFlow or Keras, or no notebook to read: nothing is imported ahead."""
+    cases = {"no session": None, "numpy first": _notebook(tmp_path / "a.ipynb", "import numpy as np\n"),
+             "keras later": tmp_path / "b.ipynb", "missing": tmp_path / "gone.ipynb",
+             "not a notebook": tmp_path / "c.ipynb"}
+    (tmp_path / "b.ipynb").write_text(json.dumps({"cells": [{"cell_type": "code", "source": ["x = 1\n"]},
+                                                            {"cell_type": "code", "source": ["import keras\n"]}]}))
+    (tmp_path / "c.ipynb").write_text("not json")
+    done = _python("import json, os, sys\nimport gradclinic.runtime as r\nstarted = {}\n"
+                   f"for name, notebook in {({k: v and str(v) for k, v in cases.items()})!r}.items():\n"
+                   "    os.environ.pop('JPY_SESSION_NAME', None)\n"
+                   "    if notebook: os.environ['JPY_SESSION_NAME'] = notebook\n"
+                   "    started[name] = r.preload_tensorflow()\n"
+                   "print(json.dumps([started, 'tensorflow' in sys.modules]))\n")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [{name: False for name in cases}, False]
 
 
 def test_seed_makes_keras_and_numpy_repeatable():
