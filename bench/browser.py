@@ -87,6 +87,16 @@ def _free_port():
         return s.getsockname()[1]
 
 
+def _launcher():
+    """scripts/open.py, the learner's launcher, as a module."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("course_launcher", COURSE_ROOT / "scripts" / "open.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @contextlib.contextmanager
 def jupyterlab(workspace, log_path):
     """JupyterLab on loopback over ``workspace`` with the course importable; yield its URL."""
@@ -94,7 +104,11 @@ def jupyterlab(workspace, log_path):
     settings.mkdir(parents=True, exist_ok=True)
     (settings / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')  # render every cell
     port = _free_port()
+    # The learner's configuration, as scripts/open writes it (the instructor's extensions off); the
+    # course on PYTHONPATH too, where a learner's server has none: the explorer bench imports bench/.
+    config = _launcher().write_learner_config(settings.parent.parent.parent / "learner-config")
     env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(settings.parent.parent),
+           "JUPYTER_CONFIG_DIR": str(config), "JUPYTER_CONFIG_PATH": str(config),
            "PYTHONPATH": os.pathsep.join(filter(None, [str(COURSE_ROOT), os.environ.get("PYTHONPATH")]))}
     # A learner's kernel: explorers make widgets, and matplotlib's inline backend draws every figure
     # (this process's Agg would leave the lessons' plt.show() figures undrawn and untimed).

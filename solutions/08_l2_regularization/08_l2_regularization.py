@@ -242,18 +242,18 @@ print(f"Adam(weight_decay=2λ) vs AdamW(weight_decay=2λ): identical kernels: {b
 # What does the decay do over thousands of steps? To see every λ at once, the lesson's
 # toolkit trains one copy of the digits MLP per λ **side by side** (same initial weights, same
 # mini-batches, plain SGD with learning rate 0.1, batches of 32, 30 epochs), in vectorised NumPy.
-# It trains exactly what `model.fit` trains with `kernel_regularizer=L2(λ)`; first, the
-# largest relative difference between its weight norm and Keras's after every step of two
-# epochs of `fit`:
+# It trains exactly what `model.fit` trains with `kernel_regularizer=L2(λ)`; below the figure,
+# the largest relative difference between its weight norm and Keras's after every step of two
+# epochs of `fit`.
+
+# %%
+mlp_runs = grid_runs(DIGITS_MLP)
+weight_growth_figure(mlp_runs, shown_lams=[0, 1e-4, 1e-3, 1e-2, 1e-1]);
 
 # %%
 if not gradclinic.grading():  # a check of the toolkit, not of your work: skipped when grading
     gap = agreement_with_keras(SETUPS[DIGITS_MLP], lam=1e-3)
     print(f"largest relative difference from Keras's fit over 84 steps: {gap:.1e}")
-
-# %%
-mlp_runs = grid_runs(DIGITS_MLP)
-weight_growth_figure(mlp_runs, shown_lams=[0, 1e-4, 1e-3, 1e-2, 1e-1]);
 
 # %%
 last_epoch = slice(-mlp_runs.steps_per_epoch, None)
