@@ -196,8 +196,8 @@ def install_course(python, requirement, progress=None):
     (no --quiet: what it downloads and how far it got).
 
     uv installs and compiles TensorFlow's thousands of files in parallel: seconds where pip takes
-    about a minute. pip installs uv into the environment first (uv has a wheel for every system the course
-    serves); when that or uv fails, pip installs the course as before."""
+    about a minute. pip installs uv into the environment first (uv has a wheel for every system
+    the course serves); when that or uv fails, pip installs the course as before."""
     if subprocess.run([python, "-m", "pip", "install", "--quiet", "uv"]).returncode == 0:
         # --compile-bytecode: as pip does; without it every new kernel compiles TensorFlow's modules again
         # where it cannot write them (the grader's sandbox): a 5 s import becomes 15 s.

@@ -70,7 +70,8 @@ def test_tensorflow_imported_after_setup_draws_what_it_would_have_drawn(tmp_path
     notebook = _notebook(tmp_path / "lesson.ipynb", "import gradclinic\nrng = gradclinic.setup(0)\nimport keras\n")
     lazy, eager, preloaded = (_python(prefix + _DRAWS) for prefix in (
         "", "import tensorflow  # before setup()\n", _preloading(notebook)))
-    assert lazy.returncode == eager.returncode == preloaded.returncode == 0, lazy.stderr + eager.stderr + preloaded.stderr
+    assert lazy.returncode == eager.returncode == preloaded.returncode == 0, \
+        lazy.stderr + eager.stderr + preloaded.stderr
     assert lazy.stderr == preloaded.stderr == "", f"TensorFlow wrote to stderr:\n{lazy.stderr}{preloaded.stderr}"
     lazy, eager, preloaded = (json.loads(done.stdout) for done in (lazy, eager, preloaded))
     assert not lazy.pop("imported_by_setup") and eager.pop("imported_by_setup") and preloaded.pop("imported_by_setup")
