@@ -301,7 +301,7 @@ print(f"SGD(learning_rate=0.01, clipvalue=0.5): learning rate {corrected.get_con
 TRAIN_STEPS, RUN_SEEDS = 40, (0, 1, 2)
 
 
-def train_steps(make_optimizer, seeds=RUN_SEEDS, steps=TRAIN_STEPS, batch_size=32):
+def train_steps(make_optimizer, seeds, steps=TRAIN_STEPS, batch_size=32):
     """For each of ``seeds``: train a fresh deep linear net (initial weights from the seed) with a fresh
     ``make_optimizer()`` on digits for ``steps`` batches drawn in an order set by the seed. Returns
     {seed: (losses, norms)}: the batch loss and the raw gradient's global norm at each step, arrays of
