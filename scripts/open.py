@@ -279,12 +279,15 @@ def learner_config_dir(venv):
 
 
 def write_learner_config(config_dir):
-    """Jupyter configuration for a learner: the instructor's extensions off, Validate with the course's timeout."""
+    """Jupyter configuration for a learner: the instructor's extensions off, the course's on, Validate with the
+    course's timeout."""
     config_dir = Path(config_dir)
     (config_dir / "labconfig").mkdir(parents=True, exist_ok=True)
     files = {
         "jupyter_server_config.json": {
-            "ServerApp": {"jpserver_extensions": {name: False for name in INSTRUCTOR_SERVER_EXTENSIONS}},
+            # A lesson opened by its address starts its kernel while JupyterLab loads (gradclinic.early_kernel).
+            "ServerApp": {"jpserver_extensions": {**{name: False for name in INSTRUCTOR_SERVER_EXTENSIONS},
+                                                  "gradclinic.early_kernel": True}},
             # Lab's extension manager would query PyPI and offer installs: the course runs offline.
             "LabApp": {"extension_manager": "readonly"},
         },

@@ -6,6 +6,7 @@ moves the explorer's depth slider and checks that the figure changed, and clicks
 Validate. Screenshots go to the test's temporary directory, printed at the end.
 """
 
+import json
 import os
 import shutil
 import socket
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from autograder.solution import solution_cells
-from conftest import COURSE_ROOT
+from conftest import COURSE_ROOT, course_launcher
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs Debian's chromium")]
@@ -45,12 +46,14 @@ def jupyterlab(tmp_path_factory):
     settings.mkdir(parents=True)
     # Render every cell (JupyterLab 4 only renders cells on screen by default).
     (settings / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
-    (scratch / "config" / "labconfig").mkdir(parents=True)
-    (scratch / "config" / "labconfig" / "page_config.json").write_text(
-        '{"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": true}}')
+    # The learner's configuration, as the launcher writes it, and no news feed.
+    config = course_launcher().write_learner_config(scratch / "config")
+    page_config = json.loads((config / "labconfig" / "page_config.json").read_text())
+    page_config["disabledExtensions"]["@jupyterlab/apputils-extension:announcements"] = True
+    (config / "labconfig" / "page_config.json").write_text(json.dumps(page_config))
     port = _free_port()
     env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(scratch / "settings"),
-           "JUPYTER_CONFIG_DIR": str(scratch / "config"), "MPLBACKEND": "Agg"}
+           "JUPYTER_CONFIG_DIR": str(config), "JUPYTER_CONFIG_PATH": str(config), "MPLBACKEND": "Agg"}
     env.pop("PYTHONPATH", None)  # a learner's environment: gradclinic installed, autograder not importable
     server = subprocess.Popen([sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",
                                f"--port={port}", f"--IdentityProvider.token={TOKEN}",
@@ -69,6 +72,11 @@ def jupyterlab(tmp_path_factory):
     yield {"url": url, "shots": scratch / "screenshots", "workspace": workspace}
     server.terminate()
     server.wait(timeout=30)
+
+
+def _api(url, name):
+    with urllib.request.urlopen(f"{url}/api/{name}?token={TOKEN}", timeout=30) as answer:
+        return json.loads(answer.read())
 
 
 def _replace_cell_source(page, cell, source):
@@ -105,6 +113,11 @@ def test_learner_works_lesson_01_in_jupyterlab(jupyterlab):
         page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
         page.wait_for_selector("text=| Idle", timeout=180_000)
         page.screenshot(path=shots / "1-opened.png")
+        # The page's request started the lesson's kernel (gradclinic.early_kernel): JupyterLab took
+        # that session for the notebook rather than starting a second kernel.
+        sessions, kernels = (_api(jupyterlab["url"], name) for name in ("sessions", "kernels"))
+        assert [s["path"] for s in sessions] == ["01_the_problem/01_the_problem.ipynb"], sessions
+        assert [k["id"] for k in kernels] == [sessions[0]["kernel"]["id"]], kernels
 
         exercise = page.locator(".jp-CodeCell", has_text="def deep_linear_activations").first
         _replace_cell_source(page, exercise, WRONG)

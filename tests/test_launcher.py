@@ -4,7 +4,6 @@ workspace it keeps, and a learner's Jupyter server with nothing of the instructo
 
 import ast
 import contextlib
-import importlib.util
 import json
 import os
 import re
@@ -23,12 +22,9 @@ from pathlib import Path
 import pytest
 from packaging.specifiers import SpecifierSet
 
-from conftest import COURSE_ROOT
+from conftest import COURSE_ROOT, LAUNCHER_PATH, course_launcher
 
-LAUNCHER_PATH = COURSE_ROOT / "scripts" / "open.py"
-_spec = importlib.util.spec_from_file_location("course_launcher", LAUNCHER_PATH)
-launcher = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(launcher)
+launcher = course_launcher()
 
 TOKEN = "gradclinic-test-token"
 # Run in a kernel: can it import the instructor's package, and where does it look for modules?
@@ -40,7 +36,8 @@ try:
 except ModuleNotFoundError as error:
     outcome = "ModuleNotFoundError: " + str(error)
 print(json.dumps({"autograder": outcome, "sys_path": [os.path.abspath(p) for p in sys.path],
-                  "cwd": os.getcwd(), "pythonpath": os.environ.get("PYTHONPATH", "")}))
+                  "cwd": os.getcwd(), "pythonpath": os.environ.get("PYTHONPATH", ""),
+                  "session": os.environ.get("JPY_SESSION_NAME")}))
 """
 
 
@@ -284,13 +281,15 @@ def _get(url, path):
     return _request(url, path)
 
 
-def _run_in_kernel(url, code):
-    """Start a python3 kernel through the server's REST API, run ``code`` over the websocket, return stdout."""
+def _run_in_kernel(url, code, kernel_id=None):
+    """Run ``code`` over the websocket in kernel ``kernel_id`` (by default a python3 kernel started through
+    the server's REST API), return stdout; the kernel is shut down after."""
     import websocket
 
-    status, body = _request(url, "/api/kernels", "POST", {"name": "python3"})
-    assert status == 201, body
-    kernel_id = json.loads(body)["id"]
+    if kernel_id is None:
+        status, body = _request(url, "/api/kernels", "POST", {"name": "python3"})
+        assert status == 201, body
+        kernel_id = json.loads(body)["id"]
     channel = websocket.create_connection(f"{url.replace('http', 'ws')}/api/kernels/{kernel_id}/channels"
                                           f"?token={TOKEN}", timeout=60)
     try:
@@ -323,6 +322,20 @@ def _run_in_kernel(url, code):
         _request(url, f"/api/kernels/{kernel_id}", "DELETE")
 
 
+def _session_started(url, path, timeout=60):
+    """The server's session for the notebook at ``path``, once its kernel has started."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status, body = _get(url, "/api/sessions")
+        assert status == 200, body
+        found = [session for session in json.loads(body) if session["path"] == path]
+        if found:
+            assert len(found) == 1, found
+            return found[0]
+        time.sleep(0.2)
+    raise AssertionError(f"no session for {path} after {timeout} s")
+
+
 def _page_config(url):
     status, page = _get(url, "/lab")
     assert status == 200, page[:500]
@@ -347,7 +360,11 @@ def test_learner_server_has_nothing_of_the_instructor(tmp_path, monkeypatch):
     assert "PYTHONPATH" not in launch.env and not _lives_in(launch.cwd, COURSE_ROOT)
 
     with _running_server(launch.argv, launch.env, launch.cwd, port, tmp_path / "server.log") as url:
-        probe = json.loads(_run_in_kernel(url, PROBE))
+        # The lesson's address, as a link or a new tab opens it: its page starts its kernel.
+        lesson = "00_welcome/00_welcome.ipynb"
+        assert _get(url, f"/lab/tree/{lesson}")[0] == 200
+        session = _session_started(url, lesson)
+        probe = json.loads(_run_in_kernel(url, PROBE, session["kernel"]["id"]))
         page_config = _page_config(url)
         formgrader = _get(url, "/formgrader")[0]
         assignment_list = _get(url, "/assignments")[0]
@@ -355,6 +372,10 @@ def test_learner_server_has_nothing_of_the_instructor(tmp_path, monkeypatch):
     assert probe["autograder"] == "ModuleNotFoundError: No module named 'autograder'"
     assert not any(path == str(COURSE_ROOT) for path in probe["sys_path"]), probe["sys_path"]
     assert _lives_in(probe["cwd"], workspace) and probe["pythonpath"] == ""
+    assert session["type"] == "notebook" and session["name"] == "00_welcome.ipynb"
+    assert session["kernel"]["name"] == "python3"  # the lesson's own kernel, as JupyterLab starts it
+    # what the kernel's TensorFlow preload reads (gradclinic.runtime.preload_tensorflow)
+    assert probe["session"] == str(workspace / lesson)
 
     disabled = page_config["disabledExtensions"]
     assert {"@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment"} <= set(disabled)
