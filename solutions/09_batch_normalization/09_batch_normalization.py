@@ -393,22 +393,26 @@ class HardWiredBatchNorm(keras.layers.Layer):
         return self.norm(inputs, training=True)  # BUG: should be training=training (or leave it out)
 
 
-trained = nets["BN"]
-saved_weights = trained.get_weights()  # the trap below overwrites moving statistics: keep a copy
-trap = keras.Sequential([keras.Input((64,))] + [HardWiredBatchNorm(layer) if layer in norms else layer
-                                                for layer in trained.layers])  # the same trained layers
-x_test, y_test = digits.x_test, digits.y_test
-print("test accuracy when predicting …")
-trap_accuracy = {}
-for size in (len(x_test), 32, 8, 1):
-    shown = len(x_test) if size >= 32 else 48  # small batches: the first 48 test digits are enough
-    right = {}
-    for name, model in (("correct", trained), ("hard-wired", trap)):
-        trained.set_weights(saved_weights)
-        guesses = np.argmax(model.predict(x_test[:shown], batch_size=size, verbose=0), axis=1)  # inference mode
-        right[name] = float(np.mean(guesses == y_test[:shown]))
-    trap_accuracy[size] = right
-    print(f"  in batches of {size:3d}: correct layer {right['correct']:.3f}   hard-wired training=True {right['hard-wired']:.3f}")
+# %%
+if not gradclinic.grading():  # a demonstration for your eyes: the grader skips it
+    trained = nets["BN"]
+    saved_weights = trained.get_weights()  # the trap below overwrites moving statistics: keep a copy
+    trap = keras.Sequential([keras.Input((64,))] + [HardWiredBatchNorm(layer) if layer in norms else layer
+                                                    for layer in trained.layers])  # the same trained layers
+    x_test, y_test = digits.x_test, digits.y_test
+    print("test accuracy when predicting …")
+    trap_accuracy = {}
+    for size in (len(x_test), 32, 8, 1):
+        shown = len(x_test) if size >= 32 else 48  # small batches: the first 48 test digits are enough
+        right = {}
+        for name, model in (("correct", trained), ("hard-wired", trap)):
+            trained.set_weights(saved_weights)
+            predicted = model.predict(x_test[:shown], batch_size=size, verbose=0)  # inference mode
+            guesses = np.argmax(predicted, axis=1)
+            right[name] = float(np.mean(guesses == y_test[:shown]))
+        trap_accuracy[size] = right
+        print(f"  in batches of {size:3d}: correct layer {right['correct']:.3f}   "
+              f"hard-wired training=True {right['hard-wired']:.3f}")
 
 # %% [markdown]
 # On the whole test set at once, the hard-wired model looks fine: a big batch's statistics are
@@ -418,15 +422,16 @@ for size in (len(x_test), 32, 8, 1):
 # same answer:
 
 # %%
-single = trap.predict(x_test[:10], batch_size=1, verbose=0)
-print(f"hard-wired, 10 different digits one at a time: {len(np.unique(single.argmax(axis=1)))} distinct "
-      f"prediction(s); largest difference between their probability vectors {np.ptp(single, axis=0).max():.1e}")
-first = norms[0].moving_mean.numpy().copy()
-trap(x_test[:8], training=False)
-print(f"and each such call rewrote the moving statistics: first BN layer's moving_mean moved by "
-      f"{np.abs(norms[0].moving_mean.numpy() - first).max():.3f} during one 'inference' call")
-trained.set_weights(saved_weights)
-print(f"restored: the correct model's test accuracy is {accuracy(trained, x_test, y_test):.3f} again")
+if not gradclinic.grading():  # a demonstration for your eyes: the grader skips it
+    single = trap.predict(x_test[:10], batch_size=1, verbose=0)
+    print(f"hard-wired, 10 different digits one at a time: {len(np.unique(single.argmax(axis=1)))} distinct "
+          f"prediction(s); largest difference between their probability vectors {np.ptp(single, axis=0).max():.1e}")
+    first = norms[0].moving_mean.numpy().copy()
+    trap(x_test[:8], training=False)
+    print(f"and each such call rewrote the moving statistics: first BN layer's moving_mean moved by "
+          f"{np.abs(norms[0].moving_mean.numpy() - first).max():.3f} during one 'inference' call")
+    trained.set_weights(saved_weights)
+    print(f"restored: the correct model's test accuracy is {accuracy(trained, x_test, y_test):.3f} again")
 
 # %% [markdown]
 # Two symptoms to recognise: predictions that depend on the batch (or on the batch size), and

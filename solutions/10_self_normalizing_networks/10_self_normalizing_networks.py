@@ -390,39 +390,39 @@ check("build_snn", build_snn)
 # 3. a ReLU net with He normal, lesson 04's recommended initializer for ReLU: the fair opponent.
 #
 # Validation is the held-out quarter of the digits. The race is short (the tutorial ran 50 epochs; the
-# count used here is printed with the results), and under the grader it is cut to the first two
-# contestants and a few epochs (tracing each 20-layer net costs more than several epochs).
+# count used here is printed with the results). It is for your eyes: the grader skips it, as it
+# grades nothing here and takes longer than everything it does grade.
 
 # %%
-epochs = 5 if gradclinic.grading() else 10
-contestants = {
-    "SNN (selu, lecun_normal)": lambda: build_snn(64, 20, 100, 10),
-    "ReLU, glorot_uniform": lambda: deep_mlp(64, 10, depth=20, width=100, activation="relu"),
-    "ReLU, he_normal": lambda: deep_mlp(64, 10, depth=20, width=100, activation="relu", kernel_initializer="he_normal"),
-}
-if gradclinic.grading():
-    contestants.pop("ReLU, he_normal")
-# the same seed for every contestant; the two ReLU nets share one compiled training step
-histories = race_on_digits(contestants, train_std, digits.y_train, test_std, digits.y_test, epochs, seed=0)
-print(f"validation accuracy, {epochs} epochs of Nadam(learning_rate=7e-4), batch 32:")
-for name, history in histories.items():
-    accuracy = np.array(history["val_accuracy"])
-    reaching = {level: first_epoch_reaching(accuracy, level) for level in (0.90, 0.95)}
-    reaching = {level: "never" if epoch is None else f"at epoch {epoch}" for level, epoch in reaching.items()}
-    print(f"{name:>25}: after epoch 1 {accuracy[0]:.3f}, epoch 2 {accuracy[1]:.3f}; best {accuracy.max():.3f} "
-          f"at epoch {epochs_to_best(accuracy)}; first ≥ 0.90 {reaching[0.90]}, ≥ 0.95 {reaching[0.95]}")
+if not gradclinic.grading():  # a race for your eyes: the grader skips it
+    epochs = 10
+    contestants = {
+        "SNN (selu, lecun_normal)": lambda: build_snn(64, 20, 100, 10),
+        "ReLU, glorot_uniform": lambda: deep_mlp(64, 10, depth=20, width=100, activation="relu"),
+        "ReLU, he_normal": lambda: deep_mlp(64, 10, depth=20, width=100, activation="relu",
+                                            kernel_initializer="he_normal"),
+    }
+    # the same seed for every contestant; the two ReLU nets share one compiled training step
+    histories = race_on_digits(contestants, train_std, digits.y_train, test_std, digits.y_test, epochs, seed=0)
+    print(f"validation accuracy, {epochs} epochs of Nadam(learning_rate=7e-4), batch 32:")
+    for name, history in histories.items():
+        accuracy = np.array(history["val_accuracy"])
+        reaching = {level: first_epoch_reaching(accuracy, level) for level in (0.90, 0.95)}
+        reaching = {level: "never" if epoch is None else f"at epoch {epoch}" for level, epoch in reaching.items()}
+        print(f"{name:>25}: after epoch 1 {accuracy[0]:.3f}, epoch 2 {accuracy[1]:.3f}; best {accuracy.max():.3f} "
+              f"at epoch {epochs_to_best(accuracy)}; first ≥ 0.90 {reaching[0.90]}, ≥ 0.95 {reaching[0.95]}")
 
-figure, (acc_ax, loss_ax) = plt.subplots(1, 2, figsize=(11, 3.6))
-for name, history in histories.items():
-    epoch_numbers = np.arange(1, len(history["val_accuracy"]) + 1)
-    (line,) = acc_ax.plot(epoch_numbers, history["val_accuracy"], "o-", ms=3, label=name)
-    best = epochs_to_best(history["val_accuracy"])
-    acc_ax.plot(best, history["val_accuracy"][best - 1], "*", ms=12, color=line.get_color())
-    loss_ax.plot(epoch_numbers, history["loss"], "o-", ms=3, label=name)
-acc_ax.set(xlabel="epoch", ylabel="validation accuracy", ylim=(0.0, 1.0), title="★ = best epoch")
-loss_ax.set(xlabel="epoch", ylabel="training loss (log)", yscale="log", title="training loss")
-acc_ax.legend(loc="lower right")
-plt.show()
+    figure, (acc_ax, loss_ax) = plt.subplots(1, 2, figsize=(11, 3.6))
+    for name, history in histories.items():
+        epoch_numbers = np.arange(1, len(history["val_accuracy"]) + 1)
+        (line,) = acc_ax.plot(epoch_numbers, history["val_accuracy"], "o-", ms=3, label=name)
+        best = epochs_to_best(history["val_accuracy"])
+        acc_ax.plot(best, history["val_accuracy"][best - 1], "*", ms=12, color=line.get_color())
+        loss_ax.plot(epoch_numbers, history["loss"], "o-", ms=3, label=name)
+    acc_ax.set(xlabel="epoch", ylabel="validation accuracy", ylim=(0.0, 1.0), title="★ = best epoch")
+    loss_ax.set(xlabel="epoch", ylabel="training loss (log)", yscale="log", title="training loss")
+    acc_ax.legend(loc="lower right")
+    plt.show()
 
 # %% [markdown]
 # Compare the printed numbers rather than trusting a headline. On digits the SNN is the first
@@ -433,7 +433,7 @@ plt.show()
 # printed above cannot settle it: the best accuracies say which net is ahead **within this
 # budget**, not which would be ahead after the tutorial's 50 epochs. If they are within a point or so
 # of each other, the SNN's advantage here is speed, not a better model. Look also at how the ReLU
-# net with He initialisation, the fair opponent, compares (it runs outside the grader only).
+# net with He initialisation, the fair opponent, compares.
 # "Epochs to the best validation accuracy" is a noisy measure besides: validation accuracy wobbles
 # from epoch to epoch (the curves above), so the best epoch can land late even for a net that was
 # near its best early, or early just before a dip. The first epoch to reach a level (0.90, 0.95;

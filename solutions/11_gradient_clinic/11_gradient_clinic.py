@@ -281,8 +281,9 @@ print(clinic.describe_patient("c"))
 # %%
 # No expected output under this cell: where twelve epochs of a recurrent net end depends on your
 # machine's floating-point library (the trained figures move by tens of per cent between machines).
-findings_c = clinic.examine("c")
-print(findings_c)
+if not gradclinic.grading():  # evidence for your eyes: the grader skips it
+    findings_c = clinic.examine("c")
+    print(findings_c)
 
 # %% [markdown]
 # ### Exercise: `diagnosis_case_c()`
