@@ -87,11 +87,15 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def _launcher():
-    """scripts/open.py, the learner's launcher, as a module."""
+LAUNCHER_PATH = COURSE_ROOT / "scripts" / "open.py"
+
+
+def course_launcher():
+    """scripts/open.py, the learner's launcher (a script, not a package), as a module: the bench and
+    the tests start JupyterLab with the configuration it writes."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("course_launcher", COURSE_ROOT / "scripts" / "open.py")
+    spec = importlib.util.spec_from_file_location("course_launcher", LAUNCHER_PATH)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -106,7 +110,7 @@ def jupyterlab(workspace, log_path):
     port = _free_port()
     # The learner's configuration, as scripts/open writes it (the instructor's extensions off); the
     # course on PYTHONPATH too, where a learner's server has none: the explorer bench imports bench/.
-    config = _launcher().write_learner_config(settings.parent.parent.parent / "learner-config")
+    config = course_launcher().write_learner_config(settings.parent.parent.parent / "learner-config")
     env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(settings.parent.parent),
            "JUPYTER_CONFIG_DIR": str(config), "JUPYTER_CONFIG_PATH": str(config),
            "PYTHONPATH": os.pathsep.join(filter(None, [str(COURSE_ROOT), os.environ.get("PYTHONPATH")]))}

@@ -15,6 +15,8 @@ import json
 import posixpath
 from urllib.parse import unquote
 
+from jupyter_core.utils import ensure_async
+
 
 def _jupyter_server_extension_points():
     return [{"module": "gradclinic.early_kernel"}]
@@ -59,16 +61,12 @@ async def start_session(serverapp, path):
         if await sessions.session_exists(path=path):
             return None
         # as text: read as a notebook, it would be validated and its signature checked (JupyterLab does that)
-        text = await _maybe_await(serverapp.contents_manager.get(path, content=True, type="file", format="text"))
+        text = await ensure_async(serverapp.contents_manager.get(path, content=True, type="file", format="text"))
         kernel_name = json.loads(text["content"])["metadata"].get("kernelspec", {}).get("name")
-        if kernel_name not in await _maybe_await(serverapp.kernel_spec_manager.find_kernel_specs()):
+        if kernel_name not in await ensure_async(serverapp.kernel_spec_manager.find_kernel_specs()):
             return None  # JupyterLab will ask the learner which kernel
         return await sessions.create_session(path=path, name=posixpath.basename(path), type="notebook",
                                              kernel_name=kernel_name)
     except Exception as error:  # noqa: BLE001  the page must load whatever happens here
         serverapp.log.info("gradclinic: no early kernel for %s (%s: %s)", path, type(error).__name__, error)
         return None
-
-
-async def _maybe_await(value):
-    return await value if asyncio.iscoroutine(value) else value

@@ -63,19 +63,6 @@ def run_lesson_code(slug):
     return namespace
 
 
-LAUNCHER_PATH = COURSE_ROOT / "scripts" / "open.py"
-
-
-def course_launcher():
-    """scripts/open.py, the learner's launcher (a script, not a package), as a module."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("course_launcher", LAUNCHER_PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="session")
 def course_root():
     return COURSE_ROOT

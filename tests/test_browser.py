@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from autograder.solution import solution_cells
-from conftest import COURSE_ROOT, course_launcher
+from bench.browser import course_launcher
+from conftest import COURSE_ROOT
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs Debian's chromium")]

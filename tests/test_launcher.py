@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 from packaging.specifiers import SpecifierSet
 
-from conftest import COURSE_ROOT, LAUNCHER_PATH, course_launcher
+from bench.browser import LAUNCHER_PATH, course_launcher
+from conftest import COURSE_ROOT
 
 launcher = course_launcher()
 
